@@ -1,0 +1,21 @@
+// Plan schema version and weight-file format, shared by the writer (llmc) and the reader (llmrt).
+#pragma once
+#include <cstdint>
+
+namespace llmrt {
+inline constexpr uint16_t kPlanSchemaMajor = 1;
+inline constexpr uint16_t kPlanSchemaMinor = 0;
+
+// A weight file starts with a 4 KiB header page: magic, format version, the plan id it belongs to.
+inline constexpr char kWeightFileMagic[8] = {'L', 'L', 'M', 'W', 'E', 'I', 'G', 'T'};
+inline constexpr uint32_t kWeightFileVersion = 1;
+inline constexpr uint64_t kWeightAlignment = 4096;
+
+struct WeightFileHeader {
+  char magic[8];
+  uint32_t version;
+  uint32_t reserved;
+  uint64_t plan_id;
+  uint64_t file_size;
+};
+} // namespace llmrt
