@@ -1,0 +1,191 @@
+// llmc: the compiler driver. `llmc compile MODEL -o plan.fb` imports a Hugging Face model folder,
+// runs the pass pipeline (Pipelines.cpp) and emits a plan; --emit shows any stage.
+#include "Passes.h"
+#include "Recipe.h"
+#include "emit/EmitPlan.h"
+#include "support/Error.h"
+
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/Support/Timing.h"
+
+#include <CLI/CLI.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <unistd.h>
+
+namespace fs = std::filesystem;
+
+namespace {
+
+struct CompileOptions {
+  std::string model;
+  std::string output = "plan.fb";
+  std::string target = "cpu";
+  std::string emit = "plan";
+  bool printIRAfterAll = false;
+  bool timing = false;
+  bool statistics = false;
+  bool quiet = false;
+};
+
+double secondsSince(std::chrono::steady_clock::time_point t) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t).count();
+}
+
+std::string readFile(const fs::path &p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Tokenizer files travel inside the plan; the chat template comes from tokenizer_config.json or
+// chat_template.jinja.
+void collectTokenizer(const fs::path &dir, llmc::EmitInputs &in) {
+  for (const char *name : {"tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
+                           "chat_template.jinja", "tokenizer.model"}) {
+    if (fs::exists(dir / name))
+      in.tokenizerFiles.emplace_back(name, readFile(dir / name));
+  }
+  if (fs::exists(dir / "chat_template.jinja"))
+    in.chatTemplate = readFile(dir / "chat_template.jinja");
+  if (fs::exists(dir / "tokenizer_config.json")) {
+    auto j = nlohmann::json::parse(readFile(dir / "tokenizer_config.json"), nullptr, false);
+    if (!j.is_discarded() && j.contains("chat_template") && j["chat_template"].is_string())
+      in.chatTemplate = j["chat_template"].get<std::string>();
+  }
+}
+
+void printProgress(uint64_t done, uint64_t total) {
+  if (!isatty(STDERR_FILENO) && done != total)
+    return;
+  int pct = total ? static_cast<int>(100.0 * done / total) : 100;
+  int bar = pct / 4;
+  std::cerr << fmt::format("\r  weights [{:<25}] {:3}% {:.1f}/{:.1f} MiB", std::string(bar, '#'),
+                           pct, done / 1048576.0, total / 1048576.0)
+            << (done == total ? "\n" : "") << std::flush;
+}
+
+int compile(const CompileOptions &o) {
+  auto start = std::chrono::steady_clock::now();
+  if (fs::is_regular_file(o.model) && fs::path(o.model).extension() == ".gguf")
+    llm::fail("'{}': GGUF import is not implemented yet; pass a Hugging Face model folder "
+              "(config.json + *.safetensors)",
+              o.model);
+  if (!fs::is_directory(o.model))
+    llm::fail("'{}' is not a model folder (expected config.json + *.safetensors)", o.model);
+  if (!llm::isKnownTarget(o.target))
+    llm::fail("unknown target '{}' (known: cpu)", o.target);
+  if (o.emit != "llm" && o.emit != "kplan" && o.emit != "plan")
+    llm::fail("--emit must be llm, kplan or plan, got '{}'", o.emit);
+
+  llmc::ModelConfig config = llmc::loadModelConfig(o.model);
+  llmc::WeightSet weights = llmc::WeightSet::openFolder(o.model);
+  double tImport = secondsSince(start);
+
+  mlir::MLIRContext ctx;
+  ctx.loadDialect<llm::LLMDialect, kplan::KPlanDialect, mlir::func::FuncDialect>();
+  auto t1 = std::chrono::steady_clock::now();
+  mlir::OwningOpRef<mlir::ModuleOp> module = llmc::buildForward(ctx, config, weights, o.target);
+  double tBuild = secondsSince(t1);
+
+  mlir::PassManager pm(&ctx);
+  if (o.printIRAfterAll) {
+    ctx.disableMultithreading();
+    pm.enableIRPrinting([](mlir::Pass *, mlir::Operation *) { return false; },
+                        [](mlir::Pass *, mlir::Operation *) { return true; },
+                        /*printModuleScope=*/true, /*printAfterOnlyOnChange=*/false);
+  }
+  if (o.timing)
+    pm.enableTiming();
+  if (o.statistics)
+    pm.enableStatistics();
+  if (o.emit == "llm")
+    llm::buildImportPipeline(pm);
+  else
+    llm::buildCompilePipeline(pm);
+  auto t2 = std::chrono::steady_clock::now();
+  if (mlir::failed(pm.run(*module)))
+    llm::fail("compilation of '{}' failed (see the diagnostics above)", o.model);
+  double tPasses = secondsSince(t2);
+
+  if (o.emit != "plan") {
+    if (o.output == "-" || o.output == "plan.fb") {
+      module->print(llvm::outs());
+      llvm::outs() << "\n";
+    } else {
+      std::error_code ec;
+      llvm::raw_fd_ostream out(o.output, ec);
+      if (ec)
+        llm::fail("cannot write '{}': {}", o.output, ec.message());
+      module->print(out);
+    }
+    return 0;
+  }
+
+  llmc::EmitInputs in;
+  in.modelName = fs::path(o.model).lexically_normal().filename().string();
+  if (in.modelName.empty())
+    in.modelName = fs::path(o.model).lexically_normal().parent_path().filename().string();
+  in.config = &config;
+  in.generation = llmc::loadGenerationConfig(o.model, config);
+  in.weights = &weights;
+  collectTokenizer(o.model, in);
+  auto t3 = std::chrono::steady_clock::now();
+  llmc::EmitSummary s =
+      llmc::emitPlan(*module, in, o.output, o.quiet ? llmc::Progress() : printProgress);
+  double tEmit = secondsSince(t3);
+  if (o.quiet)
+    return 0;
+  std::cerr << fmt::format("llmc: wrote {} and {}\n", o.output, s.weightFile);
+  std::cerr << fmt::format("  model      {} ({}), {} layers, hidden {}, vocab {}\n", in.modelName,
+                           config.architecture, config.numLayers, config.hiddenSize,
+                           config.vocabSize);
+  std::cerr << fmt::format("  target     {}\n", o.target);
+  std::cerr << fmt::format("  kernels    {} calls:", s.numCalls);
+  for (const auto &[k, n] : s.callsByKernel)
+    std::cerr << fmt::format(" {} x{}", k, n);
+  std::cerr << "\n";
+  std::cerr << fmt::format("  arena      {} bytes per token\n", s.arenaBytesPerToken);
+  std::cerr << fmt::format("  weights    {} tensors, {:.2f} MiB (f32)\n", s.numWeights,
+                           s.weightBytes / 1048576.0);
+  std::cerr << fmt::format("  time       read {:.3f}s, import {:.3f}s, passes {:.3f}s, emit "
+                           "{:.3f}s, total {:.3f}s\n",
+                           tImport, tBuild, tPasses, tEmit, secondsSince(start));
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  CLI::App app{"llmc: compiles language models into llmrt plans"};
+  app.require_subcommand(1);
+  CompileOptions o;
+  CLI::App *c = app.add_subcommand("compile", "compile a model folder into a plan");
+  c->add_option("MODEL", o.model, "Hugging Face model folder (config.json + *.safetensors)")
+      ->required();
+  c->add_option("-o,--output", o.output, "plan file to write (with --emit=llm|kplan: IR file, "
+                                         "default stdout)");
+  c->add_option("--target", o.target, "compilation target")->capture_default_str();
+  c->add_option("--emit", o.emit, "stage to emit: llm, kplan or plan")->capture_default_str();
+  c->add_flag("--print-ir-after-all", o.printIRAfterAll, "print the IR after every pass");
+  c->add_flag("--mlir-timing", o.timing, "time every pass");
+  c->add_flag("--mlir-pass-statistics", o.statistics, "print pass statistics");
+  c->add_flag("-q,--quiet", o.quiet, "no progress or summary");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError &e) {
+    return app.exit(e);
+  }
+  try {
+    return compile(o);
+  } catch (const llm::Error &e) {
+    std::cerr << "llmc: error: " << e.what() << "\n";
+    return 1;
+  }
+}
