@@ -1,0 +1,105 @@
+// The CPU backend: one implementation per kernel registry name.
+//
+// A kernel sees its decoded parameters, pointers to its activation inputs, weights and output, the
+// step's token count T and logit-row count R, the step's positions and the KV cache. Rows of every
+// activation are contiguous with the width the kernel's shapes() function states; the executor
+// checks the plan's buffers against those widths once, when it binds the plan.
+//
+// Invariants every kernel keeps:
+//  - batch invariance: a row's result depends only on that row's inputs (and the KV cache), never
+//    on T, R or the thread count: each dot product and reduction has one fixed order;
+//  - in place is allowed where an output row is computed only from the same row of the inputs
+//    (norms, rope, elementwise, gated_act, attention); linear, embedding and logits need distinct
+//    output buffers;
+//  - no allocation per call beyond thread-local scratch that only grows.
+#pragma once
+
+#include "plan_generated.h"
+#include "registry/KernelRegistry.h"
+
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llmrt {
+class KVCache;
+}
+
+namespace llmrt::cpu {
+
+// A kernel call's parameters, decoded once from the plan (or set directly by tests).
+class KernelParams {
+public:
+  static KernelParams fromPlan(const fb::KernelCall &call);
+
+  KernelParams &setInt(std::string_view name, int64_t v);
+  KernelParams &setFloat(std::string_view name, double v);
+  KernelParams &setString(std::string_view name, std::string v);
+  KernelParams &setFloatArray(std::string_view name, std::vector<float> v);
+
+  bool has(std::string_view name) const { return find(name) != nullptr; }
+  // Getters throw llm::Error when the parameter is absent or of another kind.
+  int64_t getInt(std::string_view name) const;
+  double getFloat(std::string_view name) const;
+  double getFloat(std::string_view name, double fallback) const;
+  const std::string &getString(std::string_view name) const;
+  std::span<const float> getFloatArray(std::string_view name) const;
+
+private:
+  struct Value {
+    std::string name;
+    llm::registry::ParamType type;
+    int64_t i = 0;
+    double f = 0;
+    std::string s;
+    std::vector<float> array;
+  };
+  Value &slot(std::string_view name, llm::registry::ParamType type);
+  const Value *find(std::string_view name) const;
+  const Value &get(std::string_view name, llm::registry::ParamType type) const;
+  std::vector<Value> values_;
+};
+
+// What a kernel expects of its buffers and weights, derived from its parameters.
+struct KernelShapes {
+  std::vector<int64_t> inputWidths;           // elements per row, one per input
+  std::vector<fb::DType> inputDtypes;
+  std::vector<fb::Rows> inputRows;
+  int64_t outputWidth = 0;                    // F32 elements per output row
+  std::vector<std::vector<int64_t>> weights;  // expected shape of each weight (all F32)
+  int kvLayer = -1;                           // attention: the KV cache layer it uses
+  int64_t kvRowWidth = 0;                     // attention: num_kv_heads * head_dim
+  int64_t kvHeadDim = 0;
+};
+
+struct KernelArgs {
+  const KernelParams &params;
+  const void *const *inputs;      // registry order; float rows or int32 vectors
+  const float *const *weights;    // registry order
+  void *output;
+  int64_t tokens;                 // T
+  int64_t logitRows;              // R
+  const int32_t *positions;       // T entries: the step's positions
+  KVCache *kvCache;               // the sequence's cache (attention)
+};
+
+// A registry kernel's CPU implementation: `run` executes a call; `shapes` validates the parameters
+// (llm::Error naming the bad one) and states what the buffers and weights must look like, given
+// how many weights the call passes.
+struct CpuKernelFn {
+  std::string_view name;
+  void (*run)(const KernelArgs &args);
+  KernelShapes (*shapes)(const KernelParams &params, int numWeights);
+};
+
+const CpuKernelFn *findCpuKernel(std::string_view name);
+std::span<const CpuKernelFn> allCpuKernels();
+
+// out[r, n] = x[rowIdx ? rowIdx[r] : r] . W[n] (+ bias[n]) for r < rows, n < N; W is N x K
+// row-major, x rows have stride ldx. Exposed for tests and benchmarks; linear and logits use it.
+void matmulTransposedB(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t rows,
+                       const float *w, int64_t n, int64_t k, const float *bias, float *out);
+
+} // namespace llmrt::cpu

@@ -1,0 +1,240 @@
+#include "engine/Executor.h"
+
+#include "registry/KernelRegistry.h"
+#include "support/Error.h"
+
+#include <fmt/ranges.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+
+namespace llmrt {
+namespace reg = llm::registry;
+using llm::fail;
+
+namespace {
+constexpr int kDefaultMaxSeqLen = 4096;
+constexpr size_t kArenaAlignment = 64;
+
+std::string callWhere(const LoadedPlan &plan, uint32_t index, const fb::KernelCall &call) {
+  std::string s = fmt::format("plan '{}': call {} '{}'", plan.path(), index,
+                              call.kernel()->string_view());
+  if (call.label() && call.label()->size())
+    s += fmt::format(" ({})", call.label()->string_view());
+  return s;
+}
+} // namespace
+
+void Executor::FreeDeleter::operator()(void *p) const { std::free(p); }
+
+Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan) {
+  if (options.threads < 0 || options.maxSeqLen < 0)
+    fail("executor options: threads {} and max_seq_len {} must be >= 0", options.threads,
+         options.maxSeqLen);
+  if (options.threads > 0)
+    omp_set_num_threads(options.threads);
+  const fb::Plan &p = plan.plan();
+  program_ = p.programs()->Get(0);
+  const fb::KVCacheSpec *spec = p.kv_cache();
+  int planMax = spec ? static_cast<int>(std::min<uint32_t>(spec->max_seq_len(), 1u << 30)) : 0;
+  int capacity = options.maxSeqLen > 0 ? options.maxSeqLen
+                                       : std::min(planMax > 0 ? planMax : kDefaultMaxSeqLen,
+                                                  kDefaultMaxSeqLen);
+  if (spec && spec->dtype() != fb::DType::F32)
+    fail("plan '{}': KV cache dtype {} is not supported by the CPU backend, expected F32",
+         plan.path(), fb::EnumNameDType(spec->dtype()));
+  kv_ = std::make_unique<KVCache>(spec ? spec->num_layers() : 0, spec ? spec->num_kv_heads() : 0,
+                                  spec ? spec->head_dim() : 0, capacity);
+  bindInputs(*program_);
+  if (program_->calls())
+    for (uint32_t i = 0; i < program_->calls()->size(); ++i)
+      bindCall(i, *program_->calls()->Get(i));
+  const fb::Buffer &out = *program_->output();
+  if (out.row_bytes() % sizeof(float) != 0 || out.row_bytes() == 0)
+    fail("plan '{}': program output has {} bytes per row, expected a whole number of floats",
+         plan.path(), out.row_bytes());
+  vocabSize_ = static_cast<int>(out.row_bytes() / sizeof(float));
+  output_ = bindBuffer(fmt::format("plan '{}': program output", plan.path()), out, vocabSize_,
+                       fb::DType::F32, fb::Rows::LogitRows);
+  if (vocabLimit_ == 0)
+    vocabLimit_ = p.model() && p.model()->vocab_size() ? p.model()->vocab_size() : vocabSize_;
+}
+
+Executor::~Executor() = default;
+
+void Executor::bindInputs(const fb::Program &program) {
+  if (!program.inputs())
+    return;
+  for (const flatbuffers::String *name : *program.inputs()) {
+    std::string_view n = name->string_view();
+    if (n == reg::kInputTokenIds)
+      inputKinds_.push_back(InputKind::TokenIds);
+    else if (n == reg::kInputPositions)
+      inputKinds_.push_back(InputKind::Positions);
+    else if (n == reg::kInputLogitRows)
+      inputKinds_.push_back(InputKind::LogitRows);
+    else
+      fail("plan '{}': unknown step input '{}', expected token_ids, positions or logit_rows",
+           plan_.path(), n);
+  }
+}
+
+Executor::Slot Executor::bindBuffer(const std::string &where, const fb::Buffer &b, int64_t width,
+                                    fb::DType dtype, fb::Rows rows) const {
+  uint64_t rowBytes = static_cast<uint64_t>(width) * dtypeSize(dtype);
+  if (b.dtype() != dtype || b.row_bytes() != rowBytes || b.rows() != rows)
+    fail("{}: buffer is {} x {} bytes per row of {}, expected {} x {} bytes per row of {}", where,
+         fb::EnumNameRows(b.rows()), b.row_bytes(), fb::EnumNameDType(b.dtype()),
+         fb::EnumNameRows(rows), rowBytes, fb::EnumNameDType(dtype));
+  Slot slot;
+  if (b.space() == fb::Space::StepInput) {
+    // Step inputs are int32 vectors: token_ids and positions have T rows, logit_rows R.
+    InputKind kind = inputKinds_.at(b.input_index());
+    fb::Rows natural = kind == InputKind::LogitRows ? fb::Rows::LogitRows : fb::Rows::Tokens;
+    if (dtype != fb::DType::I32 || width != 1 || rows != natural)
+      fail("{}: step input '{}' cannot stand for this buffer", where,
+           program_->inputs()->Get(b.input_index())->string_view());
+    slot.stepInput = true;
+    slot.inputIndex = b.input_index();
+    return slot;
+  }
+  if (b.offset_per_token() % dtypeSize(dtype) != 0)
+    fail("{}: arena offset {} bytes/token is not aligned to its {}-byte elements", where,
+         b.offset_per_token(), dtypeSize(dtype));
+  slot.offsetPerToken = b.offset_per_token();
+  return slot;
+}
+
+void Executor::bindCall(uint32_t index, const fb::KernelCall &call) {
+  std::string where = callWhere(plan_, index, call);
+  BoundCall bound;
+  bound.kernel = cpu::findCpuKernel(call.kernel()->string_view());
+  if (!bound.kernel)
+    fail("{}: the CPU backend has no kernel '{}'", where, call.kernel()->string_view());
+  bound.params = cpu::KernelParams::fromPlan(call);
+  int numWeights = call.weights() ? static_cast<int>(call.weights()->size()) : 0;
+  cpu::KernelShapes shapes;
+  try {
+    shapes = bound.kernel->shapes(bound.params, numWeights);
+  } catch (const llm::Error &e) {
+    fail("{}: {}", where, e.what());
+  }
+  for (uint32_t i = 0; i < call.inputs()->size(); ++i)
+    bound.inputs.push_back(bindBuffer(fmt::format("{} input {}", where, i), *call.inputs()->Get(i),
+                                      shapes.inputWidths[i], shapes.inputDtypes[i],
+                                      shapes.inputRows[i]));
+  const reg::KernelSpec &spec = *reg::findKernel(call.kernel()->string_view());
+  bound.output = bindBuffer(fmt::format("{} output", where), *call.outputs()->Get(0),
+                            shapes.outputWidth, fb::DType::F32,
+                            spec.outputRows == reg::Rows::LogitRows ? fb::Rows::LogitRows
+                                                                    : fb::Rows::Tokens);
+  for (int i = 0; i < numWeights; ++i) {
+    uint32_t wi = call.weights()->Get(i);
+    const fb::WeightEntry &w = *plan_.plan().weights()->Get(wi);
+    std::vector<int64_t> have(w.shape()->begin(), w.shape()->end());
+    if (have != shapes.weights[i] || w.dtype() != fb::DType::F32)
+      fail("{}: weight {} '{}' has shape [{}] of {}, expected [{}] of F32", where, i,
+           w.name()->string_view(), fmt::join(have, ", "), fb::EnumNameDType(w.dtype()),
+           fmt::join(shapes.weights[i], ", "));
+    bound.weights.push_back(plan_.weightF32(wi));
+  }
+  if (shapes.kvLayer >= 0) {
+    if (shapes.kvLayer >= kv_->numLayers() || shapes.kvRowWidth != kv_->rowWidth() ||
+        shapes.kvHeadDim != kv_->headDim())
+      fail("{}: uses KV cache layer {} with {} kv heads x {}, but the plan's KV cache has {} "
+           "layers of {} kv heads x {}",
+           where, shapes.kvLayer, shapes.kvRowWidth / std::max<int64_t>(1, shapes.kvHeadDim),
+           shapes.kvHeadDim, kv_->numLayers(), kv_->numKvHeads(), kv_->headDim());
+    bool hasPositions = std::find(inputKinds_.begin(), inputKinds_.end(), InputKind::Positions) !=
+                        inputKinds_.end();
+    if (!hasPositions)
+      fail("{}: attention needs the step input 'positions', which the program does not list",
+           where);
+  }
+  if (call.kernel()->string_view() == "embedding") {
+    int vocab = static_cast<int>(bound.params.getInt("vocab"));
+    vocabLimit_ = vocabLimit_ == 0 ? vocab : std::min(vocabLimit_, vocab);
+  }
+  calls_.push_back(std::move(bound));
+}
+
+void Executor::validateStep(std::span<const int32_t> tokenIds, std::span<const int32_t> positions,
+                            std::span<const int32_t> logitRows) const {
+  size_t t = tokenIds.size();
+  if (t == 0)
+    fail("step: no tokens, expected at least one");
+  if (positions.size() != t)
+    fail("step: {} positions for {} tokens, expected one position per token", positions.size(), t);
+  if (logitRows.size() > t)
+    fail("step: {} logit rows for {} tokens, expected at most one per token", logitRows.size(), t);
+  for (size_t i = 0; i < t; ++i)
+    if (tokenIds[i] < 0 || tokenIds[i] >= vocabLimit_)
+      fail("step: token id {} at index {} is outside the vocabulary [0, {})", tokenIds[i], i,
+           vocabLimit_);
+  // Positions fill the cache without gaps: each is at most one past the furthest seen so far
+  // (attention would otherwise read cache rows nothing wrote).
+  int filled = kv_->length();
+  for (size_t i = 0; i < t; ++i) {
+    if (positions[i] < 0 || positions[i] >= kv_->capacity())
+      fail("step: position {} at index {} is outside the KV cache capacity of {} positions",
+           positions[i], i, kv_->capacity());
+    if (positions[i] > filled)
+      fail("step: position {} at index {} skips positions: the sequence holds {} positions, "
+           "expected a position <= {}",
+           positions[i], i, filled, filled);
+    filled = std::max(filled, positions[i] + 1);
+  }
+  for (size_t r = 0; r < logitRows.size(); ++r)
+    if (logitRows[r] < 0 || static_cast<size_t>(logitRows[r]) >= t)
+      fail("step: logit row {} at index {} is outside the step's tokens [0, {})", logitRows[r], r,
+           t);
+}
+
+void *Executor::resolve(const Slot &slot, int64_t tokens) const {
+  if (slot.stepInput)
+    return const_cast<int32_t *>(stepInputs_[static_cast<int>(inputKinds_[slot.inputIndex])].data());
+  return arena_.get() + slot.offsetPerToken * tokens;
+}
+
+std::vector<float> Executor::forward(std::span<const int32_t> tokenIds,
+                                     std::span<const int32_t> positions,
+                                     std::span<const int32_t> logitRows) {
+  validateStep(tokenIds, positions, logitRows);
+  int64_t tokens = static_cast<int64_t>(tokenIds.size());
+  int64_t rows = static_cast<int64_t>(logitRows.size());
+  size_t need = program_->arena_bytes_per_token() * tokens;
+  if (need > arenaCapacity_) {
+    size_t cap = std::max(need, arenaCapacity_ * 2);
+    cap = (cap + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+    arena_.reset(static_cast<uint8_t *>(std::aligned_alloc(kArenaAlignment, cap)));
+    if (!arena_) {
+      arenaCapacity_ = 0;
+      fail("step: cannot allocate an activation arena of {} bytes for {} tokens", cap, tokens);
+    }
+    arenaCapacity_ = cap;
+  }
+  stepInputs_[static_cast<int>(InputKind::TokenIds)] = tokenIds;
+  stepInputs_[static_cast<int>(InputKind::Positions)] = positions;
+  stepInputs_[static_cast<int>(InputKind::LogitRows)] = logitRows;
+  for (const BoundCall &call : calls_) {
+    inputPtrs_.clear();
+    for (const Slot &s : call.inputs)
+      inputPtrs_.push_back(resolve(s, tokens));
+    cpu::KernelArgs args{call.params,         inputPtrs_.data(), call.weights.data(),
+                         resolve(call.output, tokens), tokens, rows,
+                         positions.data(),    kv_.get()};
+    call.kernel->run(args);
+  }
+  int last = kv_->length();
+  for (int32_t p : positions)
+    last = std::max(last, p + 1);
+  kv_->setLength(last);
+  const float *logits = static_cast<const float *>(resolve(output_, tokens));
+  return std::vector<float>(logits, logits + rows * vocabSize_);
+}
+
+void Executor::reset() { kv_->reset(); }
+
+} // namespace llmrt

@@ -1,0 +1,389 @@
+#include "plan/PlanLoader.h"
+
+#include "plan/PlanVersion.h"
+#include "registry/KernelRegistry.h"
+#include "support/Error.h"
+
+#include <fmt/format.h>
+#include <xxhash.h>
+
+#include <cstring>
+#include <filesystem>
+#include <iterator>
+#include <map>
+#include <set>
+
+namespace llmrt {
+namespace {
+
+namespace reg = llm::registry;
+using llm::fail;
+
+// Verification limits: far above what any real plan has (a 100-layer model has tens of thousands
+// of tables), low enough that a hostile file cannot make the verifier walk forever.
+constexpr flatbuffers::uoffset_t kMaxTables = 50'000'000;
+constexpr flatbuffers::uoffset_t kMaxDepth = 64;
+
+std::string_view str(const flatbuffers::String *s) { return s ? s->string_view() : ""; }
+
+reg::ParamType toRegistryType(fb::ParamKind kind) {
+  switch (kind) {
+  case fb::ParamKind::Int: return reg::ParamType::Int;
+  case fb::ParamKind::Float: return reg::ParamType::Float;
+  case fb::ParamKind::String: return reg::ParamType::String;
+  case fb::ParamKind::FloatArray: return reg::ParamType::FloatArray;
+  }
+  fail("unknown parameter kind {}", static_cast<int>(kind));
+}
+
+// "call 3 'linear' (model.layers.0.q_proj)": how errors name a kernel call.
+std::string callName(uint32_t index, const fb::KernelCall &call) {
+  std::string s = fmt::format("call {} '{}'", index, str(call.kernel()));
+  if (call.label() && call.label()->size() > 0)
+    s += fmt::format(" ({})", str(call.label()));
+  return s;
+}
+
+// Product of the shape's dims times the element size; nullopt-like false on overflow or a
+// negative dim.
+bool byteSizeOf(const fb::WeightEntry &w, uint64_t &bytes) {
+  uint64_t n = dtypeSize(w.dtype());
+  if (w.shape())
+    for (int64_t d : *w.shape()) {
+      if (d < 0 || __builtin_mul_overflow(n, static_cast<uint64_t>(d), &n))
+        return false;
+    }
+  bytes = n;
+  return true;
+}
+
+std::string shapeString(const fb::WeightEntry &w) {
+  std::string s = "[";
+  if (w.shape())
+    for (uint32_t i = 0; i < w.shape()->size(); ++i)
+      s += fmt::format("{}{}", i ? ", " : "", w.shape()->Get(i));
+  return s + "]";
+}
+
+void checkParams(const std::string &where, const fb::KernelCall &call, const reg::KernelSpec &spec) {
+  std::set<std::string_view> seen;
+  if (call.params())
+    for (const fb::Param *p : *call.params()) {
+      std::string_view name = p->name()->string_view();
+      if (!seen.insert(name).second)
+        fail("{}: parameter '{}' is given twice", where, name);
+      const reg::ParamSpec *ps = nullptr;
+      for (const reg::ParamSpec &candidate : spec.params)
+        if (candidate.name == name)
+          ps = &candidate;
+      if (!ps) {
+        std::string known;
+        for (const reg::ParamSpec &candidate : spec.params)
+          known += fmt::format("{}{}", known.empty() ? "" : ", ", candidate.name);
+        fail("{}: unknown parameter '{}' (kernel '{}' takes: {})", where, name, spec.name, known);
+      }
+      reg::ParamType have = toRegistryType(p->kind());
+      if (have != ps->type)
+        fail("{}: parameter '{}' is of kind {}, expected {}", where, name,
+             reg::paramTypeName(have), reg::paramTypeName(ps->type));
+      if (have == reg::ParamType::String && !p->string_value())
+        fail("{}: string parameter '{}' has no value", where, name);
+      if (have == reg::ParamType::FloatArray && !p->float_array())
+        fail("{}: float array parameter '{}' has no value", where, name);
+    }
+  for (const reg::ParamSpec &ps : spec.params)
+    if (ps.required && !seen.count(ps.name))
+      fail("{}: missing required parameter '{}' ({})", where, ps.name, reg::paramTypeName(ps.type));
+}
+
+void checkBuffer(const std::string &where, const fb::Buffer *b, const fb::Program &program) {
+  if (!b)
+    fail("{}: buffer is missing", where);
+  if (b->space() == fb::Space::StepInput) {
+    uint32_t numInputs = program.inputs() ? program.inputs()->size() : 0;
+    if (b->input_index() >= numInputs)
+      fail("{}: step input index {} is out of range (the program has {} inputs)", where,
+           b->input_index(), numInputs);
+    return;
+  }
+  if (b->space() != fb::Space::Arena)
+    fail("{}: unknown buffer space {}", where, static_cast<int>(b->space()));
+  uint64_t end;
+  if (__builtin_add_overflow(b->offset_per_token(), b->row_bytes(), &end) ||
+      end > program.arena_bytes_per_token())
+    fail("{}: arena buffer at {} bytes/token with {} bytes/row does not fit in the arena "
+         "({} bytes/token)",
+         where, b->offset_per_token(), b->row_bytes(), program.arena_bytes_per_token());
+}
+
+void checkCall(const std::string &file, uint32_t index, const fb::KernelCall &call,
+               const fb::Program &program, uint32_t numWeights) {
+  std::string where = fmt::format("plan '{}': {}", file, callName(index, call));
+  const reg::KernelSpec *spec = reg::findKernel(call.kernel()->string_view());
+  if (!spec) {
+    std::string known;
+    for (const reg::KernelSpec &k : reg::allKernels())
+      known += fmt::format("{}{}", known.empty() ? "" : ", ", k.name);
+    fail("{}: unknown kernel '{}' (the kernel registry has: {})", where, str(call.kernel()), known);
+  }
+  uint32_t numInputs = call.inputs() ? call.inputs()->size() : 0;
+  if (numInputs != static_cast<uint32_t>(spec->numInputs))
+    fail("{}: has {} inputs, expected {}", where, numInputs, spec->numInputs);
+  uint32_t numOutputs = call.outputs() ? call.outputs()->size() : 0;
+  if (numOutputs != 1)
+    fail("{}: has {} outputs, expected 1", where, numOutputs);
+  uint32_t callWeights = call.weights() ? call.weights()->size() : 0;
+  if (callWeights < static_cast<uint32_t>(spec->minWeights) ||
+      callWeights > static_cast<uint32_t>(spec->maxWeights))
+    fail("{}: has {} weights, expected {}", where, callWeights,
+         spec->minWeights == spec->maxWeights
+             ? fmt::format("{}", spec->minWeights)
+             : fmt::format("{} to {}", spec->minWeights, spec->maxWeights));
+  if (call.weights())
+    for (uint32_t w : *call.weights())
+      if (w >= numWeights)
+        fail("{}: weight index {} is out of range (the plan has {} weights)", where, w, numWeights);
+  checkParams(where, call, *spec);
+  for (uint32_t i = 0; i < numInputs; ++i)
+    checkBuffer(fmt::format("{} input {}", where, i), call.inputs()->Get(i), program);
+  checkBuffer(fmt::format("{} output", where), call.outputs()->Get(0), program);
+  const fb::Buffer *out = call.outputs()->Get(0);
+  bool wantLogitRows = spec->outputRows == reg::Rows::LogitRows;
+  if ((out->rows() == fb::Rows::LogitRows) != wantLogitRows)
+    fail("{}: output rows are {}, expected {}", where, fb::EnumNameRows(out->rows()),
+         wantLogitRows ? "LogitRows" : "Tokens");
+  if (out->space() != fb::Space::Arena)
+    fail("{}: output must live in the arena, not in a step input", where);
+}
+
+// Appends one formatted line to `out` (describe() builds its report with it).
+template <typename... Args>
+void appendLine(std::string &out, fmt::format_string<Args...> format, Args &&...args) {
+  fmt::format_to(std::back_inserter(out), format, std::forward<Args>(args)...);
+  out += '\n';
+}
+
+} // namespace
+
+uint64_t dtypeSize(fb::DType dtype) {
+  switch (dtype) {
+  case fb::DType::F32: return 4;
+  case fb::DType::F16: return 2;
+  case fb::DType::BF16: return 2;
+  case fb::DType::I32: return 4;
+  }
+  fail("unknown dtype {}", static_cast<int>(dtype));
+}
+
+std::unique_ptr<LoadedPlan> LoadedPlan::load(const std::string &planPath, LoadOptions options) {
+  std::unique_ptr<LoadedPlan> lp(new LoadedPlan());
+  lp->path_ = planPath;
+  lp->planFile_ = llm::MappedFile::open(planPath);
+  lp->verifyPlanBuffer();
+  lp->mapWeightFiles();
+  lp->checkWeights(options);
+  lp->checkPrograms();
+  return lp;
+}
+
+void LoadedPlan::verifyPlanBuffer() {
+  const uint8_t *data = planFile_.data();
+  size_t size = planFile_.size();
+  // The smallest FlatBuffer with an identifier: root offset + identifier.
+  if (size < 8)
+    fail("plan '{}': file is {} bytes, too small to be a plan", path_, size);
+  if (size >= FLATBUFFERS_MAX_BUFFER_SIZE)
+    fail("plan '{}': file is {} bytes, over the FlatBuffers limit of 2 GiB", path_, size);
+  if (!flatbuffers::BufferHasIdentifier(data, fb::PlanIdentifier()))
+    fail("plan '{}': file identifier is '{}', expected '{}' (not an llmrt plan)", path_,
+         std::string(reinterpret_cast<const char *>(data) + 4, 4), fb::PlanIdentifier());
+  flatbuffers::Verifier::Options opts;
+  opts.max_depth = kMaxDepth;
+  opts.max_tables = kMaxTables;
+  flatbuffers::Verifier verifier(data, size, opts);
+  if (!fb::VerifyPlanBuffer(verifier))
+    fail("plan '{}': FlatBuffers verification failed (the file is truncated or corrupt)", path_);
+  plan_ = fb::GetPlan(data);
+  if (plan_->schema_major() != kPlanSchemaMajor)
+    fail("plan '{}': plan schema version {}.{} is not supported: this runtime supports schema "
+         "version {}.x (up to {}.{}); recompile the plan with a matching llmc",
+         path_, plan_->schema_major(), plan_->schema_minor(), kPlanSchemaMajor, kPlanSchemaMajor,
+         kPlanSchemaMinor);
+}
+
+void LoadedPlan::mapWeightFiles() {
+  std::filesystem::path dir = std::filesystem::path(path_).parent_path();
+  if (!plan_->weight_files())
+    return;
+  for (uint32_t i = 0; i < plan_->weight_files()->size(); ++i) {
+    const fb::WeightFile *wf = plan_->weight_files()->Get(i);
+    std::filesystem::path rel(wf->path()->str());
+    if (rel.is_absolute() || rel.empty())
+      fail("plan '{}': weight file {} has path '{}', expected a path relative to the plan's folder",
+           path_, i, rel.string());
+    std::string full = (dir / rel).string();
+    llm::MappedFile file;
+    try {
+      file = llm::MappedFile::open(full);
+    } catch (const llm::Error &e) {
+      fail("plan '{}': weight file {} is missing or unreadable: {}", path_, i, e.what());
+    }
+    if (file.size() < kWeightAlignment)
+      fail("weight file '{}': {} bytes, too small for its {}-byte header page (truncated?)", full,
+           file.size(), kWeightAlignment);
+    WeightFileHeader h;
+    std::memcpy(&h, file.data(), sizeof h);
+    if (std::memcmp(h.magic, kWeightFileMagic, sizeof h.magic) != 0)
+      fail("weight file '{}': bad magic, expected 'LLMWEIGT' (not a weight file)", full);
+    if (h.version != kWeightFileVersion)
+      fail("weight file '{}': format version {}, this runtime reads version {}", full, h.version,
+           kWeightFileVersion);
+    if (h.plan_id != plan_->plan_id())
+      fail("weight file '{}': belongs to plan id {:#x}, but plan '{}' has id {:#x} (weight file "
+           "from another plan)",
+           full, h.plan_id, path_, plan_->plan_id());
+    if (h.file_size != file.size())
+      fail("weight file '{}': is {} bytes, but its header says {} (truncated or overwritten)", full,
+           file.size(), h.file_size);
+    if (wf->size() != file.size())
+      fail("weight file '{}': is {} bytes, but the plan expects {} bytes", full, file.size(),
+           wf->size());
+    weightFiles_.push_back(std::move(file));
+  }
+}
+
+void LoadedPlan::checkWeights(const LoadOptions &options) {
+  if (!plan_->weights())
+    return;
+  const auto &weights = *plan_->weights();
+  for (uint32_t i = 0; i < weights.size(); ++i) {
+    const fb::WeightEntry &w = *weights.Get(i);
+    std::string where = fmt::format("plan '{}': weight {} '{}'", path_, i, str(w.name()));
+    if (w.file() >= weightFiles_.size())
+      fail("{}: file index {} is out of range (the plan has {} weight files)", where, w.file(),
+           weightFiles_.size());
+    const llm::MappedFile &file = weightFiles_[w.file()];
+    uint64_t expected;
+    if (!byteSizeOf(w, expected))
+      fail("{}: shape {} is invalid", where, shapeString(w));
+    if (w.size() != expected)
+      fail("{}: size is {} bytes, expected {} for shape {} of {}", where, w.size(), expected,
+           shapeString(w), fb::EnumNameDType(w.dtype()));
+    if (w.offset() % kWeightAlignment != 0)
+      fail("{}: offset {} is not {}-byte aligned", where, w.offset(), kWeightAlignment);
+    uint64_t end;
+    if (w.offset() < kWeightAlignment || __builtin_add_overflow(w.offset(), w.size(), &end) ||
+        end > file.size())
+      fail("{}: bytes [{}, {}+{}) lie outside the tensor area of '{}' ([{}, {}))", where, w.offset(),
+           w.offset(), w.size(), file.path(), kWeightAlignment, file.size());
+  }
+  if (!options.verifyChecksums)
+    return;
+  // Hash in parallel: this is the one step of loading whose cost grows with the model.
+  std::vector<uint64_t> actual(weights.size());
+#pragma omp parallel for schedule(dynamic, 1)
+  for (int64_t i = 0; i < static_cast<int64_t>(weights.size()); ++i) {
+    const fb::WeightEntry &w = *weights.Get(i);
+    actual[i] = XXH3_64bits(weightFiles_[w.file()].data() + w.offset(), w.size());
+  }
+  for (uint32_t i = 0; i < weights.size(); ++i) {
+    const fb::WeightEntry &w = *weights.Get(i);
+    if (actual[i] != w.checksum())
+      fail("weight file '{}': checksum mismatch for weight {} '{}' at offset {}: XXH3 is {:#018x}, "
+           "the plan expects {:#018x} (corrupt weight data)",
+           weightFiles_[w.file()].path(), i, str(w.name()), w.offset(), actual[i], w.checksum());
+  }
+}
+
+void LoadedPlan::checkPrograms() {
+  if (!plan_->programs() || plan_->programs()->size() == 0)
+    fail("plan '{}': has no programs, expected one per tensor-parallel rank", path_);
+  uint32_t numWeights = plan_->weights() ? plan_->weights()->size() : 0;
+  for (uint32_t r = 0; r < plan_->programs()->size(); ++r) {
+    const fb::Program &program = *plan_->programs()->Get(r);
+    if (program.calls())
+      for (uint32_t c = 0; c < program.calls()->size(); ++c)
+        checkCall(path_, c, *program.calls()->Get(c), program, numWeights);
+    std::string where = fmt::format("plan '{}': program {} output", path_, r);
+    checkBuffer(where, program.output(), program);
+    if (program.output()->rows() != fb::Rows::LogitRows || program.output()->dtype() != fb::DType::F32)
+      fail("{}: expected F32 logits with LogitRows rows", where);
+  }
+}
+
+const uint8_t *LoadedPlan::weightBytes(uint32_t index) const {
+  if (!plan_->weights() || index >= plan_->weights()->size())
+    fail("plan '{}': weight index {} is out of range", path_, index);
+  const fb::WeightEntry &w = *plan_->weights()->Get(index);
+  return weightFiles_[w.file()].data() + w.offset();
+}
+
+const float *LoadedPlan::weightF32(uint32_t index) const {
+  const uint8_t *bytes = weightBytes(index);
+  const fb::WeightEntry &w = *plan_->weights()->Get(index);
+  if (w.dtype() != fb::DType::F32)
+    fail("plan '{}': weight {} '{}' is {}, expected F32", path_, index, str(w.name()),
+         fb::EnumNameDType(w.dtype()));
+  // Aligned: offsets are 4 KiB multiples inside a page-aligned mapping.
+  return reinterpret_cast<const float *>(bytes);
+}
+
+std::string LoadedPlan::describe() const {
+  const fb::Plan &p = *plan_;
+  std::string s;
+  appendLine(s, "plan: {}", path_);
+  appendLine(s, "schema: {}.{} (runtime supports {}.x)", p.schema_major(), p.schema_minor(),
+       kPlanSchemaMajor);
+  appendLine(s, "plan id: {:#018x}", p.plan_id());
+  appendLine(s, "producer: {}", str(p.producer()));
+  if (const fb::ModelInfo *m = p.model()) {
+    appendLine(s, "model: {} (architecture {})", str(m->name()), str(m->architecture()));
+    appendLine(s, "  vocab {}, hidden {}, layers {}, max positions {}, source dtype {}", m->vocab_size(),
+         m->hidden_size(), m->num_layers(), m->max_position_embeddings(), str(m->source_dtype()));
+  }
+  appendLine(s, "target: {}, tensor-parallel size {}", str(p.target()), p.tp_size());
+  if (const fb::KVCacheSpec *kv = p.kv_cache())
+    appendLine(s, "kv cache: {} layers, {} kv heads, head dim {}, {}, block size {}, max seq len {}",
+         kv->num_layers(), kv->num_kv_heads(), kv->head_dim(), fb::EnumNameDType(kv->dtype()),
+         kv->block_size(), kv->max_seq_len());
+  for (uint32_t r = 0; r < p.programs()->size(); ++r) {
+    const fb::Program &prog = *p.programs()->Get(r);
+    std::map<std::string, int> counts;
+    uint32_t numCalls = prog.calls() ? prog.calls()->size() : 0;
+    for (uint32_t c = 0; c < numCalls; ++c)
+      ++counts[prog.calls()->Get(c)->kernel()->str()];
+    appendLine(s, "program {} (rank {}): {} calls, arena {} bytes/token", r, prog.rank(), numCalls,
+         prog.arena_bytes_per_token());
+    for (const auto &[name, n] : counts)
+      appendLine(s, "  {:<12} {}", name, n);
+  }
+  uint64_t totalBytes = 0;
+  uint32_t numWeights = p.weights() ? p.weights()->size() : 0;
+  for (uint32_t i = 0; i < numWeights; ++i)
+    totalBytes += p.weights()->Get(i)->size();
+  appendLine(s, "weights: {} tensors, {} bytes ({:.2f} MiB) in {} files", numWeights, totalBytes,
+       totalBytes / (1024.0 * 1024.0), weightFiles_.size());
+  std::string tok;
+  if (p.tokenizer_files())
+    for (const fb::TokenizerFile *t : *p.tokenizer_files())
+      tok += fmt::format("{}{} ({} bytes)", tok.empty() ? "" : ", ", str(t->name()),
+                         t->data() ? t->data()->size() : 0);
+  appendLine(s, "tokenizer files: {}", tok.empty() ? "none" : tok);
+  appendLine(s, "chat template: {}", p.chat_template() && p.chat_template()->size()
+                                ? fmt::format("{} bytes", p.chat_template()->size())
+                                : std::string("none"));
+  if (const fb::GenerationDefaults *g = p.generation()) {
+    std::string eos;
+    if (g->eos_token_ids())
+      for (int id : *g->eos_token_ids())
+        eos += fmt::format("{}{}", eos.empty() ? "" : " ", id);
+    appendLine(s, "generation defaults: temperature {}, top_k {}, top_p {}, max_new_tokens {}, bos {}, "
+         "eos [{}]",
+         g->temperature(), g->top_k(), g->top_p(), g->max_new_tokens(), g->bos_token_id(), eos);
+  } else {
+    appendLine(s, "generation defaults: none");
+  }
+  return s;
+}
+
+} // namespace llmrt

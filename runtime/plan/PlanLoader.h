@@ -1,0 +1,56 @@
+// The plan loader: maps a plan file and its weight files and checks everything the runtime relies
+// on before anything executes. A LoadedPlan that exists is a plan whose FlatBuffer verified, whose
+// schema major version is ours, whose weight files belong to it and are intact, and whose kernel
+// calls match the kernel registry. Kernel-specific shape checks (does a linear's weight have
+// out_features x in_features elements?) are the backend's, done when an executor binds the plan.
+#pragma once
+
+#include "plan_generated.h"
+#include "support/MappedFile.h"
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace llmrt {
+
+struct LoadOptions {
+  // XXH3 over every tensor; on by default. Turning it off trades the corruption check for start-up
+  // time on very large weight files (bounds, sizes and headers are still checked).
+  bool verifyChecksums = true;
+};
+
+class LoadedPlan {
+public:
+  // Throws llm::Error naming the file and what is wrong (and what was expected).
+  static std::unique_ptr<LoadedPlan> load(const std::string &planPath, LoadOptions options = {});
+
+  const fb::Plan &plan() const { return *plan_; }
+  const std::string &path() const { return path_; }
+
+  // The bytes of weight `index` (an index into Plan.weights), inside its mmap'd file.
+  const uint8_t *weightBytes(uint32_t index) const;
+  // Same, as floats; throws llm::Error when the weight is not F32.
+  const float *weightF32(uint32_t index) const;
+
+  // What the plan holds, for `llmrt info`.
+  std::string describe() const;
+
+private:
+  LoadedPlan() = default;
+  void verifyPlanBuffer();
+  void mapWeightFiles();
+  void checkWeights(const LoadOptions &options);
+  void checkPrograms();
+
+  std::string path_;
+  llm::MappedFile planFile_;
+  const fb::Plan *plan_ = nullptr;
+  std::vector<llm::MappedFile> weightFiles_;
+};
+
+// Bytes per element of a dtype.
+uint64_t dtypeSize(fb::DType dtype);
+
+} // namespace llmrt

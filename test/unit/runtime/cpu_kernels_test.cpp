@@ -1,0 +1,377 @@
+// Every CPU kernel against a straightforward double-precision reference written here, on random
+// inputs; plus registry coverage and batch invariance.
+#include "TestPlanWriter.h"
+#include "backends/cpu/CpuKernels.h"
+#include "engine/KVCache.h"
+#include "registry/KernelRegistry.h"
+#include "support/Error.h"
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <tuple>
+#include <vector>
+
+namespace llmrt::cpu {
+namespace {
+
+using test::randomFloats;
+
+// Runs one kernel by name; inputs are raw pointers in registry order.
+void run(std::string_view name, const KernelParams &params, std::vector<const void *> inputs,
+         std::vector<const float *> weights, void *output, int64_t tokens, int64_t logitRows = 0,
+         const int32_t *positions = nullptr, KVCache *kv = nullptr) {
+  const CpuKernelFn *k = findCpuKernel(name);
+  ASSERT_NE(k, nullptr) << name;
+  k->shapes(params, static_cast<int>(weights.size()));  // parameters must validate
+  KernelArgs args{params, inputs.data(), weights.data(), output, tokens, logitRows, positions, kv};
+  k->run(args);
+}
+
+void expectClose(const std::vector<float> &got, const std::vector<double> &want,
+                 double rel = 1e-5) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i)
+    ASSERT_NEAR(got[i], want[i], rel * std::max(1.0, std::fabs(want[i]))) << "element " << i;
+}
+
+TEST(CpuKernelsTest, EveryRegistryKernelHasCpuImplementation) {
+  for (const llm::registry::KernelSpec &spec : llm::registry::allKernels()) {
+    const CpuKernelFn *k = findCpuKernel(spec.name);
+    ASSERT_NE(k, nullptr) << "no CPU kernel for registry kernel '" << spec.name << "'";
+    EXPECT_NE(k->run, nullptr);
+    EXPECT_NE(k->shapes, nullptr);
+  }
+  for (const CpuKernelFn &k : allCpuKernels())
+    EXPECT_NE(llm::registry::findKernel(k.name), nullptr) << "CPU kernel '" << k.name
+                                                     << "' is not in the registry";
+}
+
+TEST(CpuKernelsTest, Embedding) {
+  const int64_t vocab = 13, hidden = 19, T = 5;
+  std::vector<float> table = randomFloats(vocab * hidden, 1);
+  std::vector<int32_t> ids = {3, 0, 12, 3, 7};
+  std::vector<float> out(T * hidden);
+  KernelParams p;
+  p.setInt("hidden", hidden).setInt("vocab", vocab);
+  run("embedding", p, {ids.data()}, {table.data()}, out.data(), T);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t i = 0; i < hidden; ++i)
+      ASSERT_EQ(out[t * hidden + i], table[ids[t] * hidden + i]);
+  ids[2] = 13;
+  EXPECT_THROW(run("embedding", p, {ids.data()}, {table.data()}, out.data(), T), llm::Error);
+}
+
+TEST(CpuKernelsTest, RmsNorm) {
+  const int64_t hidden = 37, T = 6;
+  std::vector<float> x = randomFloats(T * hidden, 2, 3.0f), w = randomFloats(hidden, 3);
+  std::vector<float> out(T * hidden);
+  KernelParams p;
+  p.setInt("hidden", hidden).setFloat("eps", 1e-6);
+  run("rms_norm", p, {x.data()}, {w.data()}, out.data(), T);
+  std::vector<double> ref(T * hidden);
+  for (int64_t t = 0; t < T; ++t) {
+    double ms = 0;
+    for (int64_t i = 0; i < hidden; ++i)
+      ms += double(x[t * hidden + i]) * x[t * hidden + i];
+    double r = 1 / std::sqrt(ms / hidden + 1e-6);
+    for (int64_t i = 0; i < hidden; ++i)
+      ref[t * hidden + i] = x[t * hidden + i] * r * w[i];
+  }
+  expectClose(out, ref);
+}
+
+TEST(CpuKernelsTest, LayerNorm) {
+  const int64_t hidden = 29, T = 4;
+  std::vector<float> x = randomFloats(T * hidden, 4, 2.0f);
+  for (float &v : x)
+    v += 0.5f;  // a non-zero mean
+  std::vector<float> w = randomFloats(hidden, 5), b = randomFloats(hidden, 6);
+  std::vector<float> out(T * hidden);
+  KernelParams p;
+  p.setInt("hidden", hidden).setFloat("eps", 1e-5);
+  run("layer_norm", p, {x.data()}, {w.data(), b.data()}, out.data(), T);
+  std::vector<double> ref(T * hidden);
+  for (int64_t t = 0; t < T; ++t) {
+    double mean = 0, var = 0;
+    for (int64_t i = 0; i < hidden; ++i)
+      mean += x[t * hidden + i];
+    mean /= hidden;
+    for (int64_t i = 0; i < hidden; ++i)
+      var += (x[t * hidden + i] - mean) * (x[t * hidden + i] - mean);
+    var /= hidden;
+    for (int64_t i = 0; i < hidden; ++i)
+      ref[t * hidden + i] = (x[t * hidden + i] - mean) / std::sqrt(var + 1e-5) * w[i] + b[i];
+  }
+  expectClose(out, ref);
+}
+
+std::vector<double> referenceMatmul(const std::vector<float> &x, const std::vector<int32_t> &rows,
+                                    const std::vector<float> &w, const float *bias, int64_t n,
+                                    int64_t k) {
+  std::vector<double> ref(rows.size() * n);
+  for (size_t r = 0; r < rows.size(); ++r)
+    for (int64_t j = 0; j < n; ++j) {
+      double acc = bias ? bias[j] : 0.0;
+      for (int64_t i = 0; i < k; ++i)
+        acc += double(x[rows[r] * k + i]) * w[j * k + i];
+      ref[r * n + j] = acc;
+    }
+  return ref;
+}
+
+TEST(CpuKernelsTest, Linear) {
+  for (auto [T, K, N] : {std::tuple<int64_t, int64_t, int64_t>{7, 45, 23}, {1, 300, 9},
+                         {33, 8, 64}, {3, 5, 3}}) {
+    SCOPED_TRACE(testing::Message() << "T=" << T << " K=" << K << " N=" << N);
+    std::vector<float> x = randomFloats(T * K, 7), w = randomFloats(N * K, 8);
+    std::vector<float> bias = randomFloats(N, 9);
+    std::vector<int32_t> rows(T);
+    for (int64_t t = 0; t < T; ++t)
+      rows[t] = static_cast<int32_t>(t);
+    for (int hasBias : {0, 1}) {
+      std::vector<float> out(T * N);
+      KernelParams p;
+      p.setInt("in_features", K).setInt("out_features", N).setInt("has_bias", hasBias);
+      std::vector<const float *> weights = {w.data()};
+      if (hasBias)
+        weights.push_back(bias.data());
+      run("linear", p, {x.data()}, weights, out.data(), T);
+      expectClose(out, referenceMatmul(x, rows, w, hasBias ? bias.data() : nullptr, N, K));
+    }
+  }
+}
+
+TEST(CpuKernelsTest, LinearShapesCheckBiasCount) {
+  KernelParams p;
+  p.setInt("in_features", 4).setInt("out_features", 4).setInt("has_bias", 1);
+  EXPECT_THROW(findCpuKernel("linear")->shapes(p, 1), llm::Error);
+  KernelShapes s = findCpuKernel("linear")->shapes(p, 2);
+  EXPECT_EQ(s.weights, (std::vector<std::vector<int64_t>>{{4, 4}, {4}}));
+}
+
+TEST(CpuKernelsTest, Logits) {
+  const int64_t T = 6, hidden = 21, vocab = 50;
+  std::vector<float> x = randomFloats(T * hidden, 10), w = randomFloats(vocab * hidden, 11);
+  std::vector<int32_t> rows = {5, 0, 5};
+  std::vector<float> out(rows.size() * vocab);
+  KernelParams p;
+  p.setInt("hidden", hidden).setInt("vocab", vocab);
+  run("logits", p, {x.data(), rows.data()}, {w.data()}, out.data(), T, rows.size());
+  expectClose(out, referenceMatmul(x, rows, w, nullptr, vocab, hidden));
+  rows[1] = 6;
+  EXPECT_THROW(run("logits", p, {x.data(), rows.data()}, {w.data()}, out.data(), T, rows.size()),
+               llm::Error);
+}
+
+TEST(CpuKernelsTest, Rope) {
+  const int64_t heads = 3, headDim = 10, T = 4, half = 4;  // rotary dim 8 < head dim 10
+  std::vector<float> invFreq(half);
+  for (int64_t i = 0; i < half; ++i)
+    invFreq[i] = static_cast<float>(1.0 / std::pow(10000.0, 2.0 * i / 8));
+  std::vector<float> x = randomFloats(T * heads * headDim, 12);
+  std::vector<int32_t> pos = {0, 5, 17, 1000};
+  const double factor = 1.25;
+  KernelParams p;
+  p.setInt("num_heads", heads).setInt("head_dim", headDim).setFloatArray("inv_freq", invFreq);
+  p.setFloat("attention_factor", factor);
+  std::vector<float> out(x.size());
+  run("rope", p, {x.data(), pos.data()}, {}, out.data(), T);
+  std::vector<double> ref(x.size());
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < heads; ++h) {
+      const float *xh = x.data() + (t * heads + h) * headDim;
+      double *rh = ref.data() + (t * heads + h) * headDim;
+      for (int64_t i = 0; i < half; ++i) {
+        double angle = static_cast<float>(pos[t]) * invFreq[i];  // float32 angle, as torch
+        double c = std::cos(angle) * factor, s = std::sin(angle) * factor;
+        rh[i] = xh[i] * c - xh[i + half] * s;
+        rh[i + half] = xh[i + half] * c + xh[i] * s;
+      }
+      for (int64_t i = 2 * half; i < headDim; ++i)
+        rh[i] = xh[i];
+    }
+  expectClose(out, ref);
+  // In place gives the same bits.
+  std::vector<float> inPlace = x;
+  run("rope", p, {inPlace.data(), pos.data()}, {}, inPlace.data(), T);
+  EXPECT_EQ(inPlace, out);
+}
+
+// Reference attention over explicit per-position K/V rows (double precision).
+struct AttentionCase {
+  int64_t heads, kvHeads, headDim, window;
+  double scale;
+};
+
+std::vector<double> referenceAttention(const AttentionCase &c, const std::vector<float> &q,
+                                       const std::vector<std::vector<float>> &keys,
+                                       const std::vector<std::vector<float>> &values,
+                                       const std::vector<int32_t> &pos) {
+  int64_t T = pos.size(), group = c.heads / c.kvHeads;
+  std::vector<double> out(T * c.heads * c.headDim, 0.0);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t h = 0; h < c.heads; ++h) {
+      int64_t kvh = h / group;
+      std::vector<double> scores;
+      std::vector<int64_t> js;
+      for (int64_t j = 0; j <= pos[t]; ++j) {
+        if (c.window > 0 && pos[t] - j >= c.window)
+          continue;
+        double s = 0;
+        for (int64_t d = 0; d < c.headDim; ++d)
+          s += double(q[(t * c.heads + h) * c.headDim + d]) * keys[j][kvh * c.headDim + d];
+        scores.push_back(s * c.scale);
+        js.push_back(j);
+      }
+      double m = *std::max_element(scores.begin(), scores.end()), z = 0;
+      for (double &s : scores)
+        z += (s = std::exp(s - m));
+      for (size_t i = 0; i < js.size(); ++i)
+        for (int64_t d = 0; d < c.headDim; ++d)
+          out[(t * c.heads + h) * c.headDim + d] +=
+              scores[i] / z * values[js[i]][kvh * c.headDim + d];
+    }
+  return out;
+}
+
+// Runs attention over steps (token counts per step) of one sequence and checks every step.
+void checkAttention(const AttentionCase &c, const std::vector<int64_t> &steps) {
+  const int layer = 1, capacity = 32;
+  int64_t kvWidth = c.kvHeads * c.headDim, qWidth = c.heads * c.headDim;
+  KVCache kv(2, static_cast<int>(c.kvHeads), static_cast<int>(c.headDim), capacity);
+  KernelParams p;
+  p.setInt("layer", layer).setInt("num_heads", c.heads).setInt("num_kv_heads", c.kvHeads);
+  p.setInt("head_dim", c.headDim).setFloat("scale", c.scale).setInt("sliding_window", c.window);
+  std::vector<std::vector<float>> keys, values;
+  int32_t next = 0;
+  uint64_t seed = 100;
+  for (int64_t T : steps) {
+    std::vector<float> q = randomFloats(T * qWidth, seed++, 2.0f);
+    std::vector<float> k = randomFloats(T * kvWidth, seed++, 2.0f);
+    std::vector<float> v = randomFloats(T * kvWidth, seed++);
+    std::vector<int32_t> pos;
+    for (int64_t t = 0; t < T; ++t) {
+      pos.push_back(next++);
+      keys.emplace_back(k.begin() + t * kvWidth, k.begin() + (t + 1) * kvWidth);
+      values.emplace_back(v.begin() + t * kvWidth, v.begin() + (t + 1) * kvWidth);
+    }
+    std::vector<float> out(T * qWidth);
+    run("attention", p, {q.data(), k.data(), v.data()}, {}, out.data(), T, 0, pos.data(), &kv);
+    expectClose(out, referenceAttention(c, q, keys, values, pos));
+  }
+}
+
+TEST(CpuKernelsTest, AttentionFullCausal) { checkAttention({2, 2, 8, 0, 0.35}, {5, 1, 1}); }
+
+TEST(CpuKernelsTest, AttentionGroupedQuery) { checkAttention({8, 2, 12, 0, 0.3}, {6, 1, 3, 1}); }
+
+TEST(CpuKernelsTest, AttentionSlidingWindow) { checkAttention({4, 2, 16, 3, 0.25}, {7, 1, 1, 4}); }
+
+TEST(CpuKernelsTest, AttentionRejectsPositionOutsideCache) {
+  KVCache kv(1, 1, 8, 4);
+  KernelParams p;
+  p.setInt("layer", 0).setInt("num_heads", 1).setInt("num_kv_heads", 1).setInt("head_dim", 8);
+  p.setFloat("scale", 1.0).setInt("sliding_window", 0);
+  std::vector<float> q(8), k(8), v(8), out(8);
+  int32_t pos = 4;
+  EXPECT_THROW(
+      run("attention", p, {q.data(), k.data(), v.data()}, {}, out.data(), 1, 0, &pos, &kv),
+      llm::Error);
+}
+
+TEST(CpuKernelsTest, AttentionShapesCheckParams) {
+  KernelParams p;
+  p.setInt("layer", 0).setInt("num_heads", 6).setInt("num_kv_heads", 4).setInt("head_dim", 8);
+  p.setFloat("scale", 1.0).setInt("sliding_window", 0);
+  EXPECT_THROW(findCpuKernel("attention")->shapes(p, 0), llm::Error);
+}
+
+double referenceAct(const std::string &act, double g) {
+  if (act == "silu")
+    return g / (1 + std::exp(-g));
+  if (act == "gelu")
+    return 0.5 * g * (1 + std::erf(g / std::sqrt(2.0)));
+  return 0.5 * g * (1 + std::tanh(std::sqrt(2 / M_PI) * (g + 0.044715 * g * g * g)));
+}
+
+TEST(CpuKernelsTest, GatedAct) {
+  const int64_t width = 27, T = 3;
+  std::vector<float> gate = randomFloats(T * width, 13, 4.0f), up = randomFloats(T * width, 14);
+  for (const char *act : {"silu", "gelu", "gelu_tanh"}) {
+    SCOPED_TRACE(act);
+    KernelParams p;
+    p.setInt("width", width).setString("act", act);
+    std::vector<float> out(T * width);
+    run("gated_act", p, {gate.data(), up.data()}, {}, out.data(), T);
+    std::vector<double> ref(out.size());
+    for (size_t i = 0; i < ref.size(); ++i)
+      ref[i] = referenceAct(act, gate[i]) * up[i];
+    expectClose(out, ref);
+  }
+  KernelParams bad;
+  bad.setInt("width", width).setString("act", "relu");
+  EXPECT_THROW(findCpuKernel("gated_act")->shapes(bad, 0), llm::Error);
+}
+
+TEST(CpuKernelsTest, AddAndMul) {
+  const int64_t width = 17, T = 5;
+  std::vector<float> a = randomFloats(T * width, 15), b = randomFloats(T * width, 16);
+  KernelParams p;
+  p.setInt("width", width);
+  std::vector<float> sum(a.size()), prod(a.size());
+  run("add", p, {a.data(), b.data()}, {}, sum.data(), T);
+  run("mul", p, {a.data(), b.data()}, {}, prod.data(), T);
+  for (size_t i = 0; i < a.size(); ++i) {
+    ASSERT_EQ(sum[i], a[i] + b[i]);
+    ASSERT_EQ(prod[i], a[i] * b[i]);
+  }
+}
+
+// A row's linear output is the same bits whether the row runs alone (T=1) or inside T=7, and
+// whatever the thread count.
+TEST(CpuKernelsTest, LinearIsBatchInvariant) {
+  const int64_t K = 203, N = 37, T = 7;
+  std::vector<float> x = randomFloats(T * K, 17), w = randomFloats(N * K, 18);
+  std::vector<float> bias = randomFloats(N, 19);
+  KernelParams p;
+  p.setInt("in_features", K).setInt("out_features", N).setInt("has_bias", 1);
+  std::vector<float> batch(T * N);
+  run("linear", p, {x.data()}, {w.data(), bias.data()}, batch.data(), T);
+  int threads = omp_get_max_threads();
+  for (int nt : {1, 2, 3}) {
+    omp_set_num_threads(nt);
+    for (int64_t t = 0; t < T; ++t) {
+      std::vector<float> single(N);
+      run("linear", p, {x.data() + t * K}, {w.data(), bias.data()}, single.data(), 1);
+      ASSERT_EQ(0, std::memcmp(single.data(), batch.data() + t * N, N * sizeof(float)))
+          << "row " << t << " threads " << nt;
+    }
+  }
+  omp_set_num_threads(threads);
+}
+
+// Attention over a prefill of 6 tokens gives the same bits as running the tokens one at a time.
+TEST(CpuKernelsTest, AttentionIsBatchInvariant) {
+  const int64_t heads = 4, kvHeads = 2, headDim = 16, T = 6;
+  int64_t qWidth = heads * headDim, kvWidth = kvHeads * headDim;
+  KernelParams p;
+  p.setInt("layer", 0).setInt("num_heads", heads).setInt("num_kv_heads", kvHeads);
+  p.setInt("head_dim", headDim).setFloat("scale", 0.25).setInt("sliding_window", 0);
+  std::vector<float> q = randomFloats(T * qWidth, 20), k = randomFloats(T * kvWidth, 21);
+  std::vector<float> v = randomFloats(T * kvWidth, 22);
+  std::vector<int32_t> pos = {0, 1, 2, 3, 4, 5};
+  KVCache batchKv(1, kvHeads, headDim, 16), singleKv(1, kvHeads, headDim, 16);
+  std::vector<float> batch(T * qWidth), single(T * qWidth);
+  run("attention", p, {q.data(), k.data(), v.data()}, {}, batch.data(), T, 0, pos.data(), &batchKv);
+  for (int64_t t = 0; t < T; ++t)
+    run("attention", p, {q.data() + t * qWidth, k.data() + t * kvWidth, v.data() + t * kvWidth},
+        {}, single.data() + t * qWidth, 1, 0, pos.data() + t, &singleKv);
+  EXPECT_EQ(0, std::memcmp(batch.data(), single.data(), batch.size() * sizeof(float)));
+}
+
+} // namespace
+} // namespace llmrt::cpu

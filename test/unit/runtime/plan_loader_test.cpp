@@ -1,0 +1,197 @@
+// LoadedPlan::load accepts a valid plan and refuses every kind of broken plan or weight file with a
+// message that names the problem.
+#include "TestPlanWriter.h"
+#include "plan/PlanLoader.h"
+#include "support/Error.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <functional>
+
+namespace llmrt::test {
+namespace {
+namespace fs = std::filesystem;
+
+class PlanLoaderTest : public ::testing::Test {
+protected:
+  WrittenPlan write(const TPlan &plan) { return writePlan(plan, dir_.path()); }
+
+  // Loads the plan and expects a refusal whose message contains every one of `words`.
+  void expectRefused(const fs::path &plan, std::initializer_list<std::string> words) {
+    try {
+      LoadedPlan::load(plan.string());
+      ADD_FAILURE() << "plan loaded, expected a refusal mentioning " << *words.begin();
+    } catch (const llm::Error &e) {
+      std::string msg = e.what();
+      for (const std::string &w : words)
+        EXPECT_NE(msg.find(w), std::string::npos) << "message: " << msg << "\nmissing: " << w;
+    }
+  }
+  void expectRefused(const TPlan &plan, std::initializer_list<std::string> words) {
+    expectRefused(write(plan).plan, words);
+  }
+
+  // Rewrites bytes of a file in place.
+  static void patch(const fs::path &file, uint64_t offset, const std::string &bytes) {
+    std::fstream f(file, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(offset));
+    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(PlanLoaderTest, ValidPlanLoads) {
+  TPlan tp = tinyPlan();
+  WrittenPlan w = write(tp);
+  auto plan = LoadedPlan::load(w.plan.string());
+  EXPECT_EQ(plan->plan().schema_major(), kPlanSchemaMajor);
+  EXPECT_EQ(plan->plan().programs()->Get(0)->calls()->size(), 3u);
+  EXPECT_EQ(plan->path(), w.plan.string());
+  const float *embed = plan->weightF32(0);
+  EXPECT_EQ(embed[5], tp.weights[0].data[5]);
+  EXPECT_EQ(plan->weightF32(2)[0], tp.weights[2].data[0]);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(embed) % kWeightAlignment, 0u);
+  EXPECT_THROW(plan->weightF32(3), llm::Error);
+}
+
+TEST_F(PlanLoaderTest, DescribeListsWhatThePlanHolds) {
+  auto plan = LoadedPlan::load(write(tinyPlan()).plan.string());
+  std::string d = plan->describe();
+  for (const char *word : {"tiny-test", "cpu-avx2", "tensor-parallel size 1", "schema: 1.",
+                           "embedding", "rms_norm", "logits", "bytes/token", "3 tensors",
+                           "tokenizer files: none", "generation defaults"})
+    EXPECT_NE(d.find(word), std::string::npos) << word << "\n" << d;
+}
+
+TEST_F(PlanLoaderTest, MissingPlanFile) {
+  expectRefused(dir_.path() / "nope.fb", {"nope.fb", "cannot open"});
+}
+
+TEST_F(PlanLoaderTest, TruncatedPlan) {
+  WrittenPlan w = write(tinyPlan());
+  fs::resize_file(w.plan, fs::file_size(w.plan) / 2);
+  expectRefused(w.plan, {"plan.fb", "verification failed"});
+  fs::resize_file(w.plan, 5);
+  expectRefused(w.plan, {"plan.fb", "too small"});
+}
+
+TEST_F(PlanLoaderTest, CorruptedBytes) {
+  WrittenPlan w = write(tinyPlan());
+  // The root table offset now points far outside the file.
+  patch(w.plan, 0, std::string("\xff\xff\xff\x7f", 4));
+  expectRefused(w.plan, {"plan.fb", "verification failed"});
+}
+
+TEST_F(PlanLoaderTest, WrongIdentifier) {
+  WrittenPlan w = write(tinyPlan());
+  patch(w.plan, 4, "XXXX");
+  expectRefused(w.plan, {"plan.fb", "identifier", "XXXX", "LLMP"});
+}
+
+TEST_F(PlanLoaderTest, WrongMajorVersion) {
+  TPlan p = tinyPlan();
+  p.schemaMajor = kPlanSchemaMajor + 1;
+  expectRefused(p, {"version 2.0", "supports", "1.x"});
+}
+
+TEST_F(PlanLoaderTest, MissingWeightFile) {
+  WrittenPlan w = write(tinyPlan());
+  fs::remove(w.weightFiles[0]);
+  expectRefused(w.plan, {"weights-0.bin", "missing"});
+}
+
+TEST_F(PlanLoaderTest, TruncatedWeightFile) {
+  WrittenPlan w = write(tinyPlan());
+  fs::resize_file(w.weightFiles[0], fs::file_size(w.weightFiles[0]) - 4096);
+  expectRefused(w.plan, {"weights-0.bin", "truncated"});
+  fs::resize_file(w.weightFiles[0], 100);
+  expectRefused(w.plan, {"weights-0.bin", "too small"});
+}
+
+TEST_F(PlanLoaderTest, WeightFileFromAnotherPlan) {
+  TPlan p = tinyPlan();
+  p.weightFilePlanId = p.planId + 1;
+  expectRefused(p, {"weights-0.bin", "another plan"});
+}
+
+TEST_F(PlanLoaderTest, WeightFileBadMagic) {
+  WrittenPlan w = write(tinyPlan());
+  patch(w.weightFiles[0], 0, "NOTWEIGH");
+  expectRefused(w.plan, {"weights-0.bin", "magic"});
+}
+
+TEST_F(PlanLoaderTest, ChecksumMismatch) {
+  WrittenPlan w = write(tinyPlan());
+  patch(w.weightFiles[0], w.weightOffsets[1] + 4, "\x01\x02\x03");
+  expectRefused(w.plan, {"weights-0.bin", "checksum mismatch", "norm.weight"});
+  // Without checksums the same plan loads.
+  EXPECT_NO_THROW(LoadedPlan::load(w.plan.string(), LoadOptions{.verifyChecksums = false}));
+}
+
+TEST_F(PlanLoaderTest, WeightOutOfBounds) {
+  TPlan p = tinyPlan();
+  p.weights[2].offsetOverride = 1 << 20;
+  expectRefused(p, {"lm_head.weight", "outside"});
+}
+
+TEST_F(PlanLoaderTest, WeightMisaligned) {
+  TPlan p = tinyPlan();
+  p.weights[1].offsetOverride = 4096 + 64;
+  expectRefused(p, {"norm.weight", "aligned"});
+}
+
+TEST_F(PlanLoaderTest, WeightSizeDisagreesWithShape) {
+  TPlan p = tinyPlan();
+  p.weights[1].sizeOverride = 12;
+  expectRefused(p, {"norm.weight", "size is 12 bytes", "expected 32"});
+}
+
+TEST_F(PlanLoaderTest, UnknownKernel) {
+  TPlan p = tinyPlan();
+  p.calls[1].kernel = "fancy_norm";
+  expectRefused(p, {"call 1", "unknown kernel 'fancy_norm'", "rms_norm"});
+}
+
+TEST_F(PlanLoaderTest, MissingParam) {
+  TPlan p = tinyPlan();
+  p.calls[1].params.pop_back();  // eps
+  expectRefused(p, {"call 1 'rms_norm'", "missing required parameter 'eps'", "float"});
+}
+
+TEST_F(PlanLoaderTest, ExtraParam) {
+  TPlan p = tinyPlan();
+  p.calls[1].params.push_back(intParam("bogus", 1));
+  expectRefused(p, {"call 1 'rms_norm'", "unknown parameter 'bogus'", "hidden, eps"});
+}
+
+TEST_F(PlanLoaderTest, WrongParamKind) {
+  TPlan p = tinyPlan();
+  p.calls[1].params[1] = intParam("eps", 1);
+  expectRefused(p, {"parameter 'eps'", "kind int", "expected float"});
+}
+
+TEST_F(PlanLoaderTest, WrongInputAndWeightCounts) {
+  TPlan p = tinyPlan();
+  p.calls[1].inputs.push_back(p.calls[1].inputs[0]);
+  expectRefused(p, {"call 1", "2 inputs", "expected 1"});
+  p = tinyPlan();
+  p.calls[1].weights.clear();
+  expectRefused(p, {"call 1", "0 weights", "expected 1"});
+  p = tinyPlan();
+  p.calls[1].weights = {7};
+  expectRefused(p, {"call 1", "weight index 7", "out of range"});
+}
+
+TEST_F(PlanLoaderTest, BufferOutOfRange) {
+  TPlan p = tinyPlan();
+  p.calls[0].inputs[0].inputIndex = 5;
+  expectRefused(p, {"call 0", "step input index 5", "3 inputs"});
+  p = tinyPlan();
+  p.calls[1].outputs[0].offsetPerToken = p.arenaBytesPerToken;
+  expectRefused(p, {"call 1", "does not fit in the arena"});
+}
+
+} // namespace
+} // namespace llmrt::test
