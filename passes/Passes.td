@@ -68,8 +68,8 @@ def PlanBuffers : Pass<"llm-plan-buffers", "mlir::ModuleOp"> {
     place can be written as `arena_offset * T` with `arena_offset` in bytes per token. Walking the
     calls in order, a buffer is live from its defining call to its last use; each result takes
     the lowest offset (64-byte aligned per token) that no live buffer overlaps (first fit). The
-    function gets `kplan.arena_bytes_per_token`; the statistics compare it with the sum of all
-    buffers.
+    function gets `kplan.arena_bytes_per_token` and, for comparison, the sum of all buffers as
+    `kplan.unshared_bytes_per_token`.
 
     Before:
     ```mlir

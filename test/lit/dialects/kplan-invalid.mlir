@@ -1,0 +1,59 @@
+// RUN: llm-opt %s -split-input-file -verify-diagnostics
+// Kernel calls are checked against the kernel registry, the schema the runtime checks too.
+
+func.func @unknown_kernel(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{kernel 'softmax9' is not in the kernel registry}}
+  %y = kplan.call "softmax9"(%x) {params = {}} : (tensor<?x64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @missing_param(%x: tensor<?x64xf32>) {
+  %w = kplan.weight "g" : tensor<64xf32>
+  // expected-error @+1 {{kernel 'rms_norm' needs parameter 'eps'}}
+  %y = kplan.call "rms_norm"(%x) weights(%w) {params = {hidden = 64 : i64}} : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @wrong_kind(%x: tensor<?x64xf32>) {
+  %w = kplan.weight "g" : tensor<64xf32>
+  // expected-error @+1 {{parameter 'eps' must be of type float}}
+  %y = kplan.call "rms_norm"(%x) weights(%w) {params = {hidden = 64 : i64, eps = 1 : i64}} : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @unknown_param(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{kernel 'add' has no parameter 'alpha'}}
+  %y = kplan.call "add"(%x, %x) {params = {width = 64 : i64, alpha = 1.0 : f64}} : (tensor<?x64xf32>, tensor<?x64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @wrong_arity(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{kernel 'add' takes 2 inputs, got 1}}
+  %y = kplan.call "add"(%x) {params = {width = 64 : i64}} : (tensor<?x64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @too_many_weights(%x: tensor<?x64xf32>) {
+  %w = kplan.weight "g" : tensor<64xf32>
+  // expected-error @+1 {{kernel 'add' takes 0..0 weights, got 1}}
+  %y = kplan.call "add"(%x, %x) weights(%w) {params = {width = 64 : i64}} : (tensor<?x64xf32>, tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @bad_layout() {
+  // expected-error @+1 {{unknown layout 'tiled' (known: row_major)}}
+  %w = kplan.weight "g" {layout = "tiled"} : tensor<64xf32>
+  return
+}
