@@ -19,8 +19,8 @@ constexpr int kDefaultMaxSeqLen = 4096;
 constexpr size_t kArenaAlignment = 64;
 
 std::string callWhere(const LoadedPlan &plan, uint32_t index, const fb::KernelCall &call) {
-  std::string s = fmt::format("plan '{}': call {} '{}'", plan.path(), index,
-                              call.kernel()->string_view());
+  std::string s =
+      fmt::format("plan '{}': call {} '{}'", plan.path(), index, call.kernel()->string_view());
   if (call.label() && call.label()->size())
     s += fmt::format(" ({})", call.label()->string_view());
   return s;
@@ -39,9 +39,9 @@ Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan
   program_ = p.programs()->Get(0);
   const fb::KVCacheSpec *spec = p.kv_cache();
   int planMax = spec ? static_cast<int>(std::min<uint32_t>(spec->max_seq_len(), 1u << 30)) : 0;
-  int capacity = options.maxSeqLen > 0 ? options.maxSeqLen
-                                       : std::min(planMax > 0 ? planMax : kDefaultMaxSeqLen,
-                                                  kDefaultMaxSeqLen);
+  int capacity = options.maxSeqLen > 0
+                     ? options.maxSeqLen
+                     : std::min(planMax > 0 ? planMax : kDefaultMaxSeqLen, kDefaultMaxSeqLen);
   if (spec && spec->dtype() != fb::DType::F32)
     fail("plan '{}': KV cache dtype {} is not supported by the CPU backend, expected F32",
          plan.path(), fb::EnumNameDType(spec->dtype()));
@@ -126,10 +126,9 @@ void Executor::bindCall(uint32_t index, const fb::KernelCall &call) {
                                       shapes.inputWidths[i], shapes.inputDtypes[i],
                                       shapes.inputRows[i]));
   const reg::KernelSpec &spec = *reg::findKernel(call.kernel()->string_view());
-  bound.output = bindBuffer(fmt::format("{} output", where), *call.outputs()->Get(0),
-                            shapes.outputWidth, fb::DType::F32,
-                            spec.outputRows == reg::Rows::LogitRows ? fb::Rows::LogitRows
-                                                                    : fb::Rows::Tokens);
+  bound.output = bindBuffer(
+      fmt::format("{} output", where), *call.outputs()->Get(0), shapes.outputWidth, fb::DType::F32,
+      spec.outputRows == reg::Rows::LogitRows ? fb::Rows::LogitRows : fb::Rows::Tokens);
   for (int i = 0; i < numWeights; ++i) {
     uint32_t wi = call.weights()->Get(i);
     const fb::WeightEntry &w = *plan_.plan().weights()->Get(wi);
@@ -194,7 +193,8 @@ void Executor::validateStep(std::span<const int32_t> tokenIds, std::span<const i
 
 void *Executor::resolve(const Slot &slot, int64_t tokens) const {
   if (slot.stepInput)
-    return const_cast<int32_t *>(stepInputs_[static_cast<int>(inputKinds_[slot.inputIndex])].data());
+    return const_cast<int32_t *>(
+        stepInputs_[static_cast<int>(inputKinds_[slot.inputIndex])].data());
   return arena_.get() + slot.offsetPerToken * tokens;
 }
 
@@ -222,9 +222,14 @@ std::vector<float> Executor::forward(std::span<const int32_t> tokenIds,
     inputPtrs_.clear();
     for (const Slot &s : call.inputs)
       inputPtrs_.push_back(resolve(s, tokens));
-    cpu::KernelArgs args{call.params,         inputPtrs_.data(), call.weights.data(),
-                         resolve(call.output, tokens), tokens, rows,
-                         positions.data(),    kv_.get()};
+    cpu::KernelArgs args{call.params,
+                         inputPtrs_.data(),
+                         call.weights.data(),
+                         resolve(call.output, tokens),
+                         tokens,
+                         rows,
+                         positions.data(),
+                         kv_.get()};
     call.kernel->run(args);
   }
   int last = kv_->length();

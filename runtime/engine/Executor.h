@@ -23,8 +23,8 @@
 namespace llmrt {
 
 struct ExecutorOptions {
-  int threads = 0;    // 0 = all cores
-  int maxSeqLen = 0;  // 0 = the plan's kv_cache.max_seq_len, capped at 4096
+  int threads = 0;   // 0 = all cores
+  int maxSeqLen = 0; // 0 = the plan's kv_cache.max_seq_len, capped at 4096
 };
 
 class Executor {
@@ -73,11 +73,11 @@ private:
 
   const LoadedPlan &plan_;
   const fb::Program *program_ = nullptr;
-  std::vector<InputKind> inputKinds_;     // by input_index
+  std::vector<InputKind> inputKinds_; // by input_index
   std::vector<BoundCall> calls_;
   Slot output_;
   int vocabSize_ = 0;
-  int vocabLimit_ = 0;                    // smallest vocab of any embedding call
+  int vocabLimit_ = 0; // smallest vocab of any embedding call
   std::unique_ptr<KVCache> kv_;
 
   // The arena: 64-byte aligned, grown geometrically, never shrunk.
@@ -86,8 +86,8 @@ private:
   };
   std::unique_ptr<uint8_t, FreeDeleter> arena_;
   size_t arenaCapacity_ = 0;
-  std::span<const int32_t> stepInputs_[3];  // valid during forward(), by InputKind
-  std::vector<const void *> inputPtrs_;     // reused per call
+  std::span<const int32_t> stepInputs_[3]; // valid during forward(), by InputKind
+  std::vector<const void *> inputPtrs_;    // reused per call
 };
 
 } // namespace llmrt

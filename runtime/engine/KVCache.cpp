@@ -12,7 +12,7 @@ KVCache::KVCache(int numLayers, int numKvHeads, int headDim, int capacity)
               numLayers, numKvHeads, headDim, capacity);
   size_t elems = static_cast<size_t>(numLayers) * capacity * rowWidth_;
   if (elems == 0)
-    return;  // a plan without attention needs no cache
+    return; // a plan without attention needs no cache
   // calloc: large blocks come zeroed from the OS lazily, so untouched positions cost no memory.
   k_.reset(static_cast<float *>(std::calloc(elems, sizeof(float))));
   v_.reset(static_cast<float *>(std::calloc(elems, sizeof(float))));

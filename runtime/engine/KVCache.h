@@ -21,9 +21,9 @@ public:
   int numLayers() const { return numLayers_; }
   int numKvHeads() const { return numKvHeads_; }
   int headDim() const { return headDim_; }
-  int rowWidth() const { return rowWidth_; }   // num_kv_heads * head_dim
-  int capacity() const { return capacity_; }   // positions per layer
-  int length() const { return length_; }       // positions filled so far
+  int rowWidth() const { return rowWidth_; } // num_kv_heads * head_dim
+  int capacity() const { return capacity_; } // positions per layer
+  int length() const { return length_; }     // positions filled so far
 
   float *key(int layer, int pos) { return k_.get() + index(layer, pos); }
   float *value(int layer, int pos) { return v_.get() + index(layer, pos); }

@@ -28,10 +28,14 @@ std::string_view str(const flatbuffers::String *s) { return s ? s->string_view()
 
 reg::ParamType toRegistryType(fb::ParamKind kind) {
   switch (kind) {
-  case fb::ParamKind::Int: return reg::ParamType::Int;
-  case fb::ParamKind::Float: return reg::ParamType::Float;
-  case fb::ParamKind::String: return reg::ParamType::String;
-  case fb::ParamKind::FloatArray: return reg::ParamType::FloatArray;
+  case fb::ParamKind::Int:
+    return reg::ParamType::Int;
+  case fb::ParamKind::Float:
+    return reg::ParamType::Float;
+  case fb::ParamKind::String:
+    return reg::ParamType::String;
+  case fb::ParamKind::FloatArray:
+    return reg::ParamType::FloatArray;
   }
   fail("unknown parameter kind {}", static_cast<int>(kind));
 }
@@ -65,7 +69,8 @@ std::string shapeString(const fb::WeightEntry &w) {
   return s + "]";
 }
 
-void checkParams(const std::string &where, const fb::KernelCall &call, const reg::KernelSpec &spec) {
+void checkParams(const std::string &where, const fb::KernelCall &call,
+                 const reg::KernelSpec &spec) {
   std::set<std::string_view> seen;
   if (call.params())
     for (const fb::Param *p : *call.params()) {
@@ -84,8 +89,8 @@ void checkParams(const std::string &where, const fb::KernelCall &call, const reg
       }
       reg::ParamType have = toRegistryType(p->kind());
       if (have != ps->type)
-        fail("{}: parameter '{}' is of kind {}, expected {}", where, name,
-             reg::paramTypeName(have), reg::paramTypeName(ps->type));
+        fail("{}: parameter '{}' is of kind {}, expected {}", where, name, reg::paramTypeName(have),
+             reg::paramTypeName(ps->type));
       if (have == reg::ParamType::String && !p->string_value())
         fail("{}: string parameter '{}' has no value", where, name);
       if (have == reg::ParamType::FloatArray && !p->float_array())
@@ -167,10 +172,14 @@ void appendLine(std::string &out, fmt::format_string<Args...> format, Args &&...
 
 uint64_t dtypeSize(fb::DType dtype) {
   switch (dtype) {
-  case fb::DType::F32: return 4;
-  case fb::DType::F16: return 2;
-  case fb::DType::BF16: return 2;
-  case fb::DType::I32: return 4;
+  case fb::DType::F32:
+    return 4;
+  case fb::DType::F16:
+    return 2;
+  case fb::DType::BF16:
+    return 2;
+  case fb::DType::I32:
+    return 4;
   }
   fail("unknown dtype {}", static_cast<int>(dtype));
 }
@@ -274,8 +283,8 @@ void LoadedPlan::checkWeights(const LoadOptions &options) {
     uint64_t end;
     if (w.offset() < kWeightAlignment || __builtin_add_overflow(w.offset(), w.size(), &end) ||
         end > file.size())
-      fail("{}: bytes [{}, {}+{}) lie outside the tensor area of '{}' ([{}, {}))", where, w.offset(),
-           w.offset(), w.size(), file.path(), kWeightAlignment, file.size());
+      fail("{}: bytes [{}, {}+{}) lie outside the tensor area of '{}' ([{}, {}))", where,
+           w.offset(), w.offset(), w.size(), file.path(), kWeightAlignment, file.size());
   }
   if (!options.verifyChecksums)
     return;
@@ -306,7 +315,8 @@ void LoadedPlan::checkPrograms() {
         checkCall(path_, c, *program.calls()->Get(c), program, numWeights);
     std::string where = fmt::format("plan '{}': program {} output", path_, r);
     checkBuffer(where, program.output(), program);
-    if (program.output()->rows() != fb::Rows::LogitRows || program.output()->dtype() != fb::DType::F32)
+    if (program.output()->rows() != fb::Rows::LogitRows ||
+        program.output()->dtype() != fb::DType::F32)
       fail("{}: expected F32 logits with LogitRows rows", where);
   }
 }
@@ -333,19 +343,21 @@ std::string LoadedPlan::describe() const {
   std::string s;
   appendLine(s, "plan: {}", path_);
   appendLine(s, "schema: {}.{} (runtime supports {}.x)", p.schema_major(), p.schema_minor(),
-       kPlanSchemaMajor);
+             kPlanSchemaMajor);
   appendLine(s, "plan id: {:#018x}", p.plan_id());
   appendLine(s, "producer: {}", str(p.producer()));
   if (const fb::ModelInfo *m = p.model()) {
     appendLine(s, "model: {} (architecture {})", str(m->name()), str(m->architecture()));
-    appendLine(s, "  vocab {}, hidden {}, layers {}, max positions {}, source dtype {}", m->vocab_size(),
-         m->hidden_size(), m->num_layers(), m->max_position_embeddings(), str(m->source_dtype()));
+    appendLine(s, "  vocab {}, hidden {}, layers {}, max positions {}, source dtype {}",
+               m->vocab_size(), m->hidden_size(), m->num_layers(), m->max_position_embeddings(),
+               str(m->source_dtype()));
   }
   appendLine(s, "target: {}, tensor-parallel size {}", str(p.target()), p.tp_size());
   if (const fb::KVCacheSpec *kv = p.kv_cache())
-    appendLine(s, "kv cache: {} layers, {} kv heads, head dim {}, {}, block size {}, max seq len {}",
-         kv->num_layers(), kv->num_kv_heads(), kv->head_dim(), fb::EnumNameDType(kv->dtype()),
-         kv->block_size(), kv->max_seq_len());
+    appendLine(s,
+               "kv cache: {} layers, {} kv heads, head dim {}, {}, block size {}, max seq len {}",
+               kv->num_layers(), kv->num_kv_heads(), kv->head_dim(), fb::EnumNameDType(kv->dtype()),
+               kv->block_size(), kv->max_seq_len());
   for (uint32_t r = 0; r < p.programs()->size(); ++r) {
     const fb::Program &prog = *p.programs()->Get(r);
     std::map<std::string, int> counts;
@@ -353,7 +365,7 @@ std::string LoadedPlan::describe() const {
     for (uint32_t c = 0; c < numCalls; ++c)
       ++counts[prog.calls()->Get(c)->kernel()->str()];
     appendLine(s, "program {} (rank {}): {} calls, arena {} bytes/token", r, prog.rank(), numCalls,
-         prog.arena_bytes_per_token());
+               prog.arena_bytes_per_token());
     for (const auto &[name, n] : counts)
       appendLine(s, "  {:<12} {}", name, n);
   }
@@ -362,24 +374,27 @@ std::string LoadedPlan::describe() const {
   for (uint32_t i = 0; i < numWeights; ++i)
     totalBytes += p.weights()->Get(i)->size();
   appendLine(s, "weights: {} tensors, {} bytes ({:.2f} MiB) in {} files", numWeights, totalBytes,
-       totalBytes / (1024.0 * 1024.0), weightFiles_.size());
+             totalBytes / (1024.0 * 1024.0), weightFiles_.size());
   std::string tok;
   if (p.tokenizer_files())
     for (const fb::TokenizerFile *t : *p.tokenizer_files())
       tok += fmt::format("{}{} ({} bytes)", tok.empty() ? "" : ", ", str(t->name()),
                          t->data() ? t->data()->size() : 0);
   appendLine(s, "tokenizer files: {}", tok.empty() ? "none" : tok);
-  appendLine(s, "chat template: {}", p.chat_template() && p.chat_template()->size()
-                                ? fmt::format("{} bytes", p.chat_template()->size())
-                                : std::string("none"));
+  appendLine(s, "chat template: {}",
+             p.chat_template() && p.chat_template()->size()
+                 ? fmt::format("{} bytes", p.chat_template()->size())
+                 : std::string("none"));
   if (const fb::GenerationDefaults *g = p.generation()) {
     std::string eos;
     if (g->eos_token_ids())
       for (int id : *g->eos_token_ids())
         eos += fmt::format("{}{}", eos.empty() ? "" : " ", id);
-    appendLine(s, "generation defaults: temperature {}, top_k {}, top_p {}, max_new_tokens {}, bos {}, "
-         "eos [{}]",
-         g->temperature(), g->top_k(), g->top_p(), g->max_new_tokens(), g->bos_token_id(), eos);
+    appendLine(
+        s,
+        "generation defaults: temperature {}, top_k {}, top_p {}, max_new_tokens {}, bos {}, "
+        "eos [{}]",
+        g->temperature(), g->top_k(), g->top_p(), g->max_new_tokens(), g->bos_token_id(), eos);
   } else {
     appendLine(s, "generation defaults: none");
   }

@@ -23,7 +23,7 @@ double Sampler::uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53
 int32_t Sampler::greedy(std::span<const float> logits) const {
   size_t best = 0;
   for (size_t i = 1; i < logits.size(); ++i)
-    if (logits[i] > logits[best])  // strict: the first of equal maxima wins
+    if (logits[i] > logits[best]) // strict: the first of equal maxima wins
       best = i;
   return static_cast<int32_t>(best);
 }
@@ -81,7 +81,7 @@ int32_t Sampler::sample(std::span<const float> logits) {
     if (u < acc)
       return candidates_[i];
   }
-  return candidates_[keep - 1];  // u rounded up to the total
+  return candidates_[keep - 1]; // u rounded up to the total
 }
 
 } // namespace llmrt

@@ -16,8 +16,8 @@ namespace llmrt {
 
 struct SamplingParams {
   float temperature = 0;
-  int topK = 0;       // 0 = no top-k cut
-  float topP = 1;     // in (0, 1]; 1 = no nucleus cut
+  int topK = 0;   // 0 = no top-k cut
+  float topP = 1; // in (0, 1]; 1 = no nucleus cut
   uint64_t seed = 0;
 };
 
@@ -36,11 +36,11 @@ private:
   int32_t greedy(std::span<const float> logits) const;
   // Sorts (a prefix of) candidates_ by logit descending, index ascending; returns how many lead.
   size_t rankCandidates(std::span<const float> logits);
-  double uniform();  // [0, 1), 53 random bits: the same on every standard library
+  double uniform(); // [0, 1), 53 random bits: the same on every standard library
 
   SamplingParams params_;
   std::mt19937_64 rng_;
-  std::vector<int32_t> candidates_;  // reused across calls
+  std::vector<int32_t> candidates_; // reused across calls
   std::vector<double> weights_;
 };
 

@@ -148,6 +148,7 @@ int generate(const GenerateOptions &o) {
   }
   auto t2 = Clock::now();
   fmt::print("\n");
+  std::fflush(stdout);
   if (capacityHit)
     fmt::print(stderr, "llmrt: stopped: the KV cache is full ({} positions)\n",
                executor.maxSeqLen());
@@ -197,7 +198,7 @@ int main(int argc, char **argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
     if (e.get_exit_code() == 0)
-      return app.exit(e);  // --help
+      return app.exit(e); // --help
     fmt::print(stderr, "llmrt: error: {}\n", e.what());
     return 1;
   }

@@ -24,8 +24,12 @@ KernelParams KernelParams::fromPlan(const fb::KernelCall &call) {
   for (const fb::Param *param : *call.params()) {
     std::string_view name = param->name()->string_view();
     switch (param->kind()) {
-    case fb::ParamKind::Int: p.setInt(name, param->int_value()); break;
-    case fb::ParamKind::Float: p.setFloat(name, param->float_value()); break;
+    case fb::ParamKind::Int:
+      p.setInt(name, param->int_value());
+      break;
+    case fb::ParamKind::Float:
+      p.setFloat(name, param->float_value());
+      break;
     case fb::ParamKind::String:
       p.setString(name, param->string_value() ? param->string_value()->str() : std::string());
       break;
@@ -87,7 +91,9 @@ const KernelParams::Value &KernelParams::get(std::string_view name, reg::ParamTy
   return *v;
 }
 
-int64_t KernelParams::getInt(std::string_view name) const { return get(name, reg::ParamType::Int).i; }
+int64_t KernelParams::getInt(std::string_view name) const {
+  return get(name, reg::ParamType::Int).i;
+}
 double KernelParams::getFloat(std::string_view name) const {
   return get(name, reg::ParamType::Float).f;
 }
@@ -109,7 +115,8 @@ namespace {
 
 // Lanes [0, r) set, for masked loads of a tail of r < 8 elements.
 __m256i tailMask(int64_t r) {
-  alignas(32) static const int32_t table[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+  alignas(32) static const int32_t table[16] = {-1, -1, -1, -1, -1, -1, -1, -1,
+                                                0,  0,  0,  0,  0,  0,  0,  0};
   return _mm256_loadu_si256(reinterpret_cast<const __m256i *>(table + 8 - r));
 }
 
@@ -178,6 +185,12 @@ float sum(const float *x, int64_t n) {
   return hsum(acc);
 }
 
+// Below this many multiply-adds (or elements) a kernel runs on the calling thread: waking the
+// team costs more than the work, and on a loaded machine a descheduled team member stalls the
+// barrier. The choice never changes results (no reduction spans threads).
+constexpr int64_t kMinParallelWork = int64_t{1} << 15;
+bool worthThreads(int64_t work) { return work >= kMinParallelWork; }
+
 // Scratch that only grows: one per thread, reused across calls and steps.
 float *scratch(std::vector<float> &buf, size_t n) {
   if (buf.size() < n)
@@ -186,7 +199,9 @@ float *scratch(std::vector<float> &buf, size_t n) {
 }
 
 const float *in(const KernelArgs &a, int i) { return static_cast<const float *>(a.inputs[i]); }
-const int32_t *inI32(const KernelArgs &a, int i) { return static_cast<const int32_t *>(a.inputs[i]); }
+const int32_t *inI32(const KernelArgs &a, int i) {
+  return static_cast<const int32_t *>(a.inputs[i]);
+}
 float *out(const KernelArgs &a) { return static_cast<float *>(a.output); }
 
 // Parameter checks shared by the shapes() functions.
@@ -227,7 +242,7 @@ void embeddingRun(const KernelArgs &a) {
     if (ids[t] < 0 || ids[t] >= vocab)
       fail("embedding: token id {} at row {} is outside the vocabulary [0, {})", ids[t], t, vocab);
   float *y = out(a);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worthThreads(a.tokens * hidden)) schedule(static)
   for (int64_t t = 0; t < a.tokens; ++t)
     std::memcpy(y + t * hidden, a.weights[0] + ids[t] * hidden, hidden * sizeof(float));
 }
@@ -247,7 +262,7 @@ void rmsNormRun(const KernelArgs &a) {
   int64_t n = a.params.getInt("hidden");
   float eps = static_cast<float>(a.params.getFloat("eps"));
   const float *w = a.weights[0];
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worthThreads(a.tokens * n)) schedule(static)
   for (int64_t t = 0; t < a.tokens; ++t) {
     const float *x = in(a, 0) + t * n;
     float *y = out(a) + t * n;
@@ -262,7 +277,7 @@ void layerNormRun(const KernelArgs &a) {
   int64_t n = a.params.getInt("hidden");
   float eps = static_cast<float>(a.params.getFloat("eps"));
   const float *w = a.weights[0], *b = a.weights[1];
-#pragma omp parallel
+#pragma omp parallel if (worthThreads(a.tokens * n))
   {
     static thread_local std::vector<float> buf;
     float *d = scratch(buf, n);
@@ -283,13 +298,15 @@ void layerNormRun(const KernelArgs &a) {
 // ---------------------------------------------------------------------------------------------
 // linear(x) W[N, K] (+ b[N]) -> x W^T + b
 
-constexpr int64_t kTileRows = 2;       // x rows per register tile
-constexpr int64_t kTileCols = 4;       // W rows per register tile
-constexpr int64_t kBlockCols = 16;     // W rows per thread task (stay in L1/L2 across x rows)
-constexpr int64_t kBlockRows = 16;     // x rows per pass over a column block
+// 3 x 4 accumulators + 4 W vectors fill the 16 ymm registers (x is an FMA memory operand).
+constexpr int64_t kTileRows = 3;   // x rows per register tile
+constexpr int64_t kTileCols = 4;   // W rows per register tile
+constexpr int64_t kBlockCols = 16; // W rows per thread task (stay in L1/L2 across x rows)
+constexpr int64_t kBlockRows = 24; // x rows per pass over a column block
 
-// One register tile: rows [t, t+tr) x columns [n, n+tn), tr <= 2, tn <= 4. Out-of-range rows and
-// columns repeat the last valid one (computed, not stored), so the tile shape is fixed.
+// One register tile: rows [t, t+tr) x columns [n, n+tn), tr <= kTileRows, tn <= kTileCols.
+// Out-of-range rows and columns repeat the last valid one (computed, not stored), so the tile
+// shape is fixed; a single row takes a 1 x kTileCols tile (decode), with the same per-dot bits.
 void matmulTile(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t t, int64_t tr,
                 const float *w, int64_t n, int64_t tn, int64_t k, const float *bias, float *o,
                 int64_t ldo) {
@@ -302,7 +319,7 @@ void matmulTile(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t t, i
     wr[j] = w + (n + std::min(j, tn - 1)) * k;
   float res[kTileRows][kTileCols];
   if (tr == 1)
-    dotTile<1, kTileCols>(xr, wr, k, res);  // fills res[0] only
+    dotTile<1, kTileCols>(xr, wr, k, res); // fills res[0] only
   else
     dotTile<kTileRows, kTileCols>(xr, wr, k, res);
   for (int64_t i = 0; i < tr; ++i)
@@ -317,7 +334,7 @@ void matmulTransposedB(const float *x, int64_t ldx, const int32_t *rowIdx, int64
   int64_t numBlocks = (n + kBlockCols - 1) / kBlockCols;
   // Threads split output features: each (row, feature) is one dot with the fixed schedule, so the
   // result does not depend on how rows or features are split.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worthThreads(rows * n * k)) schedule(static)
   for (int64_t b = 0; b < numBlocks; ++b) {
     int64_t n0 = b * kBlockCols, n1 = std::min(n, n0 + kBlockCols);
     for (int64_t t0 = 0; t0 < rows; t0 += kBlockRows) {
@@ -400,7 +417,7 @@ void ropeRun(const KernelArgs &a) {
   float factor = static_cast<float>(a.params.getFloat("attention_factor", 1.0));
   int64_t half = static_cast<int64_t>(invFreq.size()), width = heads * headDim;
   const int32_t *pos = inI32(a, 1);
-#pragma omp parallel
+#pragma omp parallel if (worthThreads(a.tokens * width))
   {
     static thread_local std::vector<float> buf;
     float *cs = scratch(buf, 2 * half);
@@ -501,7 +518,7 @@ void attentionRun(const KernelArgs &a) {
     std::memcpy(kv.key(layer, a.positions[t]), in(a, 1) + t * kvWidth, kvWidth * sizeof(float));
     std::memcpy(kv.value(layer, a.positions[t]), in(a, 2) + t * kvWidth, kvWidth * sizeof(float));
   }
-#pragma omp parallel
+#pragma omp parallel if (worthThreads(a.tokens * heads * headDim * (kv.length() + a.tokens)))
   {
     static thread_local std::vector<float> scoreBuf, accBuf;
     float *acc = scratch(accBuf, headDim);
@@ -543,12 +560,11 @@ template <Act A> float activate(float g) {
   else if constexpr (A == Act::Gelu)
     return 0.5f * g * (1.0f + std::erf(g * static_cast<float>(M_SQRT1_2)));
   else
-    return 0.5f * g *
-           (1.0f + std::tanh(0.7978845608028654f * (g + 0.044715f * g * g * g)));
+    return 0.5f * g * (1.0f + std::tanh(0.7978845608028654f * (g + 0.044715f * g * g * g)));
 }
 
 template <Act A> void gatedActLoop(const float *g, const float *u, float *y, int64_t n) {
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worthThreads(n)) schedule(static)
   for (int64_t i = 0; i < n; ++i)
     y[i] = activate<A>(g[i]) * u[i];
 }
@@ -556,9 +572,15 @@ template <Act A> void gatedActLoop(const float *g, const float *u, float *y, int
 void gatedActRun(const KernelArgs &a) {
   int64_t n = a.tokens * a.params.getInt("width");
   switch (parseAct(a.params.getString("act"))) {
-  case Act::Silu: gatedActLoop<Act::Silu>(in(a, 0), in(a, 1), out(a), n); break;
-  case Act::Gelu: gatedActLoop<Act::Gelu>(in(a, 0), in(a, 1), out(a), n); break;
-  case Act::GeluTanh: gatedActLoop<Act::GeluTanh>(in(a, 0), in(a, 1), out(a), n); break;
+  case Act::Silu:
+    gatedActLoop<Act::Silu>(in(a, 0), in(a, 1), out(a), n);
+    break;
+  case Act::Gelu:
+    gatedActLoop<Act::Gelu>(in(a, 0), in(a, 1), out(a), n);
+    break;
+  case Act::GeluTanh:
+    gatedActLoop<Act::GeluTanh>(in(a, 0), in(a, 1), out(a), n);
+    break;
   }
 }
 
@@ -570,7 +592,7 @@ void addRun(const KernelArgs &a) {
   int64_t n = a.tokens * a.params.getInt("width");
   const float *x = in(a, 0), *y = in(a, 1);
   float *o = out(a);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worthThreads(n)) schedule(static)
   for (int64_t i = 0; i < n; ++i)
     o[i] = x[i] + y[i];
 }
@@ -579,7 +601,7 @@ void mulRun(const KernelArgs &a) {
   int64_t n = a.tokens * a.params.getInt("width");
   const float *x = in(a, 0), *y = in(a, 1);
   float *o = out(a);
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for if (worthThreads(n)) schedule(static)
   for (int64_t i = 0; i < n; ++i)
     o[i] = x[i] * y[i];
 }

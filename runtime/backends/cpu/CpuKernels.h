@@ -64,25 +64,25 @@ private:
 
 // What a kernel expects of its buffers and weights, derived from its parameters.
 struct KernelShapes {
-  std::vector<int64_t> inputWidths;           // elements per row, one per input
+  std::vector<int64_t> inputWidths; // elements per row, one per input
   std::vector<fb::DType> inputDtypes;
   std::vector<fb::Rows> inputRows;
-  int64_t outputWidth = 0;                    // F32 elements per output row
-  std::vector<std::vector<int64_t>> weights;  // expected shape of each weight (all F32)
-  int kvLayer = -1;                           // attention: the KV cache layer it uses
-  int64_t kvRowWidth = 0;                     // attention: num_kv_heads * head_dim
+  int64_t outputWidth = 0;                   // F32 elements per output row
+  std::vector<std::vector<int64_t>> weights; // expected shape of each weight (all F32)
+  int kvLayer = -1;                          // attention: the KV cache layer it uses
+  int64_t kvRowWidth = 0;                    // attention: num_kv_heads * head_dim
   int64_t kvHeadDim = 0;
 };
 
 struct KernelArgs {
   const KernelParams &params;
-  const void *const *inputs;      // registry order; float rows or int32 vectors
-  const float *const *weights;    // registry order
+  const void *const *inputs;   // registry order; float rows or int32 vectors
+  const float *const *weights; // registry order
   void *output;
-  int64_t tokens;                 // T
-  int64_t logitRows;              // R
-  const int32_t *positions;       // T entries: the step's positions
-  KVCache *kvCache;               // the sequence's cache (attention)
+  int64_t tokens;           // T
+  int64_t logitRows;        // R
+  const int32_t *positions; // T entries: the step's positions
+  KVCache *kvCache;         // the sequence's cache (attention)
 };
 
 // A registry kernel's CPU implementation: `run` executes a call; `shapes` validates the parameters

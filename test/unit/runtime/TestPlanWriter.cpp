@@ -87,10 +87,10 @@ flatbuffers::Offset<fb::Buffer> buildBuffer(flatbuffers::FlatBufferBuilder &b, c
 flatbuffers::Offset<fb::KernelCall> buildCall(flatbuffers::FlatBufferBuilder &b, const TCall &c) {
   std::vector<flatbuffers::Offset<fb::Param>> params;
   for (const TParam &p : c.params)
-    params.push_back(fb::CreateParamDirect(
-        b, p.name.c_str(), p.kind, p.i, p.f,
-        p.kind == fb::ParamKind::String ? p.s.c_str() : nullptr,
-        p.kind == fb::ParamKind::FloatArray ? &p.array : nullptr));
+    params.push_back(
+        fb::CreateParamDirect(b, p.name.c_str(), p.kind, p.i, p.f,
+                              p.kind == fb::ParamKind::String ? p.s.c_str() : nullptr,
+                              p.kind == fb::ParamKind::FloatArray ? &p.array : nullptr));
   std::vector<flatbuffers::Offset<fb::Buffer>> inputs, outputs;
   for (const TBuffer &t : c.inputs)
     inputs.push_back(buildBuffer(b, t));
@@ -189,7 +189,11 @@ TPlan tinyPlan(uint32_t vocab, uint32_t hidden, uint64_t seed) {
   TBuffer logits = arena.take(vocab, fb::Rows::LogitRows);
   int64_t h = hidden, v = vocab;
   p.calls = {
-      {"embedding", {intParam("hidden", h), intParam("vocab", v)}, {stepInput(0)}, {x}, {0},
+      {"embedding",
+       {intParam("hidden", h), intParam("vocab", v)},
+       {stepInput(0)},
+       {x},
+       {0},
        "embed"},
       {"rms_norm", {intParam("hidden", h), floatParam("eps", 1e-5)}, {x}, {normed}, {1}, "norm"},
       {"logits",

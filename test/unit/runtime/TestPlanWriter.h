@@ -90,7 +90,7 @@ struct TPlan {
 struct WrittenPlan {
   std::filesystem::path plan;
   std::vector<std::filesystem::path> weightFiles;
-  std::vector<uint64_t> weightOffsets;  // where each weight's data really is
+  std::vector<uint64_t> weightOffsets; // where each weight's data really is
 };
 
 WrittenPlan writePlan(const TPlan &plan, const std::filesystem::path &dir);

@@ -26,7 +26,7 @@ void run(std::string_view name, const KernelParams &params, std::vector<const vo
          const int32_t *positions = nullptr, KVCache *kv = nullptr) {
   const CpuKernelFn *k = findCpuKernel(name);
   ASSERT_NE(k, nullptr) << name;
-  k->shapes(params, static_cast<int>(weights.size()));  // parameters must validate
+  k->shapes(params, static_cast<int>(weights.size())); // parameters must validate
   KernelArgs args{params, inputs.data(), weights.data(), output, tokens, logitRows, positions, kv};
   k->run(args);
 }
@@ -46,8 +46,8 @@ TEST(CpuKernelsTest, EveryRegistryKernelHasCpuImplementation) {
     EXPECT_NE(k->shapes, nullptr);
   }
   for (const CpuKernelFn &k : allCpuKernels())
-    EXPECT_NE(llm::registry::findKernel(k.name), nullptr) << "CPU kernel '" << k.name
-                                                     << "' is not in the registry";
+    EXPECT_NE(llm::registry::findKernel(k.name), nullptr)
+        << "CPU kernel '" << k.name << "' is not in the registry";
 }
 
 TEST(CpuKernelsTest, Embedding) {
@@ -88,7 +88,7 @@ TEST(CpuKernelsTest, LayerNorm) {
   const int64_t hidden = 29, T = 4;
   std::vector<float> x = randomFloats(T * hidden, 4, 2.0f);
   for (float &v : x)
-    v += 0.5f;  // a non-zero mean
+    v += 0.5f; // a non-zero mean
   std::vector<float> w = randomFloats(hidden, 5), b = randomFloats(hidden, 6);
   std::vector<float> out(T * hidden);
   KernelParams p;
@@ -124,8 +124,8 @@ std::vector<double> referenceMatmul(const std::vector<float> &x, const std::vect
 }
 
 TEST(CpuKernelsTest, Linear) {
-  for (auto [T, K, N] : {std::tuple<int64_t, int64_t, int64_t>{7, 45, 23}, {1, 300, 9},
-                         {33, 8, 64}, {3, 5, 3}}) {
+  for (auto [T, K, N] :
+       {std::tuple<int64_t, int64_t, int64_t>{7, 45, 23}, {1, 300, 9}, {33, 8, 64}, {3, 5, 3}}) {
     SCOPED_TRACE(testing::Message() << "T=" << T << " K=" << K << " N=" << N);
     std::vector<float> x = randomFloats(T * K, 7), w = randomFloats(N * K, 8);
     std::vector<float> bias = randomFloats(N, 9);
@@ -168,7 +168,7 @@ TEST(CpuKernelsTest, Logits) {
 }
 
 TEST(CpuKernelsTest, Rope) {
-  const int64_t heads = 3, headDim = 10, T = 4, half = 4;  // rotary dim 8 < head dim 10
+  const int64_t heads = 3, headDim = 10, T = 4, half = 4; // rotary dim 8 < head dim 10
   std::vector<float> invFreq(half);
   for (int64_t i = 0; i < half; ++i)
     invFreq[i] = static_cast<float>(1.0 / std::pow(10000.0, 2.0 * i / 8));
@@ -186,7 +186,7 @@ TEST(CpuKernelsTest, Rope) {
       const float *xh = x.data() + (t * heads + h) * headDim;
       double *rh = ref.data() + (t * heads + h) * headDim;
       for (int64_t i = 0; i < half; ++i) {
-        double angle = static_cast<float>(pos[t]) * invFreq[i];  // float32 angle, as torch
+        double angle = static_cast<float>(pos[t]) * invFreq[i]; // float32 angle, as torch
         double c = std::cos(angle) * factor, s = std::sin(angle) * factor;
         rh[i] = xh[i] * c - xh[i + half] * s;
         rh[i + half] = xh[i + half] * c + xh[i] * s;
@@ -278,9 +278,8 @@ TEST(CpuKernelsTest, AttentionRejectsPositionOutsideCache) {
   p.setFloat("scale", 1.0).setInt("sliding_window", 0);
   std::vector<float> q(8), k(8), v(8), out(8);
   int32_t pos = 4;
-  EXPECT_THROW(
-      run("attention", p, {q.data(), k.data(), v.data()}, {}, out.data(), 1, 0, &pos, &kv),
-      llm::Error);
+  EXPECT_THROW(run("attention", p, {q.data(), k.data(), v.data()}, {}, out.data(), 1, 0, &pos, &kv),
+               llm::Error);
 }
 
 TEST(CpuKernelsTest, AttentionShapesCheckParams) {
@@ -368,8 +367,8 @@ TEST(CpuKernelsTest, AttentionIsBatchInvariant) {
   std::vector<float> batch(T * qWidth), single(T * qWidth);
   run("attention", p, {q.data(), k.data(), v.data()}, {}, batch.data(), T, 0, pos.data(), &batchKv);
   for (int64_t t = 0; t < T; ++t)
-    run("attention", p, {q.data() + t * qWidth, k.data() + t * kvWidth, v.data() + t * kvWidth},
-        {}, single.data() + t * qWidth, 1, 0, pos.data() + t, &singleKv);
+    run("attention", p, {q.data() + t * qWidth, k.data() + t * kvWidth, v.data() + t * kvWidth}, {},
+        single.data() + t * qWidth, 1, 0, pos.data() + t, &singleKv);
   EXPECT_EQ(0, std::memcmp(batch.data(), single.data(), batch.size() * sizeof(float)));
 }
 

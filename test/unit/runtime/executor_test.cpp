@@ -73,7 +73,7 @@ TEST(ExecutorTest, StepInputsAreValidated) {
   expectError([&] { ex.forward(iota(2), iota(2), std::vector<int32_t>{2}); }, "logit row");
   expectError([&] { ex.forward(one, one, iota(2)); }, "logit rows");
   expectError([&] { ex.forward({}, {}, {}); }, "no tokens");
-  EXPECT_EQ(ex.sequenceLength(), 0);  // refused steps change nothing
+  EXPECT_EQ(ex.sequenceLength(), 0); // refused steps change nothing
   ex.forward(iota(3), iota(3), std::vector<int32_t>{2});
   EXPECT_EQ(ex.sequenceLength(), 3);
   ex.forward(one, std::vector<int32_t>{3}, one);
@@ -129,8 +129,11 @@ TPlan tinyTransformer() {
   };
   ArenaLayout arena;
   TBuffer x = arena.take(hidden);
-  p.calls.push_back({"embedding", {intParam("hidden", hidden), intParam("vocab", vocab)},
-                     {stepInput(0)}, {x}, {weight("embed", {vocab, hidden})}});
+  p.calls.push_back({"embedding",
+                     {intParam("hidden", hidden), intParam("vocab", vocab)},
+                     {stepInput(0)},
+                     {x},
+                     {weight("embed", {vocab, hidden})}});
   for (int64_t l = 0; l < layers; ++l) {
     TBuffer n1 = arena.take(hidden), q = arena.take(heads * headDim);
     TBuffer k = arena.take(kvHeads * headDim), v = arena.take(kvHeads * headDim);
@@ -138,13 +141,22 @@ TPlan tinyTransformer() {
     TBuffer n2 = arena.take(hidden), g = arena.take(inter), u = arena.take(inter);
     TBuffer m = arena.take(inter), d = arena.take(hidden), x3 = arena.take(hidden);
     p.calls.push_back({"rms_norm", norm, {x}, {n1}, {weight("in_norm", {hidden})}});
-    p.calls.push_back({"linear", linear(hidden, heads * headDim), {n1}, {q},
+    p.calls.push_back({"linear",
+                       linear(hidden, heads * headDim),
+                       {n1},
+                       {q},
                        {weight("q", {heads * headDim, hidden})}});
-    p.calls.push_back({"linear", linear(hidden, kvHeads * headDim), {n1}, {k},
+    p.calls.push_back({"linear",
+                       linear(hidden, kvHeads * headDim),
+                       {n1},
+                       {k},
                        {weight("k", {kvHeads * headDim, hidden})}});
-    p.calls.push_back({"linear", linear(hidden, kvHeads * headDim), {n1}, {v},
+    p.calls.push_back({"linear",
+                       linear(hidden, kvHeads * headDim),
+                       {n1},
+                       {v},
                        {weight("v", {kvHeads * headDim, hidden})}});
-    p.calls.push_back({"rope", rope(heads), {q, stepInput(1)}, {q}, {}});  // in place
+    p.calls.push_back({"rope", rope(heads), {q, stepInput(1)}, {q}, {}}); // in place
     p.calls.push_back({"rope", rope(kvHeads), {k, stepInput(1)}, {k}, {}});
     p.calls.push_back({"attention",
                        {intParam("layer", l), intParam("num_heads", heads),
@@ -153,25 +165,30 @@ TPlan tinyTransformer() {
                        {q, k, v},
                        {a},
                        {}});
-    p.calls.push_back({"linear", linear(heads * headDim, hidden), {a}, {o},
+    p.calls.push_back({"linear",
+                       linear(heads * headDim, hidden),
+                       {a},
+                       {o},
                        {weight("o", {hidden, heads * headDim})}});
     p.calls.push_back({"add", {intParam("width", hidden)}, {x, o}, {x2}, {}});
     p.calls.push_back({"rms_norm", norm, {x2}, {n2}, {weight("post_norm", {hidden})}});
-    p.calls.push_back({"linear", linear(hidden, inter), {n2}, {g},
-                       {weight("gate", {inter, hidden})}});
-    p.calls.push_back({"linear", linear(hidden, inter), {n2}, {u},
-                       {weight("up", {inter, hidden})}});
-    p.calls.push_back({"gated_act", {intParam("width", inter), stringParam("act", "silu")},
-                       {g, u}, {m}, {}});
-    p.calls.push_back({"linear", linear(inter, hidden), {m}, {d},
-                       {weight("down", {hidden, inter})}});
+    p.calls.push_back(
+        {"linear", linear(hidden, inter), {n2}, {g}, {weight("gate", {inter, hidden})}});
+    p.calls.push_back(
+        {"linear", linear(hidden, inter), {n2}, {u}, {weight("up", {inter, hidden})}});
+    p.calls.push_back(
+        {"gated_act", {intParam("width", inter), stringParam("act", "silu")}, {g, u}, {m}, {}});
+    p.calls.push_back(
+        {"linear", linear(inter, hidden), {m}, {d}, {weight("down", {hidden, inter})}});
     p.calls.push_back({"add", {intParam("width", hidden)}, {x2, d}, {x3}, {}});
     x = x3;
   }
   TBuffer xn = arena.take(hidden), logits = arena.take(vocab, fb::Rows::LogitRows);
   p.calls.push_back({"rms_norm", norm, {x}, {xn}, {weight("final_norm", {hidden})}});
-  p.calls.push_back({"logits", {intParam("hidden", hidden), intParam("vocab", vocab)},
-                     {xn, stepInput(2, fb::Rows::LogitRows)}, {logits},
+  p.calls.push_back({"logits",
+                     {intParam("hidden", hidden), intParam("vocab", vocab)},
+                     {xn, stepInput(2, fb::Rows::LogitRows)},
+                     {logits},
                      {weight("lm_head", {vocab, hidden})}});
   p.output = logits;
   p.arenaBytesPerToken = arena.bytesPerToken();
@@ -193,15 +210,15 @@ TEST(ExecutorTest, PrefillAndDecodeAgreeBitwise) {
 
   ex.reset();
   for (int t = 0; t < n; ++t) {
-    std::vector<float> step = ex.forward(std::vector<int32_t>{ids[t]}, std::vector<int32_t>{t},
-                                         std::vector<int32_t>{0});
+    std::vector<float> step =
+        ex.forward(std::vector<int32_t>{ids[t]}, std::vector<int32_t>{t}, std::vector<int32_t>{0});
     ASSERT_EQ(0, std::memcmp(step.data(), prefill.data() + t * vocab, vocab * sizeof(float)))
         << "position " << t;
   }
 
   ex.reset();
-  std::vector<float> first = ex.forward(std::vector<int32_t>(ids.begin(), ids.begin() + 4),
-                                        iota(4), std::vector<int32_t>{3});
+  std::vector<float> first = ex.forward(std::vector<int32_t>(ids.begin(), ids.begin() + 4), iota(4),
+                                        std::vector<int32_t>{3});
   std::vector<float> rest = ex.forward(std::vector<int32_t>(ids.begin() + 4, ids.end()), iota(3, 4),
                                        std::vector<int32_t>{2, 0});
   EXPECT_EQ(0, std::memcmp(first.data(), prefill.data() + 3 * vocab, vocab * sizeof(float)));

@@ -59,9 +59,9 @@ TEST_F(PlanLoaderTest, ValidPlanLoads) {
 TEST_F(PlanLoaderTest, DescribeListsWhatThePlanHolds) {
   auto plan = LoadedPlan::load(write(tinyPlan()).plan.string());
   std::string d = plan->describe();
-  for (const char *word : {"tiny-test", "cpu-avx2", "tensor-parallel size 1", "schema: 1.",
-                           "embedding", "rms_norm", "logits", "bytes/token", "3 tensors",
-                           "tokenizer files: none", "generation defaults"})
+  for (const char *word :
+       {"tiny-test", "cpu-avx2", "tensor-parallel size 1", "schema: 1.", "embedding", "rms_norm",
+        "logits", "bytes/token", "3 tensors", "tokenizer files: none", "generation defaults"})
     EXPECT_NE(d.find(word), std::string::npos) << word << "\n" << d;
 }
 
@@ -156,7 +156,7 @@ TEST_F(PlanLoaderTest, UnknownKernel) {
 
 TEST_F(PlanLoaderTest, MissingParam) {
   TPlan p = tinyPlan();
-  p.calls[1].params.pop_back();  // eps
+  p.calls[1].params.pop_back(); // eps
   expectRefused(p, {"call 1 'rms_norm'", "missing required parameter 'eps'", "float"});
 }
 

@@ -51,7 +51,7 @@ TEST(SamplerTest, SameSeedSameTokens) {
       tb.push_back(b.sample(logits));
     }
     EXPECT_EQ(ta, tb);
-    EXPECT_GT(std::set<int32_t>(ta.begin(), ta.end()).size(), 2u);  // it does sample
+    EXPECT_GT(std::set<int32_t>(ta.begin(), ta.end()).size(), 2u); // it does sample
   }
   Sampler c(sampling(1.0f, 0, 1, 43)), d(sampling(1.0f, 0, 1, 42));
   std::vector<int32_t> tc, td;
@@ -96,8 +96,7 @@ TEST(SamplerTest, TopKRestrictsAndRenormalizes) {
 
 // Probabilities 0.5, 0.25, 0.125, 0.0625, 0.0625 (by construction from logs).
 std::vector<float> halvingLogits() {
-  return {std::log(0.0625f), std::log(0.5f), std::log(0.125f), std::log(0.25f),
-          std::log(0.0625f)};
+  return {std::log(0.0625f), std::log(0.5f), std::log(0.125f), std::log(0.25f), std::log(0.0625f)};
 }
 
 TEST(SamplerTest, TopPKeepsMinimalNucleus) {
@@ -109,10 +108,10 @@ TEST(SamplerTest, TopPKeepsMinimalNucleus) {
       seen.insert(s.sample(logits));
     return seen;
   };
-  EXPECT_EQ(tokensWith(0.45f), (std::set<int32_t>{1}));          // 0.5 reaches 0.45 alone
-  EXPECT_EQ(tokensWith(0.6f), (std::set<int32_t>{1, 3}));        // 0.75 >= 0.6
-  EXPECT_EQ(tokensWith(0.8f), (std::set<int32_t>{1, 3, 2}));     // 0.875 >= 0.8
-  EXPECT_EQ(tokensWith(0.01f), (std::set<int32_t>{1}));          // always at least one
+  EXPECT_EQ(tokensWith(0.45f), (std::set<int32_t>{1}));      // 0.5 reaches 0.45 alone
+  EXPECT_EQ(tokensWith(0.6f), (std::set<int32_t>{1, 3}));    // 0.75 >= 0.6
+  EXPECT_EQ(tokensWith(0.8f), (std::set<int32_t>{1, 3, 2})); // 0.875 >= 0.8
+  EXPECT_EQ(tokensWith(0.01f), (std::set<int32_t>{1}));      // always at least one
   EXPECT_EQ(tokensWith(1.0f).size(), 5u);
 }
 
