@@ -191,9 +191,14 @@ EmitSummary emitPlan(ModuleOp module, const EmitInputs &in, const std::string &p
 
     // The program.
     auto bufferOf = [&](Value v) -> flatbuffers::Offset<fb::Buffer> {
-      if (auto arg = dyn_cast<BlockArgument>(v))
-        return fb::CreateBuffer(b, fb::Space::StepInput, arg.getArgNumber(), 0, 4, fb::Rows::Tokens,
+      if (auto arg = dyn_cast<BlockArgument>(v)) {
+        // Step inputs hold one id per token, except logit_rows: one per requested row.
+        auto name = prog.forward.getArgAttrOfType<StringAttr>(arg.getArgNumber(), "llm.input");
+        bool perLogitRow = name && name.getValue() == StringRef(llm::registry::kInputLogitRows);
+        return fb::CreateBuffer(b, fb::Space::StepInput, arg.getArgNumber(), 0, 4,
+                                perLogitRow ? fb::Rows::LogitRows : fb::Rows::Tokens,
                                 fb::DType::I32);
+      }
       auto call = v.getDefiningOp<kplan::CallOp>();
       if (!call || !call.getArenaOffset())
         llm::fail("emission: a kernel input is neither a step input nor a planned call result");
