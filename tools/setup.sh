@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# One idempotent set-up: installs the Debian packages the project needs (only those missing),
+# configures and builds, then runs what was asked.
+#
+#   tools/setup.sh            install + build
+#   tools/setup.sh run        install + build + compile the default model and generate from it
+#   tools/setup.sh test       install + build + the whole test suite (what CI runs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT=$(pwd)
+BUILD=${BUILD_DIR:-$ROOT/build}
+JOBS=${JOBS:-$(nproc)}
+MODE=${1:-build}
+
+PACKAGES=(
+  cmake ninja-build ccache g++ pkg-config python3
+  libmlir-19-dev mlir-19-tools llvm-19-dev llvm-19-tools libzstd-dev
+  libflatbuffers-dev flatbuffers-compiler libfmt-dev libcli11-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libxxhash-dev
+)
+
+install_packages() {
+  local missing=()
+  for p in "${PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  echo "setup: installing ${missing[*]}"
+  local sudo=""
+  [ "$(id -u)" -ne 0 ] && sudo="sudo"
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+build() {
+  if [ ! -f "$BUILD/build.ninja" ]; then
+    cmake -S "$ROOT" -B "$BUILD" -G Ninja -DCMAKE_BUILD_TYPE=Release >/dev/null
+  fi
+  cmake --build "$BUILD" -j "$JOBS"
+}
+
+run_default() {
+  # The default model: until the tokenizer and GGUF import land, a tiny fixture model.
+  local model="$ROOT/test/fixtures/tiny/llama-gqa"
+  local plan="$BUILD/plans/llama-gqa/plan.fb"
+  "$BUILD/compiler/llmc" compile "$model" -o "$plan"
+  "$BUILD/runtime/llmrt" info "$plan"
+  "$BUILD/runtime/llmrt" generate "$plan" --prompt-ids 1,15,27,99,3 --max-tokens 16
+}
+
+install_packages
+build
+case "$MODE" in
+  build) ;;
+  run) run_default ;;
+  test) cd "$BUILD" && ctest --output-on-failure -j "$JOBS" ;;
+  *) echo "usage: tools/setup.sh [build|run|test]" >&2; exit 2 ;;
+esac
