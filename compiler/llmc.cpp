@@ -85,13 +85,13 @@ int compile(const CompileOptions &o) {
     llm::fail("--emit must be llm, kplan or plan, got '{}'", o.emit);
 
   llmc::ModelConfig config = llmc::loadModelConfig(o.model);
-  llmc::WeightSet weights = llmc::WeightSet::openFolder(o.model);
+  std::unique_ptr<llmc::WeightSource> weights = llmc::openSafetensorsFolder(o.model);
   double tImport = secondsSince(start);
 
   mlir::MLIRContext ctx;
   ctx.loadDialect<llm::LLMDialect, kplan::KPlanDialect, mlir::func::FuncDialect>();
   auto t1 = std::chrono::steady_clock::now();
-  mlir::OwningOpRef<mlir::ModuleOp> module = llmc::buildForward(ctx, config, weights, o.target);
+  mlir::OwningOpRef<mlir::ModuleOp> module = llmc::buildForward(ctx, config, *weights, o.target);
   double tBuild = secondsSince(t1);
 
   mlir::PassManager pm(&ctx);
@@ -134,7 +134,7 @@ int compile(const CompileOptions &o) {
     in.modelName = fs::path(o.model).lexically_normal().parent_path().filename().string();
   in.config = &config;
   in.generation = llmc::loadGenerationConfig(o.model, config);
-  in.weights = &weights;
+  in.weights = weights.get();
   collectTokenizer(o.model, in);
   auto t3 = std::chrono::steady_clock::now();
   llmc::EmitSummary s =

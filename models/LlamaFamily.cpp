@@ -21,7 +21,7 @@ using namespace mlir;
 
 class LlamaFamilyBuilder {
 public:
-  LlamaFamilyBuilder(MLIRContext &ctx, const ModelConfig &c, const WeightSet &w)
+  LlamaFamilyBuilder(MLIRContext &ctx, const ModelConfig &c, const WeightSource &w)
       : ctx_(ctx), c_(c), weights_(w), b_(&ctx) {}
 
   OwningOpRef<ModuleOp> build(StringRef target) {
@@ -58,17 +58,16 @@ private:
   // Every tensor the recipe will read, with its expected shape; checked before building.
   void checkWeights() {
     auto expect = [&](const std::string &name, std::vector<int64_t> shape) {
-      const TensorInfo *t = weights_.find(name);
+      const SourceTensor *t = weights_.find(name);
       if (!t)
-        llm::fail("{}: tensor '{}' is missing (expected shape [{}] for {})", weights_.dir(), name,
-                  fmt::join(shape, ", "), c_.architecture);
+        llm::fail("{}: tensor '{}' is missing (expected shape [{}] for {})", weights_.location(),
+                  name, fmt::join(shape, ", "), c_.architecture);
       if (t->shape != shape)
         llm::fail("{}: tensor '{}' has shape [{}], expected [{}] from config.json", t->file, name,
                   fmt::join(t->shape, ", "), fmt::join(shape, ", "));
-      if (!isFloating(t->dtype) || t->dtype == TensorDType::F64 ||
-          t->dtype == TensorDType::F8_E4M3 || t->dtype == TensorDType::F8_E5M2)
-        llm::fail("{}: tensor '{}' has dtype {}, expected F32, F16 or BF16", t->file, name,
-                  dtypeName(t->dtype));
+      if (!t->convertible)
+        llm::fail("{}: tensor '{}' is stored as {}, which llmc cannot convert", t->file, name,
+                  t->dtype);
       shapes_[name] = shape;
     };
     int64_t h = c_.hiddenSize, q = c_.numHeads * c_.headDim, kv = c_.numKVHeads * c_.headDim;
@@ -176,7 +175,7 @@ private:
 
   MLIRContext &ctx_;
   const ModelConfig &c_;
-  const WeightSet &weights_;
+  const WeightSource &weights_;
   OpBuilder b_;
   Value tokenIds_, positions_;
   std::map<std::string, std::vector<int64_t>> shapes_;
@@ -187,7 +186,7 @@ private:
 } // namespace
 
 OwningOpRef<ModuleOp> buildForward(MLIRContext &ctx, const ModelConfig &config,
-                                   const WeightSet &weights, llvm::StringRef target) {
+                                   const WeightSource &weights, llvm::StringRef target) {
   ctx.loadDialect<llm::LLMDialect, func::FuncDialect>();
   if (config.architecture == "LlamaForCausalLM" || config.architecture == "MistralForCausalLM" ||
       config.architecture == "Qwen2ForCausalLM")

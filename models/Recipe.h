@@ -3,7 +3,7 @@
 #pragma once
 
 #include "import/HFConfig.h"
-#include "import/Safetensors.h"
+#include "import/WeightSource.h"
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
@@ -15,6 +15,6 @@ namespace llmc {
 // shape, floating dtype); a mismatch throws llm::Error naming the tensor. Throws before any MLIR
 // callback runs, so no exception crosses MLIR frames.
 mlir::OwningOpRef<mlir::ModuleOp> buildForward(mlir::MLIRContext &ctx, const ModelConfig &config,
-                                               const WeightSet &weights, llvm::StringRef target);
+                                               const WeightSource &weights, llvm::StringRef target);
 
 } // namespace llmc

@@ -118,6 +118,17 @@ private:
   uint64_t offset_ = 0;
 };
 
+const SourceTensor &source(const WeightSource &weights, kplan::WeightOp w) {
+  const SourceTensor *t = weights.find(w.getSource());
+  if (!t)
+    llm::fail("emission: weight '{}' is not in {}", w.getSource().str(), weights.location());
+  auto shape = cast<RankedTensorType>(w.getType()).getShape();
+  if (t->numel() != ShapedType::getNumElements(shape))
+    llm::fail("emission: weight '{}' has {} elements in {}, the plan expects {}", t->name,
+              t->numel(), t->file, ShapedType::getNumElements(shape));
+  return *t;
+}
+
 flatbuffers::Offset<fb::Param> param(flatbuffers::FlatBufferBuilder &b, NamedAttribute na) {
   auto name = b.CreateString(na.getName().str());
   Attribute a = na.getValue();
@@ -160,15 +171,15 @@ EmitSummary emitPlan(ModuleOp module, const EmitInputs &in, const std::string &p
   std::vector<flatbuffers::Offset<fb::WeightEntry>> entries;
   uint64_t total = 0;
   for (kplan::WeightOp w : prog.weights)
-    total += in.weights->get(w.getSource().str()).numel() * sizeof(float);
+    total += source(*in.weights, w).numel() * sizeof(float);
   uint64_t idHash = XXH3_64bits(planPath.data(), 0);
   {
     WeightWriter writer(tmpWeights);
     uint64_t done = 0;
     for (kplan::WeightOp w : prog.weights) {
-      const TensorInfo &t = in.weights->get(w.getSource().str());
+      const SourceTensor &t = source(*in.weights, w);
       std::vector<float> data(t.numel());
-      toFloat32(t, data);
+      in.weights->readFloat32(t.name, data);
       uint64_t checksum = 0;
       uint64_t offset = writer.append(data, checksum);
       idHash = XXH3_64bits_withSeed(&checksum, sizeof checksum, idHash);
@@ -249,7 +260,7 @@ EmitSummary emitPlan(ModuleOp module, const EmitInputs &in, const std::string &p
     auto model = fb::CreateModelInfo(
         b, b.CreateString(in.modelName), b.CreateString(cfg.architecture), cfg.vocabSize,
         cfg.hiddenSize, cfg.numLayers, cfg.maxPositions,
-        b.CreateString(std::string(in.weights->dominantDType())));
+        b.CreateString(in.weights->dominantDType()));
     std::vector<flatbuffers::Offset<fb::TokenizerFile>> tok;
     for (const auto &[name, data] : in.tokenizerFiles)
       tok.push_back(fb::CreateTokenizerFile(

@@ -3,7 +3,7 @@
 #pragma once
 
 #include "import/HFConfig.h"
-#include "import/Safetensors.h"
+#include "import/WeightSource.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -18,7 +18,7 @@ struct EmitInputs {
   std::string modelName;
   const ModelConfig *config = nullptr;
   GenerationConfig generation;
-  const WeightSet *weights = nullptr;
+  const WeightSource *weights = nullptr;
   // Tokenizer files to carry in the plan (name -> bytes) and the chat template, if any.
   std::vector<std::pair<std::string, std::string>> tokenizerFiles;
   std::string chatTemplate;

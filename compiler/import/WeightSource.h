@@ -1,0 +1,40 @@
+// A checkpoint's tensors under their Hugging Face names, whatever the file format (safetensors
+// folder, GGUF file). Recipes and emission read weights only through this interface.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace llmc {
+
+struct SourceTensor {
+  std::string name;            // Hugging Face name, e.g. model.layers.0.self_attn.q_proj.weight
+  std::vector<int64_t> shape;  // Hugging Face (PyTorch) order: [out_features, in_features]
+  std::string dtype;           // as stored: F32, BF16, Q4_1, ...
+  std::string file;            // where it is stored, for messages
+  bool convertible = false;    // readFloat32 can produce it
+  int64_t numel() const;
+};
+
+class WeightSource {
+public:
+  virtual ~WeightSource() = default;
+  // nullptr if absent.
+  virtual const SourceTensor *find(std::string_view name) const = 0;
+  // Writes the tensor as float32 (converted, dequantized, and with any storage-specific permutation
+  // undone) into `out`, which holds numel() floats. Throws llm::Error naming the tensor.
+  virtual void readFloat32(std::string_view name, std::span<float> out) const = 0;
+  // The folder or file, for messages.
+  virtual std::string location() const = 0;
+  // The storage type holding most elements ("BF16", "Q4_1"), for plan metadata.
+  virtual std::string dominantDType() const = 0;
+};
+
+// Safetensors folders (single file or sharded); throws llm::Error as WeightSet::openFolder does.
+std::unique_ptr<WeightSource> openSafetensorsFolder(const std::string &dir);
+
+} // namespace llmc
