@@ -38,10 +38,10 @@ Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan
   const fb::Plan &p = plan.plan();
   program_ = p.programs()->Get(0);
   const fb::KVCacheSpec *spec = p.kv_cache();
-  int planMax = spec ? static_cast<int>(std::min<uint32_t>(spec->max_seq_len(), 1u << 30)) : 0;
-  int capacity = options.maxSeqLen > 0
-                     ? options.maxSeqLen
-                     : std::min(planMax > 0 ? planMax : kDefaultMaxSeqLen, kDefaultMaxSeqLen);
+  int64_t planMax = spec ? spec->max_seq_len() : 0;
+  int64_t capacity = options.maxSeqLen > 0 ? options.maxSeqLen
+                     : planMax > 0         ? std::min<int64_t>(planMax, kDefaultMaxSeqLen)
+                                           : kDefaultMaxSeqLen;
   if (spec && spec->dtype() != fb::DType::F32)
     fail("plan '{}': KV cache dtype {} is not supported by the CPU backend, expected F32",
          plan.path(), fb::EnumNameDType(spec->dtype()));
@@ -52,8 +52,10 @@ Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan
     for (uint32_t i = 0; i < program_->calls()->size(); ++i)
       bindCall(i, *program_->calls()->Get(i));
   const fb::Buffer &out = *program_->output();
-  if (out.row_bytes() % sizeof(float) != 0 || out.row_bytes() == 0)
-    fail("plan '{}': program output has {} bytes per row, expected a whole number of floats",
+  if (out.row_bytes() % sizeof(float) != 0 || out.row_bytes() == 0 ||
+      out.row_bytes() > (uint64_t{1} << 24) * sizeof(float))
+    fail("plan '{}': program output has {} bytes per row, expected a whole number of floats "
+         "(at most 2^24)",
          plan.path(), out.row_bytes());
   vocabSize_ = static_cast<int>(out.row_bytes() / sizeof(float));
   output_ = bindBuffer(fmt::format("plan '{}': program output", plan.path()), out, vocabSize_,
@@ -121,6 +123,11 @@ void Executor::bindCall(uint32_t index, const fb::KernelCall &call) {
   } catch (const llm::Error &e) {
     fail("{}: {}", where, e.what());
   }
+  // The loader checked counts against the registry; the CPU kernel's shapes must agree with it.
+  if (shapes.inputWidths.size() != call.inputs()->size() ||
+      shapes.weights.size() != static_cast<size_t>(numWeights))
+    fail("{}: the CPU kernel expects {} inputs and {} weights, the call has {} and {}", where,
+         shapes.inputWidths.size(), shapes.weights.size(), call.inputs()->size(), numWeights);
   for (uint32_t i = 0; i < call.inputs()->size(); ++i)
     bound.inputs.push_back(bindBuffer(fmt::format("{} input {}", where, i), *call.inputs()->Get(i),
                                       shapes.inputWidths[i], shapes.inputDtypes[i],
@@ -204,7 +211,10 @@ std::vector<float> Executor::forward(std::span<const int32_t> tokenIds,
   validateStep(tokenIds, positions, logitRows);
   int64_t tokens = static_cast<int64_t>(tokenIds.size());
   int64_t rows = static_cast<int64_t>(logitRows.size());
-  size_t need = program_->arena_bytes_per_token() * tokens;
+  size_t need;
+  if (__builtin_mul_overflow(program_->arena_bytes_per_token(), uint64_t(tokens), &need))
+    fail("step: an arena of {} bytes/token for {} tokens overflows",
+         program_->arena_bytes_per_token(), tokens);
   if (need > arenaCapacity_) {
     size_t cap = std::max(need, arenaCapacity_ * 2);
     cap = (cap + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;

@@ -16,7 +16,8 @@ namespace llmrt {
 
 class KVCache {
 public:
-  KVCache(int numLayers, int numKvHeads, int headDim, int capacity);
+  // Throws llm::Error when a dimension is out of range or the memory cannot be had.
+  KVCache(int64_t numLayers, int64_t numKvHeads, int64_t headDim, int64_t capacity);
 
   int numLayers() const { return numLayers_; }
   int numKvHeads() const { return numKvHeads_; }
