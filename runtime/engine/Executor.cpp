@@ -42,6 +42,9 @@ Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan
   int64_t capacity = options.maxSeqLen > 0 ? options.maxSeqLen
                      : planMax > 0         ? std::min<int64_t>(planMax, kDefaultMaxSeqLen)
                                            : kDefaultMaxSeqLen;
+  if (planMax > 0 && capacity > planMax)
+    fail("executor options: max_seq_len {} exceeds the plan's maximum of {} positions", capacity,
+         planMax);
   if (spec && spec->dtype() != fb::DType::F32)
     fail("plan '{}': KV cache dtype {} is not supported by the CPU backend, expected F32",
          plan.path(), fb::EnumNameDType(spec->dtype()));

@@ -24,11 +24,13 @@ namespace llmrt {
 
 struct ExecutorOptions {
   int threads = 0;   // 0 = all cores
-  int maxSeqLen = 0; // 0 = the plan's kv_cache.max_seq_len, capped at 4096
+  int maxSeqLen = 0; // 0 = the plan's kv_cache.max_seq_len capped at 4096; never above the plan's
 };
 
 class Executor {
 public:
+  // Binds the plan (which must outlive the executor); throws llm::Error naming the call when a
+  // buffer or weight does not match its kernel, or an option is out of range.
   explicit Executor(const LoadedPlan &plan, ExecutorOptions options = {});
   ~Executor();
 

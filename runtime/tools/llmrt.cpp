@@ -191,7 +191,8 @@ int main(int argc, char **argv) {
   gen->add_option("--seed", g.seed, "sampling seed");
   gen->add_option("--threads", g.threads, "CPU threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
-  gen->add_option("--max-seq-len", g.maxSeqLen, "KV cache positions (0 = the plan's, max 4096)")
+  gen->add_option("--max-seq-len", g.maxSeqLen,
+                  "KV cache positions (0 = the plan's maximum, capped at 4096)")
       ->check(CLI::NonNegativeNumber);
 
   try {

@@ -83,6 +83,15 @@ TEST(ExecutorTest, StepInputsAreValidated) {
   expectError([&] { ex.forward(one, std::vector<int32_t>{1}, one); }, "skips");
 }
 
+TEST(ExecutorTest, MaxSeqLenOption) {
+  TempDir dir;
+  auto plan = loadPlan(tinyPlan(11, 8), dir); // kv_cache.max_seq_len 64
+  EXPECT_EQ(Executor(*plan).maxSeqLen(), 64);
+  EXPECT_EQ(Executor(*plan, ExecutorOptions{.threads = 0, .maxSeqLen = 10}).maxSeqLen(), 10);
+  expectError([&] { Executor ex(*plan, ExecutorOptions{.threads = 0, .maxSeqLen = 65}); },
+              "exceeds the plan's maximum");
+}
+
 TEST(ExecutorTest, BindingChecksShapes) {
   TempDir dir;
   TPlan tp = tinyPlan(11, 8);
