@@ -37,9 +37,15 @@ struct GGUFValue {
 // ggml tensor types this reader knows (numbering from ggml).
 enum class GGMLType : uint32_t {
   F32 = 0, F16 = 1, Q4_0 = 2, Q4_1 = 3, Q5_0 = 6, Q5_1 = 7, Q8_0 = 8, Q8_1 = 9, Q2_K = 10,
-  Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15, BF16 = 30
+  Q3_K = 11, Q4_K = 12, Q5_K = 13, Q6_K = 14, Q8_K = 15, BF16 = 30,
+  // Indexed (their block sizes are known) but not converted by toFloat32.
+  IQ2_XXS = 16, IQ2_XS = 17, IQ3_XXS = 18, IQ1_S = 19, IQ4_NL = 20, IQ3_S = 21, IQ2_S = 22,
+  IQ4_XS = 23, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, IQ1_M = 29, TQ1_0 = 34,
+  TQ2_0 = 35, MXFP4 = 39
 };
 std::string_view ggmlTypeName(GGMLType t); // "Q4_1"; "type N" for unknown ones
+// Elements per block and bytes per block of a type ggml defines; false for unknown numbers.
+bool ggmlTypeBlock(GGMLType t, uint64_t &blockSize, uint64_t &typeSize);
 
 struct GGUFTensorInfo {
   std::string name;                 // as stored, e.g. blk.0.attn_q.weight
