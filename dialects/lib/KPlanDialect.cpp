@@ -76,7 +76,7 @@ LogicalResult CallOp::verify() {
       return emitOpError("kernel '") << getKernel() << "' has no parameter '"
                                      << na.getName().strref() << "'";
   }
-  if (auto off = getArenaOffset(); off && *off < 0)
+  if (auto off = getArenaOffsetAttr(); off && off.getInt() < 0)
     return emitOpError("arena_offset must be non-negative");
   return success();
 }
