@@ -93,9 +93,10 @@ LogicalResult LinearOp::verify() {
 }
 
 LogicalResult RopeOp::verify() {
-  if (getNumHeads() <= 0 || getHeadDim() <= 0 || getHeadDim() % 2 != 0)
+  int64_t heads = getNumHeadsAttr().getInt(), headDim = getHeadDimAttr().getInt();
+  if (heads <= 0 || headDim <= 0 || headDim % 2 != 0)
     return emitOpError("needs num_heads > 0 and an even head_dim > 0");
-  if (failed(expectWidth(*this, getInput(), getNumHeads() * getHeadDim(), "input")))
+  if (failed(expectWidth(*this, getInput(), heads * headDim, "input")))
     return failure();
   if (getResult().getType() != getInput().getType())
     return emitOpError("result type must equal the input type");
@@ -110,7 +111,7 @@ LogicalResult RopeOp::verify() {
   if (s == "llama3") {
     if (!(factor > 0) || !(getLowFreqFactor().convertToDouble() > 0) ||
         !(getHighFreqFactor().convertToDouble() > getLowFreqFactor().convertToDouble()) ||
-        getOriginalMaxPositions() <= 0)
+        getOriginalMaxPositionsAttr().getInt() <= 0)
       return emitOpError("llama3 scaling needs factor > 0, high_freq_factor > low_freq_factor "
                          "> 0 and original_max_positions > 0");
     return success();
@@ -119,10 +120,12 @@ LogicalResult RopeOp::verify() {
 }
 
 LogicalResult AttentionOp::verify() {
-  int64_t h = getNumHeads(), kv = getNumKvHeads(), d = getHeadDim();
+  // Signed reads: I64Attr getters return unsigned values, and negative ones must be refused.
+  int64_t h = getNumHeadsAttr().getInt(), kv = getNumKvHeadsAttr().getInt(),
+          d = getHeadDimAttr().getInt();
   if (h <= 0 || kv <= 0 || d <= 0 || h % kv != 0)
     return emitOpError("num_heads must be a positive multiple of num_kv_heads, head_dim > 0");
-  if (getLayer() < 0 || getSlidingWindow() < 0)
+  if (getLayerAttr().getInt() < 0 || getSlidingWindowAttr().getInt() < 0)
     return emitOpError("layer and sliding_window must be non-negative");
   if (failed(expectWidth(*this, getQuery(), h * d, "query")) ||
       failed(expectWidth(*this, getKey(), kv * d, "key")) ||

@@ -111,3 +111,11 @@ func.func @weight_dynamic() {
   %w = llm.weight "w" : tensor<?x64xf32>
   return
 }
+
+// -----
+
+func.func @attention_negative_window(%q: tensor<?x64xf32>, %kv: tensor<?x32xf32>) {
+  // expected-error @+1 {{layer and sliding_window must be non-negative}}
+  %o = llm.attention %q, %kv, %kv {layer = 0 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 16 : i64, scale = 0.25 : f64, sliding_window = -4 : i64} : (tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>) -> tensor<?x64xf32>
+  return
+}
