@@ -23,8 +23,10 @@ constexpr int kMaxArrayDepth = 16;    // nested arrays deeper than this are refu
 constexpr uint64_t kMaxAlignment = 1u << 30;
 
 // Smallest encodings, used to refuse lying counts before anything is allocated or looped over.
-constexpr uint64_t kMinKVBytes = 8 + 1 + 4 + 1;          // key length, 1-byte key, type, 1-byte value
-constexpr uint64_t kMinTensorInfoBytes = 8 + 1 + 4 + 8 + 4 + 8; // name, n_dims, one dim, type, offset
+// A pair: key length, 1-byte key, value type, 1-byte value.
+constexpr uint64_t kMinKVBytes = 8 + 1 + 4 + 1;
+// A tensor description: name length, 1-byte name, n_dims, one dim, type, offset.
+constexpr uint64_t kMinTensorInfoBytes = 8 + 1 + 4 + 8 + 4 + 8;
 
 // Block geometry of every ggml type (elements per block, bytes per block), from ggml's type
 // traits. Types that toFloat32 does not convert are still indexed, so a file holding them parses.

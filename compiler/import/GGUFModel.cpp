@@ -38,6 +38,9 @@ const std::set<std::string, std::less<>> kArchKeys = {
     "expert_used_count",      // accepted only as 0
 };
 
+// Sizes in a config beyond this are corrupt, not large (and keep products of two in int64_t).
+constexpr int64_t kMaxDimension = (int64_t(1) << 31) - 1;
+
 struct Meta {
   const GGUFFile &file;
   std::string arch;
@@ -62,6 +65,9 @@ struct Meta {
     const int64_t n = v->asInt(full);
     if (n <= 0)
       llm::fail("{}: metadata key '{}' is {}, expected a positive integer", what(), full, n);
+    if (n > kMaxDimension)
+      llm::fail("{}: metadata key '{}' is {}, more than the limit of {}", what(), full, n,
+                kMaxDimension);
     return n;
   }
 
@@ -258,6 +264,9 @@ GGUFModel ggufModelFromFile(GGUFFile file) {
                 meta.key(k), meta.find(k)->asInt(meta.key(k)));
 
   m.numLayers = meta.positive("block_count");
+  if (static_cast<uint64_t>(m.numLayers) > file.tensors().size())
+    llm::fail("{}: {} is {}, but the file holds only {} tensors", what, meta.key("block_count"),
+              m.numLayers, file.tensors().size());
   m.maxPositions = meta.positive("context_length");
   m.hiddenSize = meta.positive("embedding_length");
   m.intermediateSize = meta.positive("feed_forward_length");

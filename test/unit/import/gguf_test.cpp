@@ -165,7 +165,8 @@ template <typename Fn> void expectError(Fn &&fn, std::initializer_list<std::stri
   }
 }
 
-void expectParseError(const std::vector<uint8_t> &bytes, std::initializer_list<std::string> needles) {
+void expectParseError(const std::vector<uint8_t> &bytes,
+                      std::initializer_list<std::string> needles) {
   expectError([&] { parse(bytes); }, needles);
 }
 
@@ -184,7 +185,8 @@ Builder smallFile() {
        arrayv(VT::String, 3, Bytes().str("a").str("bc").str("")));
   b.kv("test.nested", VT::Array,
        arrayv(VT::Array, 2,
-              Bytes().append(arrayv(VT::Int8, 2, Bytes().put<int8_t>(-1).put<int8_t>(2)))
+              Bytes()
+                  .append(arrayv(VT::Int8, 2, Bytes().put<int8_t>(-1).put<int8_t>(2)))
                   .append(arrayv(VT::Bool, 1, Bytes().put<uint8_t>(1)))));
   b.tensor({"a", {4, 2}, 0, f32Data({1, 2, 3, 4, 5, 6, 7, 8})});
   b.tensor({"b", {3}, 0, f32Data({-1, -2, -3})});
@@ -365,10 +367,9 @@ TEST(GGUFTest, FixtureMatchesGgufPy) {
   EXPECT_EQ(f.version(), 3u);
 
   static const std::map<std::string, VT> kTypes = {
-      {"uint8", VT::UInt8},     {"int8", VT::Int8},       {"uint16", VT::UInt16},
-      {"int16", VT::Int16},     {"uint32", VT::UInt32},   {"int32", VT::Int32},
-      {"float32", VT::Float32}, {"bool", VT::Bool},       {"string", VT::String},
-      {"array", VT::Array},     {"uint64", VT::UInt64},   {"int64", VT::Int64},
+      {"uint8", VT::UInt8},    {"int8", VT::Int8},   {"uint16", VT::UInt16},   {"int16", VT::Int16},
+      {"uint32", VT::UInt32},  {"int32", VT::Int32}, {"float32", VT::Float32}, {"bool", VT::Bool},
+      {"string", VT::String},  {"array", VT::Array}, {"uint64", VT::UInt64},   {"int64", VT::Int64},
       {"float64", VT::Float64}};
   // Compares a parsed value with its JSON form.
   std::function<void(const GGUFValue &, const json &, const std::string &)> check =
@@ -387,7 +388,8 @@ TEST(GGUFTest, FixtureMatchesGgufPy) {
         } else if (j.is_number_integer()) {
           EXPECT_EQ(v.asInt(key), j.get<int64_t>()) << key;
         } else {
-          const double expect = v.type == VT::Float32 ? double(float(j.get<double>())) : j.get<double>();
+          const double expect =
+              v.type == VT::Float32 ? double(float(j.get<double>())) : j.get<double>();
           EXPECT_EQ(v.asFloat(key), expect) << key;
         }
       };
@@ -520,7 +522,8 @@ TEST(GGUFTest, RefusesBadTensorDescriptions) {
                    {"'far'", "beyond the end of the file"});
   expectParseError(with({"wrap", {2}, 0, f32Data({1, 2}), ~0ULL - 31}),
                    {"'wrap'", "beyond the end of the file"});
-  expectParseError(with({"mis", {2}, 0, f32Data({1, 2}), 8}), {"'mis'", "offset 8", "alignment 32"});
+  expectParseError(with({"mis", {2}, 0, f32Data({1, 2}), 8}),
+                   {"'mis'", "offset 8", "alignment 32"});
   Builder ov;
   ov.tensor({"x", {16}, 0, f32Data(std::vector<float>(16, 1.0f))});
   ov.tensor({"y", {4}, 0, f32Data({1, 2, 3, 4}), 32}); // x spans [0, 64)
@@ -559,7 +562,7 @@ TEST(GGUFTest, RefusesBadMetadata) {
 TEST(GGUFTest, UnconvertibleTypesAreIndexedButNotConverted) {
   Builder b;
   b.tensor({"k", {256, 2}, 12, std::vector<uint8_t>(2 * 144)}); // Q4_K
-  b.tensor({"i", {3}, 26, std::vector<uint8_t>(12)});          // I32
+  b.tensor({"i", {3}, 26, std::vector<uint8_t>(12)});           // I32
   GGUFFile f = parse(b.build());
   const GGUFTensorInfo *k = f.findTensor("k");
   ASSERT_NE(k, nullptr);
@@ -581,6 +584,7 @@ struct TinyModel {
   std::string arch = "llama";
   int64_t layers = 2, hidden = 8, heads = 2, kvHeads = 1, ffn = 16, vocab = 6;
   bool tied = true, qkvBias = false;
+  uint32_t eos = 2;
   Builder b;
   std::map<std::string, std::vector<float>> data; // GGUF name -> values (GGUF order)
 
@@ -612,7 +616,7 @@ struct TinyModel {
       toks.str(fmt::format("t{}", i));
     b.kv("tokenizer.ggml.tokens", VT::Array, arrayv(VT::String, uint64_t(vocab), toks));
     b.kvU32("tokenizer.ggml.bos_token_id", 1);
-    b.kvU32("tokenizer.ggml.eos_token_id", 2);
+    b.kvU32("tokenizer.ggml.eos_token_id", eos);
     b.kvStr("tokenizer.chat_template", "{{ messages }}");
     return b;
   }
@@ -785,7 +789,8 @@ TEST(GGUFModelTest, Qwen2HasBiasAndNoPermutation) {
   EXPECT_EQ(m.config.modelType, "qwen2");
   EXPECT_TRUE(m.config.attentionBias);
   EXPECT_FALSE(m.config.tieWordEmbeddings);
-  EXPECT_EQ(read(*m.weights, "model.layers.0.self_attn.q_proj.weight"), t.data["blk.0.attn_q.weight"]);
+  EXPECT_EQ(read(*m.weights, "model.layers.0.self_attn.q_proj.weight"),
+            t.data["blk.0.attn_q.weight"]);
   EXPECT_EQ(read(*m.weights, "model.layers.0.self_attn.k_proj.bias"), t.data["blk.0.attn_k.bias"]);
   EXPECT_EQ(read(*m.weights, "lm_head.weight"), t.data["output.weight"]);
   EXPECT_EQ(m.weights->find("lm_head.weight")->shape, (std::vector<int64_t>{6, 8}));
@@ -824,7 +829,8 @@ TEST(GGUFModelTest, RopeScalingSlidingWindowAndSampling) {
     t.qkvBias = true;
     t.keys();
     t.b.kvU32("qwen2.attention.sliding_window", 64);
-    expectError([&] { model(t.build()); }, {"qwen2.attention.sliding_window", "use_sliding_window"});
+    expectError([&] { model(t.build()); },
+                {"qwen2.attention.sliding_window", "use_sliding_window"});
   }
 }
 
@@ -835,27 +841,71 @@ TEST(GGUFModelTest, Refusals) {
     std::vector<uint8_t> bytes = t.build();
     expectError([&] { model(bytes); }, needles);
   };
-  refuse([](TinyModel &t) { t.arch = "gemma"; t.keys(); },
-         {"general.architecture 'gemma' is not supported"});
-  refuse([](TinyModel &t) { t.b.kvStr("general.name", "x"); }, {"'general.architecture' is missing"});
+  refuse(
+      [](TinyModel &t) {
+        t.arch = "gemma";
+        t.keys();
+      },
+      {"general.architecture 'gemma' is not supported"});
+  refuse([](TinyModel &t) { t.b.kvStr("general.name", "x"); },
+         {"'general.architecture' is missing"});
   refuse([](TinyModel &t) { t.keys().kvF32("llama.logit_scale", 2.0f); },
          {"'llama.logit_scale' is not supported"});
   refuse([](TinyModel &t) { t.keys().kvU32("llama.expert_count", 8); },
          {"'llama.expert_count' is 8", "mixture-of-experts"});
-  refuse([](TinyModel &t) { t.keys().kvU32("llama.rope.dimension_count", 2); }, {});
   refuse([](TinyModel &t) { t.keys().kvU32("split.count", 3); }, {"split.count = 3"});
   refuse([](TinyModel &t) { t.keys().kvU32("llama.attention.key_length", 6); },
          {"llama.rope.dimension_count is 4", "head size is 6"});
   refuse([](TinyModel &t) { t.keys().kvU32("llama.attention.value_length", 2); },
          {"llama.attention.value_length", "differs"});
-  refuse([](TinyModel &t) { t.keys(); t.add("rope_freqs.weight", {2}); },
-         {"rope_freqs.weight", "Llama 3 rope scaling"});
-  refuse([](TinyModel &t) { t.keys(); t.add("blk.0.attn_q_norm.weight", {4}); },
-         {"'blk.0.attn_q_norm.weight' is not part of a llama model"});
-  refuse([](TinyModel &t) { t.keys(); t.add("blk.2.attn_norm.weight", {8}); },
-         {"'blk.2.attn_norm.weight' is not part"});
-  refuse([](TinyModel &t) { t.keys(); t.add("blk.0.attn_output.bias", {8}); }, {"o_proj bias"});
-  refuse([](TinyModel &t) { t.keys().kvU32("tokenizer.ggml.eos_token_id", 6); }, {});
+  refuse(
+      [](TinyModel &t) {
+        t.keys();
+        t.add("rope_freqs.weight", {2});
+      },
+      {"rope_freqs.weight", "Llama 3 rope scaling"});
+  refuse(
+      [](TinyModel &t) {
+        t.keys();
+        t.add("blk.0.attn_q_norm.weight", {4});
+      },
+      {"'blk.0.attn_q_norm.weight' is not part of a llama model"});
+  refuse(
+      [](TinyModel &t) {
+        t.keys();
+        t.add("blk.2.attn_norm.weight", {8});
+      },
+      {"'blk.2.attn_norm.weight' is not part"});
+  refuse(
+      [](TinyModel &t) {
+        t.keys();
+        t.add("blk.0.attn_output.bias", {8});
+      },
+      {"o_proj bias"});
+  refuse(
+      [](TinyModel &t) {
+        t.eos = 6;
+        t.keys();
+      },
+      {"tokenizer.ggml.eos_token_id is 6", "outside the vocabulary of 6"});
+  refuse(
+      [](TinyModel &t) {
+        t.layers = 0;
+        t.keys();
+      },
+      {"'llama.block_count' is 0"});
+  refuse(
+      [](TinyModel &t) {
+        t.b.kvStr("general.architecture", "llama");
+        t.b.kvU32("llama.block_count", 1000);
+      },
+      {"llama.block_count is 1000", "only"});
+  refuse(
+      [](TinyModel &t) {
+        t.b.kvStr("general.architecture", "llama");
+        t.b.kv("llama.block_count", VT::UInt64, Bytes().put<uint64_t>(1ULL << 40));
+      },
+      {"'llama.block_count' is 1099511627776", "limit"});
 }
 
 TEST(GGUFModelTest, RopeDimensionAndEpsMessages) {
@@ -863,10 +913,13 @@ TEST(GGUFModelTest, RopeDimensionAndEpsMessages) {
   // rope.dimension_count is written by keys(); a second one is a duplicate key, so build the
   // file by hand instead.
   t.b.kvStr("general.architecture", "llama");
-  for (auto [k, v] : std::vector<std::pair<std::string, uint32_t>>{
-           {"llama.block_count", 2}, {"llama.context_length", 128}, {"llama.embedding_length", 8},
-           {"llama.feed_forward_length", 16}, {"llama.attention.head_count", 2},
-           {"llama.rope.dimension_count", 2}})
+  for (auto [k, v] :
+       std::vector<std::pair<std::string, uint32_t>>{{"llama.block_count", 2},
+                                                     {"llama.context_length", 128},
+                                                     {"llama.embedding_length", 8},
+                                                     {"llama.feed_forward_length", 16},
+                                                     {"llama.attention.head_count", 2},
+                                                     {"llama.rope.dimension_count", 2}})
     t.b.kvU32(k, v);
   t.b.kvF32("llama.attention.layer_norm_rms_epsilon", 1e-6f);
   t.b.kvU32("llama.vocab_size", 6);
