@@ -174,7 +174,8 @@ int compile(const CompileOptions &o) {
   for (const auto &[k, n] : s.callsByKernel)
     std::cerr << fmt::format(" {} x{}", k, n);
   std::cerr << "\n";
-  std::cerr << fmt::format("  arena      {} bytes per token\n", s.arenaBytesPerToken);
+  std::cerr << fmt::format("  arena      {} bytes per token + {} bytes per logit row\n",
+                           s.arenaBytesPerToken, s.arenaBytesPerLogitRow);
   std::cerr << fmt::format("  weights    {} tensors, {:.2f} MiB (f32)\n", s.numWeights,
                            s.weightBytes / 1048576.0);
   std::cerr << fmt::format("  time       read {:.3f}s, import {:.3f}s, passes {:.3f}s, emit "

@@ -64,11 +64,13 @@ def SelectKernels : Pass<"llm-select-kernels", "mlir::ModuleOp"> {
 def PlanBuffers : Pass<"llm-plan-buffers", "mlir::ModuleOp"> {
   let summary = "Places every activation in one arena by liveness";
   let description = [{
-    Every activation is a matrix whose row count is at most the step's token count T, so its
-    place can be written as `arena_offset * T` with `arena_offset` in bytes per token. Walking the
-    calls in order, a buffer is live from its defining call to its last use; each result takes
-    the lowest offset (64-byte aligned per token) that no live buffer overlaps (first fit). The
-    function gets `kplan.arena_bytes_per_token` and, for comparison, the sum of all buffers as
+    Every activation is a matrix with one row per token of the step (T rows) or one row per
+    requested logit row (R rows, the output of `logits`), so its place can be written as
+    `arena_offset * T` in the token region or `arena_bytes_per_token * T + arena_offset * R` in
+    the logit-row region. Walking the calls in order, a buffer is live from its defining call to
+    its last use; each result takes the lowest offset (64-byte aligned per row) in its region that
+    no live buffer overlaps (first fit). The function gets `kplan.arena_bytes_per_token`,
+    `kplan.arena_bytes_per_logit_row` and, for comparison, the sum of all buffers as
     `kplan.unshared_bytes_per_token`.
 
     Before:

@@ -1,10 +1,15 @@
 // llm-plan-buffers: liveness-based placement of activations in one arena.
 //
-// NOTE: every activation has at most T rows (T = the step's token count), so a placement in
-// "bytes per token" units scales to any T: a buffer of r bytes per row at offset o (bytes per
-// token) occupies [o*T, (o+r)*T), and two buffers disjoint in per-token units are disjoint for
-// every T. Row sizes are rounded up to 64 bytes so every buffer starts cache-line aligned.
+// NOTE: an activation has either T rows (T = the step's token count) or R rows (the logit rows
+// requested, R <= T), so a placement in "bytes per row" units scales to any step: a buffer of r
+// bytes per row at offset o occupies [o*T, (o+r)*T) of the token region, and two buffers disjoint
+// in per-row units are disjoint for every T. Logit-row buffers (the vocabulary-wide logits) get a
+// region of their own after the token region, sized per logit row, so a long prefill that wants
+// one row of logits does not reserve T rows of vocabulary width. Row sizes are rounded up to 64
+// bytes so every buffer starts cache-line aligned.
 #include "Passes.h"
+
+#include "registry/KernelRegistry.h"
 
 #include "llvm/ADT/DenseMap.h"
 
@@ -62,9 +67,10 @@ struct PlanBuffersPass : impl::PlanBuffersBase<PlanBuffersPass> {
       for (Value v : r.getOperands())
         lastUse[v] = calls.size();
     });
-    Arena arena;
+    Arena arena, logitArena;
     int64_t naive = 0;
     llvm::DenseMap<Value, int64_t> offsets;
+    llvm::DenseMap<Value, Arena *> regionOf;
     std::multimap<size_t, Value> dying; // last-use index -> buffer
     Builder b(f.getContext());
     for (size_t i = 0; i < calls.size(); ++i) {
@@ -73,17 +79,22 @@ struct PlanBuffersPass : impl::PlanBuffersBase<PlanBuffersPass> {
       naive += size;
       // The output never shares memory with an input of its own call: kernels read their inputs
       // while writing. It is placed before this call's dying inputs are released.
-      int64_t offset = arena.allocate(size);
+      const auto *spec = llm::registry::findKernel(calls[i].getKernel());
+      bool perLogitRow = spec && spec->outputRows == llm::registry::Rows::LogitRows;
+      Arena &region = perLogitRow ? logitArena : arena;
+      int64_t offset = region.allocate(size);
       offsets[result] = offset;
+      regionOf[result] = &region;
       calls[i].setArenaOffsetAttr(b.getI64IntegerAttr(offset));
       auto it = lastUse.find(result);
       dying.emplace(it == lastUse.end() ? i : it->second, result);
       auto [first, last] = dying.equal_range(i);
       for (auto d = first; d != last; ++d)
-        arena.release(offsets[d->second]);
+        regionOf[d->second]->release(offsets[d->second]);
       dying.erase(first, last);
     }
     f->setAttr(kplan::kArenaAttr, b.getI64IntegerAttr(arena.high));
+    f->setAttr(kplan::kLogitArenaAttr, b.getI64IntegerAttr(logitArena.high));
     // Kept for the compile summary: statistics are compiled out of release LLVM builds.
     f->setAttr(kplan::kUnsharedAttr, b.getI64IntegerAttr(naive));
     arenaBytesPerToken += arena.high;

@@ -40,6 +40,7 @@ struct PlannedProgram {
   std::vector<kplan::CallOp> calls;
   Value output;
   uint64_t arenaBytesPerToken = 0;
+  uint64_t arenaBytesPerLogitRow = 0;
 };
 
 PlannedProgram collect(ModuleOp module) {
@@ -52,6 +53,8 @@ PlannedProgram collect(ModuleOp module) {
     llm::fail("emission: @forward has no '{}' (run llm-plan-buffers first)",
               kplan::kArenaAttr.str());
   p.arenaBytesPerToken = arena.getInt();
+  if (auto rows = p.forward->getAttrOfType<IntegerAttr>(kplan::kLogitArenaAttr))
+    p.arenaBytesPerLogitRow = rows.getInt();
   for (Operation &op : p.forward.getBody().front()) {
     if (auto w = dyn_cast<kplan::WeightOp>(op))
       p.weights.push_back(w);
@@ -152,6 +155,7 @@ EmitSummary emitPlan(ModuleOp module, const EmitInputs &in, const std::string &p
   PlannedProgram prog = collect(module);
   EmitSummary summary;
   summary.arenaBytesPerToken = prog.arenaBytesPerToken;
+  summary.arenaBytesPerLogitRow = prog.arenaBytesPerLogitRow;
 
   fs::path plan(planPath);
   std::error_code mkdirError;
@@ -254,7 +258,8 @@ EmitSummary emitPlan(ModuleOp module, const EmitInputs &in, const std::string &p
       inputNames.push_back(b.CreateString(name ? name.str() : fmt::format("input{}", i)));
     }
     auto program = fb::CreateProgram(b, 0, b.CreateVector(inputNames), b.CreateVector(calls),
-                                     bufferOf(prog.output), prog.arenaBytesPerToken);
+                                     bufferOf(prog.output), prog.arenaBytesPerToken,
+                                     prog.arenaBytesPerLogitRow);
 
     const ModelConfig &cfg = *in.config;
     auto model = fb::CreateModelInfo(

@@ -28,6 +28,7 @@ struct EmitSummary {
   std::map<std::string, int> callsByKernel;
   size_t numCalls = 0;
   uint64_t arenaBytesPerToken = 0;
+  uint64_t arenaBytesPerLogitRow = 0;
   uint64_t weightBytes = 0;
   size_t numWeights = 0;
   std::string weightFile;

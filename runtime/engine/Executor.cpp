@@ -109,6 +109,7 @@ Executor::Slot Executor::bindBuffer(const std::string &where, const fb::Buffer &
     fail("{}: arena offset {} bytes/token is not aligned to its {}-byte elements", where,
          b.offset_per_token(), dtypeSize(dtype));
   slot.offsetPerToken = b.offset_per_token();
+  slot.logitRegion = rows == fb::Rows::LogitRows;
   return slot;
 }
 
@@ -201,10 +202,12 @@ void Executor::validateStep(std::span<const int32_t> tokenIds, std::span<const i
            t);
 }
 
-void *Executor::resolve(const Slot &slot, int64_t tokens) const {
+void *Executor::resolve(const Slot &slot, int64_t tokens, int64_t rows) const {
   if (slot.stepInput)
     return const_cast<int32_t *>(
         stepInputs_[static_cast<int>(inputKinds_[slot.inputIndex])].data());
+  if (slot.logitRegion)
+    return arena_.get() + program_->arena_bytes_per_token() * tokens + slot.offsetPerToken * rows;
   return arena_.get() + slot.offsetPerToken * tokens;
 }
 
@@ -214,10 +217,13 @@ std::vector<float> Executor::forward(std::span<const int32_t> tokenIds,
   validateStep(tokenIds, positions, logitRows);
   int64_t tokens = static_cast<int64_t>(tokenIds.size());
   int64_t rows = static_cast<int64_t>(logitRows.size());
-  size_t need;
-  if (__builtin_mul_overflow(program_->arena_bytes_per_token(), uint64_t(tokens), &need))
-    fail("step: an arena of {} bytes/token for {} tokens overflows",
-         program_->arena_bytes_per_token(), tokens);
+  size_t tokenBytes, rowBytes, need;
+  if (__builtin_mul_overflow(program_->arena_bytes_per_token(), uint64_t(tokens), &tokenBytes) ||
+      __builtin_mul_overflow(program_->arena_bytes_per_logit_row(), uint64_t(rows), &rowBytes) ||
+      __builtin_add_overflow(tokenBytes, rowBytes, &need))
+    fail("step: an arena of {} bytes/token for {} tokens and {} bytes/logit row for {} rows "
+         "overflows",
+         program_->arena_bytes_per_token(), tokens, program_->arena_bytes_per_logit_row(), rows);
   if (need > arenaCapacity_) {
     size_t cap = std::max(need, arenaCapacity_ * 2);
     cap = (cap + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
@@ -234,11 +240,11 @@ std::vector<float> Executor::forward(std::span<const int32_t> tokenIds,
   for (const BoundCall &call : calls_) {
     inputPtrs_.clear();
     for (const Slot &s : call.inputs)
-      inputPtrs_.push_back(resolve(s, tokens));
+      inputPtrs_.push_back(resolve(s, tokens, rows));
     cpu::KernelArgs args{call.params,
                          inputPtrs_.data(),
                          call.weights.data(),
-                         resolve(call.output, tokens),
+                         resolve(call.output, tokens, rows),
                          tokens,
                          rows,
                          positions.data(),
@@ -249,7 +255,7 @@ std::vector<float> Executor::forward(std::span<const int32_t> tokenIds,
   for (int32_t p : positions)
     last = std::max(last, p + 1);
   kv_->setLength(last);
-  const float *logits = static_cast<const float *>(resolve(output_, tokens));
+  const float *logits = static_cast<const float *>(resolve(output_, tokens, rows));
   return std::vector<float>(logits, logits + rows * vocabSize_);
 }
 

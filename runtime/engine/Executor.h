@@ -54,7 +54,8 @@ private:
   struct Slot {
     bool stepInput = false;
     uint32_t inputIndex = 0;
-    uint64_t offsetPerToken = 0;
+    uint64_t offsetPerToken = 0; // per logit row in the logit region
+    bool logitRegion = false;   // a LogitRows buffer: after the per-token region
   };
   struct BoundCall {
     const cpu::CpuKernelFn *kernel = nullptr;
@@ -71,7 +72,7 @@ private:
                   fb::DType dtype, fb::Rows rows) const;
   void validateStep(std::span<const int32_t> tokenIds, std::span<const int32_t> positions,
                     std::span<const int32_t> logitRows) const;
-  void *resolve(const Slot &slot, int64_t tokens) const;
+  void *resolve(const Slot &slot, int64_t tokens, int64_t rows) const;
 
   const LoadedPlan &plan_;
   const fb::Program *program_ = nullptr;

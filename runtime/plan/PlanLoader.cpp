@@ -113,12 +113,15 @@ void checkBuffer(const std::string &where, const fb::Buffer *b, const fb::Progra
   }
   if (b->space() != fb::Space::Arena)
     fail("{}: unknown buffer space {}", where, static_cast<int>(b->space()));
+  // Tokens buffers live in the per-token region, LogitRows buffers in the per-logit-row one.
+  bool perRow = b->rows() == fb::Rows::LogitRows;
+  uint64_t region = perRow ? program.arena_bytes_per_logit_row() : program.arena_bytes_per_token();
+  const char *unit = perRow ? "logit row" : "token";
   uint64_t end;
-  if (__builtin_add_overflow(b->offset_per_token(), b->row_bytes(), &end) ||
-      end > program.arena_bytes_per_token())
-    fail("{}: arena buffer at {} bytes/token with {} bytes/row does not fit in the arena "
-         "({} bytes/token)",
-         where, b->offset_per_token(), b->row_bytes(), program.arena_bytes_per_token());
+  if (__builtin_add_overflow(b->offset_per_token(), b->row_bytes(), &end) || end > region)
+    fail("{}: arena buffer at {} bytes/{} with {} bytes/row does not fit in the arena "
+         "({} bytes/{})",
+         where, b->offset_per_token(), unit, b->row_bytes(), region, unit);
 }
 
 void checkCall(const std::string &file, uint32_t index, const fb::KernelCall &call,

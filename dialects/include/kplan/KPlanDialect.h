@@ -17,6 +17,8 @@ namespace kplan {
 inline constexpr llvm::StringLiteral kTargetAttr = "llm.target";
 // The function attribute holding the arena size per token after plan-buffers.
 inline constexpr llvm::StringLiteral kArenaAttr = "kplan.arena_bytes_per_token";
+// The function attribute holding the logit-row region's size per logit row.
+inline constexpr llvm::StringLiteral kLogitArenaAttr = "kplan.arena_bytes_per_logit_row";
 // The sum of all activation buffers per token (what the arena would be without reuse).
 inline constexpr llvm::StringLiteral kUnsharedAttr = "kplan.unshared_bytes_per_token";
 } // namespace kplan

@@ -64,9 +64,10 @@ TParam arrayParam(std::string name, std::vector<float> v) {
 }
 
 TBuffer ArenaLayout::take(int64_t width, fb::Rows rows) {
-  TBuffer b = arenaF32(next_, width, rows);
+  uint64_t &next = rows == fb::Rows::LogitRows ? nextRow_ : next_;
+  TBuffer b = arenaF32(next, width, rows);
   // 64-byte steps keep every buffer cache-line aligned for any token count.
-  next_ += (b.rowBytes + 63) / 64 * 64;
+  next += (b.rowBytes + 63) / 64 * 64;
   return b;
 }
 
@@ -160,7 +161,8 @@ WrittenPlan writePlan(const TPlan &plan, const fs::path &dir) {
   for (const std::string &s : plan.inputs)
     inputs.push_back(b.CreateString(s));
   std::vector<flatbuffers::Offset<fb::Program>> programs{fb::CreateProgramDirect(
-      b, 0, &inputs, &calls, buildBuffer(b, plan.output), plan.arenaBytesPerToken)};
+      b, 0, &inputs, &calls, buildBuffer(b, plan.output), plan.arenaBytesPerToken,
+      plan.arenaBytesPerLogitRow)};
   auto model = fb::CreateModelInfoDirect(b, "tiny-test", "TestForCausalLM", plan.vocab, plan.hidden,
                                          plan.kvLayers, 128, "float32");
   auto generation = fb::CreateGenerationDefaultsDirect(b, 0.0f, 0, 1.0f, 8, -1, &plan.eos);
@@ -205,6 +207,7 @@ TPlan tinyPlan(uint32_t vocab, uint32_t hidden, uint64_t seed) {
   };
   p.output = logits;
   p.arenaBytesPerToken = arena.bytesPerToken();
+  p.arenaBytesPerLogitRow = arena.bytesPerLogitRow();
   return p;
 }
 

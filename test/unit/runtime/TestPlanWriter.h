@@ -78,6 +78,7 @@ struct TPlan {
   std::vector<TCall> calls;
   TBuffer output;
   uint64_t arenaBytesPerToken = 0;
+  uint64_t arenaBytesPerLogitRow = 0;
   uint32_t kvLayers = 0, kvHeads = 0, headDim = 0, kvMaxSeqLen = 64;
   std::vector<TWeight> weights;
   uint32_t numWeightFiles = 1;
@@ -95,14 +96,17 @@ struct WrittenPlan {
 
 WrittenPlan writePlan(const TPlan &plan, const std::filesystem::path &dir);
 
-// Hands out arena offsets (bytes per token) to buffers, one after the other.
+// Hands out arena offsets to buffers, one after the other: bytes per token for Tokens buffers,
+// bytes per logit row (in the region after the tokens' one) for LogitRows buffers.
 class ArenaLayout {
 public:
   TBuffer take(int64_t width, fb::Rows rows = fb::Rows::Tokens);
   uint64_t bytesPerToken() const { return next_; }
+  uint64_t bytesPerLogitRow() const { return nextRow_; }
 
 private:
   uint64_t next_ = 0;
+  uint64_t nextRow_ = 0;
 };
 
 // Deterministic pseudo-random floats in [-scale, scale).

@@ -201,6 +201,7 @@ TPlan tinyTransformer() {
                      {weight("lm_head", {vocab, hidden})}});
   p.output = logits;
   p.arenaBytesPerToken = arena.bytesPerToken();
+  p.arenaBytesPerLogitRow = arena.bytesPerLogitRow();
   return p;
 }
 

@@ -98,6 +98,7 @@ TEST_F(PlanLoaderTest, WrongIdentifier) {
 TEST_F(PlanLoaderTest, WrongMajorVersion) {
   TPlan p = tinyPlan();
   p.schemaMajor = kPlanSchemaMajor + 1;
+  p.schemaMinor = 0;
   expectRefused(p, {"version 2.0", "supports", "1.x"});
 }
 
@@ -195,7 +196,11 @@ TEST_F(PlanLoaderTest, BufferOutOfRange) {
   expectRefused(p, {"call 0", "step input index 5", "3 inputs"});
   p = tinyPlan();
   p.calls[1].outputs[0].offsetPerToken = p.arenaBytesPerToken;
-  expectRefused(p, {"call 1", "does not fit in the arena"});
+  expectRefused(p, {"call 1", "does not fit in the arena", "bytes/token"});
+  // The logits live in the logit-row region, which has its own size.
+  p = tinyPlan();
+  p.arenaBytesPerLogitRow -= 64;
+  expectRefused(p, {"call 2", "does not fit in the arena", "bytes/logit row"});
 }
 
 // Flipping any single byte of a plan (a smaller stand-in for the fuzz target) never crashes the
