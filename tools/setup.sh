@@ -16,7 +16,7 @@ PACKAGES=(
   cmake ninja-build ccache g++ pkg-config python3
   libmlir-19-dev mlir-19-tools llvm-19-dev llvm-19-tools libzstd-dev
   libflatbuffers-dev flatbuffers-compiler libfmt-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libxxhash-dev
+  libgtest-dev libgmock-dev libxxhash-dev clang-14 libclang-rt-14-dev
 )
 
 install_packages() {
