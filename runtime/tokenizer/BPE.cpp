@@ -1,0 +1,273 @@
+#include "tokenizer/BPE.h"
+
+#include "support/Error.h"
+#include "tokenizer/JsonFields.h"
+#include "tokenizer/Utf8.h"
+
+#include <nlohmann/json.hpp>
+
+#include <mutex>
+#include <queue>
+#include <span>
+
+namespace llmrt::tok {
+
+using nlohmann::json;
+
+// Ids of recently seen words, shared by all threads: a few independently locked shards, each
+// emptied when full so the cache follows the text being encoded and never grows past its bound.
+class WordCache {
+public:
+  static constexpr size_t kShards = 16;
+  static constexpr size_t kShardCapacity = 4096;
+  static constexpr size_t kMaxWordBytes = 256; // longer words are not cached
+
+  bool lookup(std::string_view word, std::vector<int32_t> &out) const {
+    const Shard &s = shard(word);
+    std::lock_guard lock(s.mutex);
+    auto it = s.map.find(word);
+    if (it == s.map.end()) return false;
+    out.insert(out.end(), it->second.begin(), it->second.end());
+    return true;
+  }
+  void insert(std::string_view word, std::span<const int32_t> ids) {
+    if (word.size() >= kMaxWordBytes) return;
+    Shard &s = shard(word);
+    std::lock_guard lock(s.mutex);
+    if (s.map.size() >= kShardCapacity) s.map.clear();
+    s.map.emplace(std::string(word), std::vector<int32_t>(ids.begin(), ids.end()));
+  }
+
+private:
+  struct Hash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  struct Shard {
+    mutable std::mutex mutex;
+    std::unordered_map<std::string, std::vector<int32_t>, Hash, std::equal_to<>> map;
+  };
+  Shard &shard(std::string_view w) const { return shards_[Hash{}(w) % kShards]; }
+  mutable std::array<Shard, kShards> shards_;
+};
+
+BPE::BPE() : cache_(std::make_unique<WordCache>()) { byteTokens_.fill(-1); }
+BPE::~BPE() = default;
+
+namespace {
+
+constexpr std::string_view kWhere = "model BPE";
+
+std::string optionalString(const json &model, std::string_view key) {
+  auto it = model.find(key);
+  if (it == model.end() || it->is_null()) return {};
+  if (!it->is_string()) llm::fail("tokenizer.json: {} \"{}\" must be a string", kWhere, key);
+  return it->get<std::string>();
+}
+
+uint64_t pairKey(int32_t a, int32_t b) {
+  return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
+}
+
+} // namespace
+
+std::unique_ptr<BPE> BPE::fromJson(const json &model) {
+  std::unique_ptr<BPE> bpe(new BPE());
+  if (auto it = model.find("dropout");
+      it != model.end() && !it->is_null() && !(it->is_number() && it->get<double>() == 0.0))
+    llm::fail("tokenizer.json: {} dropout is not supported (it makes encoding random)", kWhere);
+
+  const json &vocab = requireField(model, "vocab", kWhere);
+  if (!vocab.is_object()) llm::fail("tokenizer.json: {} \"vocab\" must be an object", kWhere);
+  bpe->vocab_.reserve(vocab.size());
+  int32_t maxId = -1;
+  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
+    if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > INT32_MAX)
+      llm::fail("tokenizer.json: {} vocab entry '{}' must have an id in [0, 2^31)", kWhere,
+                it.key());
+    int32_t id = static_cast<int32_t>(it->get<int64_t>());
+    bpe->vocab_.insert_or_assign(it.key(), id);
+    maxId = std::max(maxId, id);
+  }
+  bpe->idToToken_.assign(static_cast<size_t>(maxId + 1), std::string_view());
+  for (const auto &[token, id] : bpe->vocab_)
+    if (bpe->idToToken_[id].empty()) bpe->idToToken_[id] = token;
+
+  bpe->continuingSubwordPrefix_ = optionalString(model, "continuing_subword_prefix");
+  bpe->endOfWordSuffix_ = optionalString(model, "end_of_word_suffix");
+  bpe->fuseUnk_ = getBool(model, "fuse_unk", kWhere, false);
+  bpe->byteFallback_ = getBool(model, "byte_fallback", kWhere, false);
+  bpe->ignoreMerges_ = getBool(model, "ignore_merges", kWhere, false);
+  if (std::string unk = optionalString(model, "unk_token"); !unk.empty()) {
+    auto id = bpe->tokenId(unk);
+    if (!id) llm::fail("tokenizer.json: {} unk_token '{}' is not in the vocabulary", kWhere, unk);
+    bpe->unkId_ = *id;
+  }
+  for (int b = 0; b < 256; ++b) {
+    auto id = bpe->tokenId(fmt::format("<0x{:02X}>", b));
+    bpe->byteTokens_[b] = id ? *id : -1;
+  }
+
+  const json &merges = requireField(model, "merges", kWhere);
+  if (!merges.is_array()) llm::fail("tokenizer.json: {} \"merges\" must be a list", kWhere);
+  bpe->merges_.reserve(merges.size());
+  std::string merged;
+  int32_t rank = 0;
+  for (const json &m : merges) {
+    std::string a, b;
+    if (m.is_string()) {
+      const std::string &line = m.get_ref<const std::string &>();
+      if (line.starts_with("#version")) continue;
+      size_t sp = line.find(' ');
+      if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos)
+        llm::fail("tokenizer.json: {} merge #{} '{}' is not two tokens separated by one space",
+                  kWhere, rank + 1, line);
+      a = line.substr(0, sp);
+      b = line.substr(sp + 1);
+    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
+      a = m[0].get<std::string>();
+      b = m[1].get<std::string>();
+    } else {
+      llm::fail("tokenizer.json: {} merge #{} must be \"a b\" or [\"a\", \"b\"]", kWhere, rank + 1);
+    }
+    auto ida = bpe->tokenId(a), idb = bpe->tokenId(b);
+    if (!ida || !idb)
+      llm::fail("tokenizer.json: {} merge #{} ('{}', '{}') names '{}', which is not in the vocabulary",
+                kWhere, rank + 1, a, b, !ida ? a : b);
+    size_t prefix = bpe->continuingSubwordPrefix_.size();
+    if (b.size() < prefix)
+      llm::fail("tokenizer.json: {} merge #{} right token '{}' is shorter than the subword prefix",
+                kWhere, rank + 1, b);
+    merged.assign(a);
+    merged.append(b, prefix);
+    auto idm = bpe->tokenId(merged);
+    if (!idm)
+      llm::fail("tokenizer.json: {} merge #{} ('{}', '{}') makes '{}', which is not in the "
+                "vocabulary",
+                kWhere, rank + 1, a, b, merged);
+    // A repeated pair keeps its last rank, as in the `tokenizers` library.
+    bpe->merges_.insert_or_assign(pairKey(*ida, *idb), MergeInfo{rank, *idm});
+    ++rank;
+  }
+  return bpe;
+}
+
+std::optional<int32_t> BPE::tokenId(std::string_view token) const {
+  auto it = vocab_.find(token);
+  if (it == vocab_.end()) return std::nullopt;
+  return it->second;
+}
+
+std::string_view BPE::tokenText(int32_t id) const {
+  if (id < 0 || static_cast<size_t>(id) >= idToToken_.size()) return {};
+  return idToToken_[id];
+}
+
+const BPE::MergeInfo *BPE::findMerge(int32_t a, int32_t b) const {
+  auto it = merges_.find(pairKey(a, b));
+  return it == merges_.end() ? nullptr : &it->second;
+}
+
+void BPE::tokenize(std::string_view word, std::vector<int32_t> &out) const {
+  if (word.empty()) return;
+  if (ignoreMerges_) {
+    if (auto id = tokenId(word)) {
+      out.push_back(*id);
+      return;
+    }
+  }
+  if (cache_->lookup(word, out)) return;
+  size_t before = out.size();
+  mergeWord(word, out);
+  cache_->insert(word, std::span<const int32_t>(out).subspan(before));
+}
+
+void BPE::mergeWord(std::string_view word, std::vector<int32_t> &out) const {
+  struct Symbol {
+    int32_t id;
+    int32_t prev, next;
+    bool removed;
+  };
+  std::vector<Symbol> symbols;
+  symbols.reserve(word.size());
+  auto add = [&](int32_t id) {
+    int32_t n = static_cast<int32_t>(symbols.size());
+    if (n > 0) symbols.back().next = n;
+    symbols.push_back({id, n - 1, -1, false});
+  };
+
+  // Initial symbols: one per character (or its bytes, or unk), as the `tokenizers` library
+  // builds them, including where a pending unk is flushed.
+  int32_t pendingUnk = -1; // an unk symbol not added yet (fuse_unk extends it)
+  std::string key;
+  bool affixes = !continuingSubwordPrefix_.empty() || !endOfWordSuffix_.empty();
+  for (size_t i = 0; i < word.size();) {
+    size_t n = charLength(word, i);
+    std::string_view s = word.substr(i, n);
+    if (affixes) {
+      key.clear();
+      if (i != 0) key += continuingSubwordPrefix_;
+      key.append(s);
+      if (i + n == word.size()) key += endOfWordSuffix_;
+      s = key;
+    }
+    i += n;
+    if (auto id = tokenId(s)) {
+      if (pendingUnk >= 0) {
+        add(pendingUnk);
+        pendingUnk = -1;
+      }
+      add(*id);
+      continue;
+    }
+    if (byteFallback_) {
+      bool all = true;
+      for (unsigned char c : s) all &= byteTokens_[c] >= 0;
+      if (all) {
+        for (unsigned char c : s) add(byteTokens_[c]);
+        continue;
+      }
+    }
+    if (unkId_) {
+      if (pendingUnk >= 0 && !fuseUnk_) add(pendingUnk);
+      pendingUnk = *unkId_;
+    }
+    // No unk token: the character is dropped, as in the `tokenizers` library.
+  }
+  if (pendingUnk >= 0) add(pendingUnk);
+
+  struct Candidate {
+    int32_t rank, pos, result;
+    bool operator<(const Candidate &o) const { // the heap top: lowest rank, then leftmost
+      return rank != o.rank ? rank > o.rank : pos > o.pos;
+    }
+  };
+  std::priority_queue<Candidate> queue;
+  for (size_t i = 0; i + 1 < symbols.size(); ++i)
+    if (const MergeInfo *m = findMerge(symbols[i].id, symbols[i + 1].id))
+      queue.push({m->rank, static_cast<int32_t>(i), m->result});
+
+  while (!queue.empty()) {
+    Candidate top = queue.top();
+    queue.pop();
+    Symbol &left = symbols[top.pos];
+    if (left.removed || left.next < 0) continue;
+    Symbol &right = symbols[left.next];
+    const MergeInfo *m = findMerge(left.id, right.id);
+    if (!m || m->result != top.result) continue; // stale: a neighbour has merged since
+    left.id = top.result;
+    right.removed = true;
+    left.next = right.next;
+    if (left.next >= 0) symbols[left.next].prev = top.pos;
+    if (left.prev >= 0)
+      if (const MergeInfo *p = findMerge(symbols[left.prev].id, left.id))
+        queue.push({p->rank, left.prev, p->result});
+    if (left.next >= 0)
+      if (const MergeInfo *p = findMerge(left.id, symbols[left.next].id))
+        queue.push({p->rank, top.pos, p->result});
+  }
+  for (const Symbol &s : symbols)
+    if (!s.removed) out.push_back(s.id);
+}
+
+} // namespace llmrt::tok
