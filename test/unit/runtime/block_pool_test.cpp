@@ -182,15 +182,15 @@ TEST(BlockPoolTest, RandomOperationsAgreeWithAReferenceModel) {
         model.blockHash.clear();
       }
       ASSERT_EQ(pool.checkInvariants(), "") << "op " << op;
-      ASSERT_EQ(pool.freeList(), std::vector<BlockId>(model.freeOrder.begin(),
-                                                      model.freeOrder.end()))
+      ASSERT_EQ(pool.freeList(),
+                std::vector<BlockId>(model.freeOrder.begin(), model.freeOrder.end()))
           << "op " << op;
       ASSERT_EQ(pool.numFreeBlocks() + pool.numUsedBlocks(), kBlocks);
       for (BlockId b = 0; b < kBlocks; ++b) {
         ASSERT_EQ(pool.refCount(b), model.ref[b]);
         auto it = model.blockHash.find(b);
-        ASSERT_EQ(pool.hashOf(b), it == model.blockHash.end() ? std::nullopt
-                                                              : std::optional(it->second));
+        ASSERT_EQ(pool.hashOf(b),
+                  it == model.blockHash.end() ? std::nullopt : std::optional(it->second));
       }
     }
   }
