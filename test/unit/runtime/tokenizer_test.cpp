@@ -49,7 +49,10 @@ std::string show(std::string_view s) {
 
 std::string showIds(const std::vector<int32_t> &ids) {
   std::string out = "[";
-  for (size_t i = 0; i < ids.size() && i < 40; ++i) out += (i ? "," : "") + std::to_string(ids[i]);
+  for (size_t i = 0; i < ids.size() && i < 40; ++i) {
+    if (i) out += ',';
+    out += std::to_string(ids[i]);
+  }
   return out + (ids.size() > 40 ? ",...]" : "]");
 }
 
