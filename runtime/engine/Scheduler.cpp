@@ -4,7 +4,6 @@
 
 #include <algorithm>
 #include <cassert>
-#include <limits>
 #include <tuple>
 
 namespace llmrt {
@@ -190,7 +189,7 @@ SchedulerOutput Scheduler::commit(std::vector<Planned> &plan) {
   out.finishedIds = std::move(finishedSinceStep_);
   preemptedSinceStep_.clear();
   finishedSinceStep_.clear();
-  awaitingUpdate_ = true;
+  awaitingUpdate_ = !out.requests.empty(); // an empty step needs no update()
   return out;
 }
 
@@ -203,6 +202,8 @@ const Request *Scheduler::find(std::string_view id) const { return findLive(id);
 
 std::vector<NewToken> Scheduler::update(const SchedulerOutput &output,
                                         std::span<const int32_t> sampled) {
+  if (output.requests.empty() && output.step == step_ && sampled.empty())
+    return {};
   if (!awaitingUpdate_ || output.step != step_)
     llm::fail("scheduler: update() for step {}, but the step awaiting update is {}", output.step,
               awaitingUpdate_ ? std::to_string(step_) : std::string("none"));

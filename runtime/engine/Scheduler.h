@@ -89,7 +89,8 @@ public:
   // min_tokens < 0.
   void addRequest(Request request);
 
-  // Decides the next step. Throws llm::Error when the previous step was not update()d.
+  // Decides the next step. Throws llm::Error when the previous step was not update()d (a step
+  // that scheduled nothing needs no update()).
   SchedulerOutput schedule();
 
   // After the executor ran `output`: counts its tokens as computed, caches the blocks they filled,

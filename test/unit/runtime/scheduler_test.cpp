@@ -157,7 +157,8 @@ TEST(SchedulerTest, PrefillThenDecodesUntilMaxTokens) {
   out = s.schedule();
   EXPECT_TRUE(out.empty());
   EXPECT_EQ(out.finishedIds, std::vector<std::string>{"a"});
-  s.update(out, {});
+  s.update(out, {});                             // accepted, and not needed: an empty step
+  EXPECT_TRUE(s.schedule().finishedIds.empty()); // reported once
   auto finished = s.takeFinished();
   ASSERT_EQ(finished.size(), 1u);
   EXPECT_EQ(
