@@ -57,6 +57,7 @@ BPE::~BPE() = default;
 namespace {
 
 constexpr std::string_view kWhere = "model BPE";
+constexpr std::string_view kMarker = "\u2581"; // SentencePiece's word-start marker
 
 std::string optionalString(const json &model, std::string_view key) {
   auto it = model.find(key);
@@ -102,6 +103,17 @@ std::unique_ptr<BPE> BPE::fromJson(const json &model) {
     auto id = bpe->tokenId(unk);
     if (!id) llm::fail("tokenizer.json: {} unk_token '{}' is not in the vocabulary", kWhere, unk);
     bpe->unkId_ = *id;
+  }
+  // SentencePiece vocabularies: when no token has "▁" right after another character, no symbol
+  // can ever span such a place, so a long word may be cut before each "▁" that follows another
+  // character and its pieces merged (and cached) separately with the same result.
+  if (bpe->continuingSubwordPrefix_.empty() && bpe->endOfWordSuffix_.empty()) {
+    bool spans = false;
+    for (const auto &[token, id] : bpe->vocab_)
+      for (size_t p = token.find(kMarker, 1); p != std::string::npos && !spans;
+           p = token.find(kMarker, p + 1))
+        spans = p < kMarker.size() || token.compare(p - kMarker.size(), kMarker.size(), kMarker) != 0;
+    bpe->splitAtMarker_ = !spans;
   }
   for (int b = 0; b < 256; ++b) {
     auto id = bpe->tokenId(fmt::format("<0x{:02X}>", b));
@@ -176,6 +188,23 @@ void BPE::tokenize(std::string_view word, std::vector<int32_t> &out) const {
       return;
     }
   }
+  if (!splitAtMarker_ || word.size() < 64) {
+    tokenizePiece(word, out);
+    return;
+  }
+  size_t start = 0;
+  for (size_t p = word.find(kMarker, 1); p != std::string_view::npos;
+       p = word.find(kMarker, p + 1)) {
+    if (p > start && (p < kMarker.size() ||
+                      word.compare(p - kMarker.size(), kMarker.size(), kMarker) != 0)) {
+      tokenizePiece(word.substr(start, p - start), out);
+      start = p;
+    }
+  }
+  tokenizePiece(word.substr(start), out);
+}
+
+void BPE::tokenizePiece(std::string_view word, std::vector<int32_t> &out) const {
   if (cache_->lookup(word, out)) return;
   size_t before = out.size();
   mergeWord(word, out);

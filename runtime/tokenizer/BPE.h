@@ -49,6 +49,7 @@ private:
   };
 
   BPE();
+  void tokenizePiece(std::string_view word, std::vector<int32_t> &out) const;
   void mergeWord(std::string_view word, std::vector<int32_t> &out) const;
   const MergeInfo *findMerge(int32_t a, int32_t b) const;
 
@@ -59,7 +60,7 @@ private:
   std::string continuingSubwordPrefix_, endOfWordSuffix_;
   bool fuseUnk_ = false, byteFallback_ = false, ignoreMerges_ = false;
   std::array<int32_t, 256> byteTokens_{}; // id of "<0xXX>" or -1
-  bool allByteTokens_ = false;
+  bool splitAtMarker_ = false; // see fromJson
   std::unique_ptr<WordCache> cache_;
 };
 
