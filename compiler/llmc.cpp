@@ -4,6 +4,7 @@
 #include "Recipe.h"
 #include "emit/EmitPlan.h"
 #include "import/GGUFModel.h"
+#include "registry/KernelRegistry.h"
 #include "support/Error.h"
 
 #include "mlir/IR/MLIRContext.h"
@@ -31,6 +32,8 @@ struct CompileOptions {
   bool printIRAfterAll = false;
   bool timing = false;
   bool statistics = false;
+  bool fusion = true;
+  std::string tuningDb;
   bool quiet = false;
 };
 
@@ -60,6 +63,37 @@ void collectTokenizer(const fs::path &dir, llmc::EmitInputs &in) {
     if (!j.is_discarded() && j.contains("chat_template") && j["chat_template"].is_string())
       in.chatTemplate = j["chat_template"].get<std::string>();
   }
+}
+
+// The name an op's location carries (the first of a fused location's).
+std::string locName(mlir::Location loc) {
+  if (auto n = mlir::dyn_cast<mlir::NameLoc>(loc))
+    return n.getName().str();
+  if (auto f = mlir::dyn_cast<mlir::FusedLoc>(loc))
+    return f.getLocations().empty() ? std::string() : locName(f.getLocations().front());
+  return {};
+}
+
+// Computing ops (llm ops other than weights, or kernel calls) of the first decoder layer.
+int opsOfLayer0(mlir::ModuleOp module) {
+  int n = 0;
+  module.walk([&](mlir::Operation *op) {
+    bool computes = mlir::isa<kplan::CallOp>(op) ||
+                    (mlir::isa<llm::LLMDialect>(op->getDialect()) &&
+                     !mlir::isa<llm::WeightOp, llm::WeightConcatOp>(op));
+    if (computes && llvm::StringRef(locName(op->getLoc())).starts_with("layers.0."))
+      ++n;
+  });
+  return n;
+}
+
+int64_t intAttr(mlir::Operation *op, llvm::StringRef name) {
+  auto a = op ? op->getAttrOfType<mlir::IntegerAttr>(name) : nullptr;
+  return a ? a.getInt() : 0;
+}
+int64_t tunedCalls(mlir::ModuleOp m) { return intAttr(m, "kplan.tuned_calls"); }
+int64_t unsharedBytes(mlir::ModuleOp m) {
+  return intAttr(m.lookupSymbol("forward"), kplan::kUnsharedAttr);
 }
 
 // A model as the pipeline needs it, from a Hugging Face folder or a GGUF file.
@@ -109,7 +143,7 @@ void printProgress(uint64_t done, uint64_t total) {
 int compile(const CompileOptions &o) {
   auto start = std::chrono::steady_clock::now();
   if (!llm::isKnownTarget(o.target))
-    llm::fail("unknown target '{}' (known: cpu)", o.target);
+    llm::fail("unknown target '{}' (known: {})", o.target, llm::registry::targetNames());
   if (o.emit != "llm" && o.emit != "kplan" && o.emit != "plan")
     llm::fail("--emit must be llm, kplan or plan, got '{}'", o.emit);
   ImportedModel model = importModel(o.model);
@@ -121,6 +155,7 @@ int compile(const CompileOptions &o) {
   auto t1 = std::chrono::steady_clock::now();
   mlir::OwningOpRef<mlir::ModuleOp> module = llmc::buildForward(ctx, config, *model.weights, o.target);
   double tBuild = secondsSince(t1);
+  int unfusedPerLayer = opsOfLayer0(*module);
 
   mlir::PassManager pm(&ctx);
   if (o.printIRAfterAll) {
@@ -136,7 +171,7 @@ int compile(const CompileOptions &o) {
   if (o.emit == "llm")
     llm::buildImportPipeline(pm);
   else
-    llm::buildCompilePipeline(pm);
+    llm::buildCompilePipeline(pm, llm::CompileOptions{o.fusion, o.tuningDb});
   auto t2 = std::chrono::steady_clock::now();
   if (mlir::failed(pm.run(*module)))
     llm::fail("compilation of '{}' failed (see the diagnostics above)", o.model);
@@ -174,8 +209,13 @@ int compile(const CompileOptions &o) {
   for (const auto &[k, n] : s.callsByKernel)
     std::cerr << fmt::format(" {} x{}", k, n);
   std::cerr << "\n";
-  std::cerr << fmt::format("  arena      {} bytes per token + {} bytes per logit row\n",
-                           s.arenaBytesPerToken, s.arenaBytesPerLogitRow);
+  std::cerr << fmt::format("  per layer  {} kernel calls ({} before fusion)\n",
+                           opsOfLayer0(*module), unfusedPerLayer);
+  std::cerr << fmt::format("  tuning     {} of {} calls tuned{}\n", tunedCalls(*module), s.numCalls,
+                           o.tuningDb.empty() ? " (no --tuning-db: registry defaults)" : "");
+  std::cerr << fmt::format("  arena      {} bytes per token + {} bytes per logit row ({} bytes "
+                           "per token without reuse)\n",
+                           s.arenaBytesPerToken, s.arenaBytesPerLogitRow, unsharedBytes(*module));
   std::cerr << fmt::format("  weights    {} tensors, {:.2f} MiB (f32)\n", s.numWeights,
                            s.weightBytes / 1048576.0);
   std::cerr << fmt::format("  time       read {:.3f}s, import {:.3f}s, passes {:.3f}s, emit "
@@ -195,12 +235,15 @@ int main(int argc, char **argv) {
       ->required();
   c->add_option("-o,--output", o.output, "plan file to write (with --emit=llm|kplan: IR file, "
                                          "default stdout)");
-  c->add_option("--target", o.target, "compilation target")->capture_default_str();
+  c->add_option("--target", o.target,
+                "compilation target: " + llm::registry::targetNames())->capture_default_str();
   c->add_option("--emit", o.emit, "stage to emit: llm, kplan or plan")->capture_default_str();
   c->add_flag("--print-ir-after-all", o.printIRAfterAll, "print the IR after every pass");
   c->add_flag("--mlir-timing", o.timing, "time every pass");
   c->add_flag("--mlir-pass-statistics", o.statistics, "print pass statistics");
   c->add_flag("-q,--quiet", o.quiet, "no progress or summary");
+  c->add_flag("!--no-fusion", o.fusion, "skip the fusion passes (one kernel call per llm op)");
+  c->add_option("--tuning-db", o.tuningDb, "tuning database (JSON) written by llmc tune");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {

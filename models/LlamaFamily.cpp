@@ -111,10 +111,10 @@ private:
     q = rope(q, c_.numHeads, tag + "q_rope");
     k = rope(k, c_.numKVHeads, tag + "k_rope");
     Value a = b_.create<llm::AttentionOp>(
-        at(tag + "attention"), rows(qw), q, k, v, b_.getI64IntegerAttr(l),
+        at(tag + "attention"), rows(qw), ValueRange{q, k, v}, Value(), b_.getI64IntegerAttr(l),
         b_.getI64IntegerAttr(c_.numHeads), b_.getI64IntegerAttr(c_.numKVHeads),
         b_.getI64IntegerAttr(c_.headDim), b_.getF64FloatAttr(1.0 / std::sqrt((double)c_.headDim)),
-        b_.getI64IntegerAttr(c_.slidingWindow[l]));
+        b_.getI64IntegerAttr(c_.slidingWindow[l]), DictionaryAttr());
     Value o = linear(a, p + "self_attn.o_proj", c_.hiddenSize, false, tag + "o_proj");
     x = b_.create<llm::AddOp>(at(tag + "attn_residual"), x, o);
     h = rmsNorm(x, p + "post_attention_layernorm.weight", tag + "post_attention_norm");
@@ -134,7 +134,7 @@ private:
   Value linear(Value x, const std::string &prefix, int64_t out, bool bias, const std::string &tag) {
     Value w = weight(prefix + ".weight");
     Value bv = bias ? weight(prefix + ".bias") : Value();
-    return b_.create<llm::LinearOp>(at(tag), rows(out), x, w, bv);
+    return b_.create<llm::LinearOp>(at(tag), rows(out), x, w, bv, StringAttr());
   }
 
   Value rope(Value x, int64_t heads, const std::string &tag) {

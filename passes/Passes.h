@@ -20,8 +20,14 @@ namespace llm {
 // The targets select-kernels knows.
 bool isKnownTarget(llvm::StringRef target);
 
-// The compile pipeline: legality, lowering to kernel calls, memory planning.
-void buildCompilePipeline(mlir::OpPassManager &pm);
+struct CompileOptions {
+  bool fusion = true;
+  std::string tuningDb; // empty: registry defaults for every tunable
+};
+
+// The compile pipeline: legality, fusions, lowering to kernel calls, memory planning.
+void buildCompilePipeline(mlir::OpPassManager &pm, const CompileOptions &options);
+void buildFusionPipeline(mlir::OpPassManager &pm);
 // Up to the llm level only (what `--emit=llm` prints): legality.
 void buildImportPipeline(mlir::OpPassManager &pm);
 void registerPipelines();

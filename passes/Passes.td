@@ -28,6 +28,117 @@ def VerifyInputLegality : Pass<"llm-verify-input-legality", "mlir::ModuleOp"> {
 }
 
 //===----------------------------------------------------------------------===//
+// Fusions (each a rewrite of llm ops into fewer, larger llm ops)
+//===----------------------------------------------------------------------===//
+
+def FuseRopeAttention : Pass<"llm-fuse-rope-attention", "mlir::ModuleOp"> {
+  let summary = "Moves rope of q and k into the attention prologue";
+  let description = [{
+    `attention(rope(q, p), rope(k, p), v) = attention(q, k, v) with rope(p) applied first`: when
+    both rotations use the same positions and parameters and feed only the attention, the
+    attention rotates q and k itself before writing the KV cache, saving two passes over q and k.
+
+    Before:
+    ```mlir
+    %qr = llm.rope %q, %pos {head_dim = 16 : i64, num_heads = 4 : i64, scaling = "none", theta = 1.0e+04 : f64} : ...
+    %kr = llm.rope %k, %pos {head_dim = 16 : i64, num_heads = 2 : i64, scaling = "none", theta = 1.0e+04 : f64} : ...
+    %o = llm.attention %qr, %kr, %v {...} : ...
+    ```
+    After:
+    ```mlir
+    %o = llm.attention %q, %k, %v rope(%pos) {..., rope = {scaling = "none", theta = 1.0e+04 : f64}} : ...
+    ```
+  }];
+  let statistics = [Statistic<"numFused", "fused", "Attention ops that absorbed their ropes">];
+}
+
+def FuseQKV : Pass<"llm-fuse-qkv", "mlir::ModuleOp"> {
+  let summary = "Fuses the q, k and v projections into one linear";
+  let description = [{
+    `[x Wq^T | x Wk^T | x Wv^T] = x [Wq; Wk; Wv]^T` (biases likewise): three projections of one
+    input that feed only an attention become one linear over stacked weights, and the attention
+    reads the packed row.
+
+    Before:
+    ```mlir
+    %q = llm.linear %h, %wq : ...
+    %k = llm.linear %h, %wk : ...
+    %v = llm.linear %h, %wv : ...
+    %o = llm.attention %q, %k, %v {...} : ...
+    ```
+    After:
+    ```mlir
+    %w = llm.weight_concat %wq, %wk, %wv : ...
+    %qkv = llm.linear %h, %w : ...
+    %o = llm.attention %qkv {...} : ...
+    ```
+  }];
+  let dependentDialects = ["::llm::LLMDialect"];
+  let statistics = [Statistic<"numFused", "fused", "q/k/v triples fused">];
+}
+
+def FuseGateUp : Pass<"llm-fuse-gate-up", "mlir::ModuleOp"> {
+  let summary = "Fuses the MLP's gate and up projections into one linear";
+  let description = [{
+    `act(x Wg^T) * (x Wu^T) = glu(x [Wg; Wu]^T)`: the two projections of one input that feed only
+    a gated activation become one linear over stacked weights followed by `llm.glu`.
+
+    Before:
+    ```mlir
+    %g = llm.linear %h, %wg : ...
+    %u = llm.linear %h, %wu : ...
+    %m = llm.gated_act %g, %u {act = "silu"} : tensor<?x128xf32>
+    ```
+    After:
+    ```mlir
+    %w = llm.weight_concat %wg, %wu : ...
+    %gu = llm.linear %h, %w : (tensor<?x64xf32>, tensor<256x64xf32>) -> tensor<?x256xf32>
+    %m = llm.glu %gu {act = "silu"} : (tensor<?x256xf32>) -> tensor<?x128xf32>
+    ```
+  }];
+  let dependentDialects = ["::llm::LLMDialect"];
+  let statistics = [Statistic<"numFused", "fused", "gate/up pairs fused">];
+}
+
+def FuseLinearEpilogue : Pass<"llm-fuse-linear-epilogue", "mlir::ModuleOp"> {
+  let summary = "Applies a glu activation in the epilogue of the linear producing its input";
+  let description = [{
+    `glu(x W^T) = linear with epilogue glu`: the [gate | up] row never goes to memory; the GEMM
+    computes each output feature's gate and up dot products and stores act(gate) * up.
+
+    Before:
+    ```mlir
+    %gu = llm.linear %h, %w : (tensor<?x64xf32>, tensor<256x64xf32>) -> tensor<?x256xf32>
+    %m = llm.glu %gu {act = "silu"} : (tensor<?x256xf32>) -> tensor<?x128xf32>
+    ```
+    After:
+    ```mlir
+    %m = llm.linear %h, %w {epilogue = "glu_silu"} : (tensor<?x64xf32>, tensor<256x64xf32>) -> tensor<?x128xf32>
+    ```
+  }];
+  let statistics = [Statistic<"numFused", "fused", "activations moved into linear epilogues">];
+}
+
+def FuseAddNorm : Pass<"llm-fuse-add-norm", "mlir::ModuleOp"> {
+  let summary = "Fuses a residual add with the rms_norm that reads it";
+  let description = [{
+    `s = a + b; n = rms_norm(s) = add_rms_norm(a, b) -> (s, n)`: the residual stream is read and
+    written once per layer half instead of three times. The sum keeps every other use.
+
+    Before:
+    ```mlir
+    %s = llm.add %x, %o : tensor<?x64xf32>
+    %n = llm.rms_norm %s, %w {eps = 1.0e-05 : f64} : ...
+    ```
+    After:
+    ```mlir
+    %s, %n = llm.add_rms_norm %x, %o, %w {eps = 1.0e-05 : f64} : ...
+    ```
+  }];
+  let statistics = [Statistic<"numFused", "fused", "add + rms_norm pairs fused">];
+}
+
+//===----------------------------------------------------------------------===//
 // Lowering to kernel calls
 //===----------------------------------------------------------------------===//
 
@@ -35,25 +146,38 @@ def SelectKernels : Pass<"llm-select-kernels", "mlir::ModuleOp"> {
   let summary = "Lowers llm ops to kernel-plan calls for the module's target";
   let description = [{
     Replaces each `llm` op by a `kplan.call` of a kernel of the kernel registry, with the
-    parameters that kernel's schema declares, and each `llm.weight` by a `kplan.weight` in the
-    kernel's layout. Decisions that need no runtime information are made here: rope's inverse
-    frequencies (with linear or llama3 scaling applied) become a parameter of the `rope` kernel.
+    parameters that kernel's schema declares, and each `llm.weight` (or `llm.weight_concat` of
+    weights) by a `kplan.weight` naming its source tensors. Decisions that need no runtime
+    information are made here: rope's inverse frequencies (with linear or llama3 scaling applied)
+    become a parameter of the `rope` or fused `attention` kernel. Kernels with tunables for the
+    target's family (`llm.target`: cpu, cpu-avx2, cpu-avx512, cuda-sm80, cuda-sm90) get them from
+    the tuning database (`tuning-db`, entries keyed by target, kernel and shape) or, without an
+    entry, the registry's defaults; the module records how many calls were tuned in
+    `kplan.tuned_calls`.
 
     Before:
     ```mlir
     %w = llm.weight "model.norm.weight" : tensor<64xf32>
     %y = llm.rms_norm %x, %w {eps = 1.0e-05 : f64} : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+    %o = llm.linear %y, %w2 : (tensor<?x64xf32>, tensor<128x64xf32>) -> tensor<?x128xf32>
     ```
-    After:
+    After (target cpu):
     ```mlir
-    %w = kplan.weight "model.norm.weight" {layout = "row_major"} : tensor<64xf32>
+    %w = kplan.weight ["model.norm.weight"] : tensor<64xf32>
     %y = kplan.call "rms_norm"(%x) weights(%w) {params = {eps = 1.0e-05 : f64, hidden = 64 : i64}}
         : (tensor<?x64xf32>, tensor<64xf32>) -> tensor<?x64xf32>
+    %o = kplan.call "linear"(%y) weights(%w2) {params = {block_cols = 16 : i64, block_rows = 24 : i64,
+        has_bias = 0 : i64, in_features = 64 : i64, out_features = 128 : i64}} : ...
     ```
   }];
   let dependentDialects = ["::kplan::KPlanDialect"];
+  let options = [
+    Option<"tuningDb", "tuning-db", "std::string", /*default=*/"\"\"",
+           "tuning database (JSON) to read tunable parameters from">,
+  ];
   let statistics = [
     Statistic<"numCalls", "kernel-calls", "Number of kernel calls created">,
+    Statistic<"numTuned", "tuned-calls", "Kernel calls whose tunables came from the database">,
   ];
 }
 

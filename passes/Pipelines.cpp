@@ -1,21 +1,38 @@
 // The only place where pass order lives.
 #include "Passes.h"
 
+#include "mlir/Transforms/Passes.h"
+
 namespace llm {
 
 void buildImportPipeline(mlir::OpPassManager &pm) { pm.addPass(createVerifyInputLegality()); }
 
-void buildCompilePipeline(mlir::OpPassManager &pm) {
+void buildFusionPipeline(mlir::OpPassManager &pm) {
+  // Rope joins the attention before q/k/v fuse, so the packed attention keeps its prologue.
+  pm.addPass(createFuseRopeAttention());
+  pm.addPass(createFuseQKV());
+  pm.addPass(createFuseGateUp());
+  pm.addPass(createFuseLinearEpilogue());
+  pm.addPass(createFuseAddNorm());
+  pm.addPass(mlir::createCanonicalizerPass());
+}
+
+void buildCompilePipeline(mlir::OpPassManager &pm, const CompileOptions &options) {
   buildImportPipeline(pm);
-  pm.addPass(createSelectKernels());
+  if (options.fusion)
+    buildFusionPipeline(pm);
+  pm.addPass(createSelectKernels(SelectKernelsOptions{options.tuningDb}));
   pm.addPass(createPlanBuffers());
 }
 
 void registerPipelines() {
   registerLLMPasses();
+  mlir::registerCanonicalizerPass();
   mlir::PassPipelineRegistration<>("llm-compile",
-                                   "legality, kernel selection and memory planning",
-                                   buildCompilePipeline);
+                                   "legality, fusions, kernel selection and memory planning",
+                                   [](mlir::OpPassManager &pm) { buildCompilePipeline(pm, {}); });
+  mlir::PassPipelineRegistration<>("llm-fuse", "every fusion pass, in pipeline order",
+                                   buildFusionPipeline);
 }
 
 } // namespace llm

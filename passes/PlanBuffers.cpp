@@ -55,6 +55,12 @@ struct PlanBuffersPass : impl::PlanBuffersBase<PlanBuffersPass> {
     getOperation().walk([&](func::FuncOp f) { plan(f); });
   }
 
+  // Where each result lives: its region and offset (bytes per row of that region).
+  struct Place {
+    Arena *region;
+    int64_t offset;
+  };
+
   void plan(func::FuncOp f) {
     SmallVector<kplan::CallOp> calls;
     f.walk([&](kplan::CallOp c) { calls.push_back(c); });
@@ -69,28 +75,49 @@ struct PlanBuffersPass : impl::PlanBuffersBase<PlanBuffersPass> {
     });
     Arena arena, logitArena;
     int64_t naive = 0;
-    llvm::DenseMap<Value, int64_t> offsets;
-    llvm::DenseMap<Value, Arena *> regionOf;
-    std::multimap<size_t, Value> dying; // last-use index -> buffer
+    llvm::DenseMap<Value, Place> places;
+    std::multimap<size_t, Value> dying; // last-use index -> buffer still holding its place
     Builder b(f.getContext());
     for (size_t i = 0; i < calls.size(); ++i) {
-      Value result = calls[i].getResult();
-      int64_t size = rowBytes(result);
-      naive += size;
-      // The output never shares memory with an input of its own call: kernels read their inputs
-      // while writing. It is placed before this call's dying inputs are released.
-      const auto *spec = llm::registry::findKernel(calls[i].getKernel());
+      kplan::CallOp call = calls[i];
+      const auto *spec = llm::registry::findKernel(call.getKernel());
       bool perLogitRow = spec && spec->outputRows == llm::registry::Rows::LogitRows;
       Arena &region = perLogitRow ? logitArena : arena;
-      int64_t offset = region.allocate(size);
-      offsets[result] = offset;
-      regionOf[result] = &region;
-      calls[i].setArenaOffsetAttr(b.getI64IntegerAttr(offset));
-      auto it = lastUse.find(result);
-      dying.emplace(it == lastUse.end() ? i : it->second, result);
+      // Inputs whose last reader is this call, free to be taken over in place.
+      SmallVector<Value> donors;
+      if (spec && spec->rowLocal)
+        for (Value in : call.getInputs())
+          if (places.count(in) && lastUse.lookup(in) == i && !llvm::is_contained(donors, in))
+            donors.push_back(in);
+      SmallVector<int64_t> offsets;
+      for (Value result : call.getResults()) {
+        int64_t size = rowBytes(result);
+        naive += size;
+        // NOTE: in place only for row-local kernels and equal row sizes; otherwise the output
+        // never shares memory with an input of its own call (kernels read inputs while writing).
+        auto donor = llvm::find_if(donors, [&](Value d) {
+          return rowBytes(d) == size && places[d].region == &region;
+        });
+        Place place;
+        if (donor != donors.end()) {
+          place = places[*donor];
+          places.erase(*donor); // the result owns the memory now
+          donors.erase(donor);
+        } else {
+          place = Place{&region, region.allocate(size)};
+        }
+        places[result] = place;
+        offsets.push_back(place.offset);
+        auto it = lastUse.find(result);
+        dying.emplace(it == lastUse.end() ? i : it->second, result);
+      }
+      call.setArenaOffsetsAttr(b.getDenseI64ArrayAttr(offsets));
       auto [first, last] = dying.equal_range(i);
       for (auto d = first; d != last; ++d)
-        regionOf[d->second]->release(offsets[d->second]);
+        if (auto p = places.find(d->second); p != places.end()) {
+          p->second.region->release(p->second.offset);
+          places.erase(p);
+        }
       dying.erase(first, last);
     }
     f->setAttr(kplan::kArenaAttr, b.getI64IntegerAttr(arena.high));

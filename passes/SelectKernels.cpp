@@ -1,11 +1,15 @@
-// llm-select-kernels: lowers every llm op to a call of a registry kernel for the module's target.
-// The CPU target has one variant per kernel for now; variants and tuned parameters come with the
-// tuning database.
+// llm-select-kernels: lowers every llm op to a call of a registry kernel for the module's target,
+// with tunable parameters from the tuning database or the registry's defaults.
 #include "Passes.h"
+
+#include "llm/RopeParams.h"
+#include "registry/KernelRegistry.h"
+#include "support/Error.h"
+#include "tuning/TuningDB.h"
 
 #include "mlir/IR/Builders.h"
 
-#include <cmath>
+#include <optional>
 
 namespace llm {
 #define GEN_PASS_DEF_SELECTKERNELS
@@ -14,138 +18,161 @@ namespace llm {
 namespace {
 
 using namespace mlir;
-
-// Rope's inverse frequencies, as transformers computes them (float32 exponent and power), then
-// scaled. linear: every frequency / factor. llama3: wavelengths longer than
-// original/low_freq_factor are divided by factor, shorter than original/high_freq_factor kept, and
-// the band between interpolated smoothly.
-SmallVector<float> ropeInverseFrequencies(RopeOp op) {
-  int64_t dim = op.getHeadDim();
-  float base = static_cast<float>(op.getTheta().convertToDouble());
-  double factor = op.getFactor().convertToDouble();
-  SmallVector<float> inv;
-  for (int64_t i = 0; i < dim; i += 2) {
-    float exponent = static_cast<float>(i) / static_cast<float>(dim);
-    inv.push_back(1.0f / std::pow(base, exponent));
-  }
-  StringRef scaling = op.getScaling();
-  if (scaling == "linear") {
-    for (float &f : inv)
-      f = static_cast<float>(f / factor);
-  } else if (scaling == "llama3") {
-    double low = op.getLowFreqFactor().convertToDouble();
-    double high = op.getHighFreqFactor().convertToDouble();
-    double original = static_cast<double>(op.getOriginalMaxPositions());
-    double lowWavelen = original / low, highWavelen = original / high;
-    for (float &f : inv) {
-      double wavelen = 2 * M_PI / f;
-      if (wavelen > lowWavelen) {
-        f = static_cast<float>(f / factor);
-      } else if (wavelen >= highWavelen) {
-        double smooth = (original / wavelen - low) / (high - low);
-        f = static_cast<float>((1 - smooth) * f / factor + smooth * f);
-      }
-    }
-  }
-  return inv;
-}
-
-struct Lowering {
-  OpBuilder &b;
-  SmallVector<NamedAttribute> params;
-
-  Lowering &i64(StringRef name, int64_t v) {
-    params.push_back(b.getNamedAttr(name, b.getI64IntegerAttr(v)));
-    return *this;
-  }
-  Lowering &f64(StringRef name, double v) {
-    params.push_back(b.getNamedAttr(name, b.getF64FloatAttr(v)));
-    return *this;
-  }
-  Lowering &str(StringRef name, StringRef v) {
-    params.push_back(b.getNamedAttr(name, b.getStringAttr(v)));
-    return *this;
-  }
-  Lowering &floats(StringRef name, ArrayRef<float> v) {
-    params.push_back(b.getNamedAttr(name, b.getDenseF32ArrayAttr(v)));
-    return *this;
-  }
-
-  kplan::CallOp call(Operation *op, StringRef kernel, ValueRange inputs, ValueRange weights) {
-    return b.create<kplan::CallOp>(op->getLoc(), op->getResult(0).getType(),
-                                   b.getStringAttr(kernel), inputs, weights,
-                                   b.getDictionaryAttr(params), IntegerAttr());
-  }
-};
+namespace reg = llm::registry;
 
 int64_t cols(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(1); }
 
-// Builds the kernel call for one llm op, or returns nullptr for ops that are not kernel calls.
-Operation *lower(Operation *op, OpBuilder &b) {
-  Lowering l{b, {}};
-  if (auto w = dyn_cast<WeightOp>(op))
-    return b.create<kplan::WeightOp>(w.getLoc(), w.getType(), w.getNameAttr(),
-                                     b.getStringAttr("row_major"));
+// Parameters of one call, in the registry's vocabulary.
+struct Params {
+  OpBuilder &b;
+  SmallVector<NamedAttribute> list;
+
+  Params &i64(StringRef name, int64_t v) {
+    list.push_back(b.getNamedAttr(name, b.getI64IntegerAttr(v)));
+    return *this;
+  }
+  Params &f64(StringRef name, double v) {
+    list.push_back(b.getNamedAttr(name, b.getF64FloatAttr(v)));
+    return *this;
+  }
+  Params &str(StringRef name, StringRef v) {
+    list.push_back(b.getNamedAttr(name, b.getStringAttr(v)));
+    return *this;
+  }
+  Params &floats(StringRef name, ArrayRef<float> v) {
+    list.push_back(b.getNamedAttr(name, b.getDenseF32ArrayAttr(v)));
+    return *this;
+  }
+  Params &rope(const RopeParams &r, int64_t headDim) {
+    return floats("inv_freq", r.inverseFrequencies(headDim)).f64("attention_factor", 1.0);
+  }
+};
+
+// A kernel call to build: name, params, operands; the op's results are replaced by its results.
+struct Call {
+  StringRef kernel;
+  SmallVector<NamedAttribute> params;
+  SmallVector<Value> inputs, weights;
+};
+
+std::optional<Call> lowerCall(Operation *op, OpBuilder &b) {
+  Params p{b, {}};
+  auto call = [&](StringRef kernel, ValueRange inputs, ValueRange weights) {
+    return Call{kernel, p.list, SmallVector<Value>(inputs), SmallVector<Value>(weights)};
+  };
   if (auto e = dyn_cast<EmbeddingOp>(op)) {
     auto t = cast<RankedTensorType>(e.getTable().getType());
-    return l.i64("hidden", t.getDimSize(1))
-        .i64("vocab", t.getDimSize(0))
-        .call(op, "embedding", e.getIds(), e.getTable());
+    p.i64("hidden", t.getDimSize(1)).i64("vocab", t.getDimSize(0));
+    return call("embedding", e.getIds(), e.getTable());
   }
-  if (auto n = dyn_cast<RMSNormOp>(op))
-    return l.i64("hidden", cols(n.getInput()))
-        .f64("eps", n.getEps().convertToDouble())
-        .call(op, "rms_norm", n.getInput(), n.getWeight());
-  if (auto n = dyn_cast<LayerNormOp>(op))
-    return l.i64("hidden", cols(n.getInput()))
-        .f64("eps", n.getEps().convertToDouble())
-        .call(op, "layer_norm", n.getInput(), ValueRange{n.getWeight(), n.getBias()});
+  if (auto n = dyn_cast<RMSNormOp>(op)) {
+    p.i64("hidden", cols(n.getInput())).f64("eps", n.getEps().convertToDouble());
+    return call("rms_norm", n.getInput(), n.getWeight());
+  }
+  if (auto n = dyn_cast<LayerNormOp>(op)) {
+    p.i64("hidden", cols(n.getInput())).f64("eps", n.getEps().convertToDouble());
+    return call("layer_norm", n.getInput(), ValueRange{n.getWeight(), n.getBias()});
+  }
+  if (auto n = dyn_cast<AddRMSNormOp>(op)) {
+    p.i64("hidden", cols(n.getLhs())).f64("eps", n.getEps().convertToDouble());
+    return call("add_rms_norm", ValueRange{n.getLhs(), n.getRhs()}, n.getWeight());
+  }
   if (auto lin = dyn_cast<LinearOp>(op)) {
     SmallVector<Value> weights{lin.getWeight()};
     if (lin.getBias())
       weights.push_back(lin.getBias());
-    return l.i64("in_features", cols(lin.getInput()))
+    p.i64("in_features", cols(lin.getInput()))
         .i64("out_features", cols(lin.getResult()))
-        .i64("has_bias", lin.getBias() ? 1 : 0)
-        .call(op, "linear", lin.getInput(), weights);
+        .i64("has_bias", lin.getBias() ? 1 : 0);
+    if (auto e = lin.getEpilogue())
+      p.str("epilogue", *e);
+    return call("linear", lin.getInput(), weights);
   }
-  if (auto r = dyn_cast<RopeOp>(op))
-    return l.i64("num_heads", r.getNumHeads())
-        .i64("head_dim", r.getHeadDim())
-        .floats("inv_freq", ropeInverseFrequencies(r))
-        .f64("attention_factor", 1.0)
-        .call(op, "rope", ValueRange{r.getInput(), r.getPositions()}, {});
-  if (auto a = dyn_cast<AttentionOp>(op))
-    return l.i64("layer", a.getLayer())
+  if (auto r = dyn_cast<RopeOp>(op)) {
+    p.i64("num_heads", r.getNumHeads()).i64("head_dim", r.getHeadDim());
+    p.rope(RopeParams::fromOp(r), r.getHeadDim());
+    return call("rope", ValueRange{r.getInput(), r.getPositions()}, {});
+  }
+  if (auto a = dyn_cast<AttentionOp>(op)) {
+    p.i64("layer", a.getLayer())
         .i64("num_heads", a.getNumHeads())
         .i64("num_kv_heads", a.getNumKvHeads())
         .i64("head_dim", a.getHeadDim())
         .f64("scale", a.getScale().convertToDouble())
-        .i64("sliding_window", a.getSlidingWindow())
-        .call(op, "attention", ValueRange{a.getQuery(), a.getKey(), a.getValue()}, {});
-  if (auto g = dyn_cast<GatedActOp>(op))
-    return l.i64("width", cols(g.getResult()))
-        .str("act", g.getAct())
-        .call(op, "gated_act", ValueRange{g.getGate(), g.getUp()}, {});
-  if (auto s = dyn_cast<AddOp>(op))
-    return l.i64("width", cols(s.getResult())).call(op, "add", s->getOperands(), {});
-  if (auto m = dyn_cast<MulOp>(op))
-    return l.i64("width", cols(m.getResult())).call(op, "mul", m->getOperands(), {});
+        .i64("sliding_window", a.getSlidingWindow());
+    if (auto dict = a.getRopeAttr()) {
+      // The verifier has checked the dictionary.
+      std::string error;
+      p.rope(*RopeParams::fromDict(dict, error), a.getHeadDim());
+    }
+    // Positions are a step input every attention kernel reads to write the KV cache.
+    return call(a.isPacked() ? "attention_qkv" : "attention", a.getQkv(), {});
+  }
+  if (auto g = dyn_cast<GatedActOp>(op)) {
+    p.i64("width", cols(g.getResult())).str("act", g.getAct());
+    return call("gated_act", ValueRange{g.getGate(), g.getUp()}, {});
+  }
+  if (auto g = dyn_cast<GluOp>(op)) {
+    p.i64("width", cols(g.getResult())).str("act", g.getAct());
+    return call("glu", g.getInput(), {});
+  }
+  if (auto s = dyn_cast<AddOp>(op)) {
+    p.i64("width", cols(s.getResult()));
+    return call("add", s->getOperands(), {});
+  }
+  if (auto m = dyn_cast<MulOp>(op)) {
+    p.i64("width", cols(m.getResult()));
+    return call("mul", m->getOperands(), {});
+  }
   if (auto lg = dyn_cast<LogitsOp>(op)) {
     auto w = cast<RankedTensorType>(lg.getWeight().getType());
-    return l.i64("hidden", w.getDimSize(1))
-        .i64("vocab", w.getDimSize(0))
-        .call(op, "logits", ValueRange{lg.getInput(), lg.getRows()}, lg.getWeight());
+    p.i64("hidden", w.getDimSize(1)).i64("vocab", w.getDimSize(0));
+    return call("logits", ValueRange{lg.getInput(), lg.getRows()}, lg.getWeight());
   }
-  return nullptr;
+  return std::nullopt;
+}
+
+// The checkpoint tensors a weight value is made of, in stacking order.
+LogicalResult weightSources(Value w, SmallVectorImpl<Attribute> &names, OpBuilder &b) {
+  if (auto op = w.getDefiningOp<WeightOp>())
+    return names.push_back(op.getNameAttr()), success();
+  if (auto concat = w.getDefiningOp<WeightConcatOp>()) {
+    for (Value part : concat.getParts())
+      if (failed(weightSources(part, names, b)))
+        return failure();
+    return success();
+  }
+  if (auto op = w.getDefiningOp<kplan::WeightOp>())
+    return names.append(op.getSources().begin(), op.getSources().end()), success();
+  return failure();
 }
 
 struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
+  using SelectKernelsBase::SelectKernelsBase;
+
+  LogicalResult initialize(MLIRContext *) override {
+    if (tuningDb.empty())
+      return success();
+    // NOTE: the reader throws llm::Error; it is caught here, so it never crosses MLIR frames.
+    try {
+      db_ = std::make_shared<llmc::TuningDB>(llmc::TuningDB::load(tuningDb));
+    } catch (const llm::Error &e) {
+      dbError_ = e.what();
+    }
+    return success();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
-    auto target = module->getAttrOfType<StringAttr>(kplan::kTargetAttr);
-    if (!target || !isKnownTarget(target.getValue())) {
-      module.emitError("select-kernels needs a known '") << kplan::kTargetAttr << "' (known: cpu)";
+    auto targetAttr = module->getAttrOfType<StringAttr>(kplan::kTargetAttr);
+    const reg::TargetInfo *target = targetAttr ? reg::findTarget(targetAttr.getValue()) : nullptr;
+    if (!target) {
+      module.emitError("select-kernels needs a known '")
+          << kplan::kTargetAttr << "' (known: " << reg::targetNames() << ")";
+      return signalPassFailure();
+    }
+    if (!dbError_.empty()) {
+      module.emitError(dbError_);
       return signalPassFailure();
     }
     OpBuilder b(module.getContext());
@@ -154,19 +181,77 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
       if (isa<LLMDialect>(op->getDialect()))
         ops.push_back(op);
     });
+    int64_t tuned = 0;
     for (Operation *op : ops) {
       b.setInsertionPoint(op);
-      Operation *replacement = lower(op, b);
-      if (!replacement) {
-        op->emitError("no kernel for '") << op->getName() << "' on target " << target;
+      if (isa<WeightOp, WeightConcatOp>(op)) {
+        if (failed(lowerWeight(op, b)))
+          return signalPassFailure();
+        continue;
+      }
+      std::optional<Call> call = lowerCall(op, b);
+      if (!call) {
+        op->emitError("no kernel for '") << op->getName() << "' on target " << target->name.data();
         return signalPassFailure();
       }
-      if (isa<kplan::CallOp>(replacement))
-        ++numCalls;
-      op->replaceAllUsesWith(replacement);
+      tuned += addTunables(*call, *target, b);
+      auto k = b.create<kplan::CallOp>(op->getLoc(), op->getResultTypes(),
+                                       b.getStringAttr(call->kernel), call->inputs, call->weights,
+                                       b.getDictionaryAttr(call->params), DenseI64ArrayAttr());
+      ++numCalls;
+      op->replaceAllUsesWith(k->getResults());
       op->erase();
     }
+    // Weights only stacked into others (fused projections) are not written on their own.
+    SmallVector<kplan::WeightOp> dead;
+    module.walk([&](kplan::WeightOp w) {
+      if (w->use_empty())
+        dead.push_back(w);
+    });
+    for (kplan::WeightOp w : dead)
+      w.erase();
+    numTuned += tuned;
+    module->setAttr("kplan.tuned_calls", b.getI64IntegerAttr(tuned));
   }
+
+  LogicalResult lowerWeight(Operation *op, OpBuilder &b) {
+    SmallVector<Attribute> names;
+    if (failed(weightSources(op->getResult(0), names, b)))
+      return op->emitError("weights can only be stacked from llm.weight values");
+    auto w = b.create<kplan::WeightOp>(op->getLoc(), op->getResult(0).getType(),
+                                       b.getArrayAttr(names), b.getStringAttr("row_major"));
+    op->replaceAllUsesWith(w);
+    op->erase();
+    return success();
+  }
+
+  // Adds the kernel's tunables for the target family; returns 1 when they came from the database.
+  int addTunables(Call &call, const reg::TargetInfo &target, OpBuilder &b) {
+    const reg::KernelSpec *spec = reg::findKernel(call.kernel);
+    auto tunables = reg::tunables(*spec, target.family);
+    if (tunables.empty())
+      return 0;
+    const llmc::TuningDB::Params *found = nullptr;
+    if (db_) {
+      llmc::TuningDB::Params shape;
+      for (const NamedAttribute &na : call.params)
+        if (auto i = dyn_cast<IntegerAttr>(na.getValue()))
+          shape[na.getName().str()] = i.getInt();
+      found = db_->lookup(target.name, call.kernel, llmc::TuningDB::shapeKey(call.kernel, shape));
+    }
+    for (const reg::TunableSpec &t : tunables) {
+      int64_t v = t.defaultValue;
+      if (found)
+        if (auto it = found->find(std::string(t.name)); it != found->end())
+          v = it->second;
+      call.params.push_back(
+          b.getNamedAttr(StringRef(t.name.data(), t.name.size()), b.getI64IntegerAttr(v)));
+    }
+    return found ? 1 : 0;
+  }
+
+  std::shared_ptr<llmc::TuningDB> db_;
+  std::string dbError_;
 };
 
 } // namespace

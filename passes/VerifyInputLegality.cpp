@@ -2,13 +2,17 @@
 // compile; what does not gets a diagnostic on the op that is wrong.
 #include "Passes.h"
 
+#include "registry/KernelRegistry.h"
+
 #include "llvm/ADT/DenseSet.h"
 
 namespace llm {
 #define GEN_PASS_DEF_VERIFYINPUTLEGALITY
 #include "Passes.h.inc"
 
-bool isKnownTarget(llvm::StringRef target) { return target == "cpu"; }
+bool isKnownTarget(llvm::StringRef target) {
+  return registry::findTarget(std::string_view(target.data(), target.size())) != nullptr;
+}
 
 namespace {
 
@@ -30,9 +34,11 @@ struct VerifyInputLegalityPass : impl::VerifyInputLegalityBase<VerifyInputLegali
     auto target = module->getAttrOfType<StringAttr>(kplan::kTargetAttr);
     if (!target)
       return module.emitError("module needs a string attribute '")
-             << kplan::kTargetAttr << "' naming the target (known: cpu)";
+             << kplan::kTargetAttr << "' naming the target (known: " << registry::targetNames()
+             << ")";
     if (!isKnownTarget(target.getValue()))
-      return module.emitError("unknown target '") << target.getValue() << "' (known: cpu)";
+      return module.emitError("unknown target '")
+             << target.getValue() << "' (known: " << registry::targetNames() << ")";
     return success();
   }
 

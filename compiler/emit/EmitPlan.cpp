@@ -33,6 +33,14 @@ std::string label(Location loc) {
   return {};
 }
 
+// A plan weight's name: its source, or the sources joined with '+' when it stacks several.
+std::string weightName(kplan::WeightOp w) {
+  std::string name;
+  for (Attribute a : w.getSources())
+    name += (name.empty() ? "" : "+") + cast<StringAttr>(a).str();
+  return name;
+}
+
 // The ops of @forward, collected first so that nothing below runs inside an MLIR callback.
 struct PlannedProgram {
   func::FuncOp forward;
@@ -121,15 +129,28 @@ private:
   uint64_t offset_ = 0;
 };
 
-const SourceTensor &source(const WeightSource &weights, kplan::WeightOp w) {
-  const SourceTensor *t = weights.find(w.getSource());
-  if (!t)
-    llm::fail("emission: weight '{}' is not in {}", w.getSource().str(), weights.location());
+// The checkpoint tensors a plan weight stacks, checked against the weight's type: their element
+// counts add up, and every part has the weight's trailing dimensions.
+std::vector<const SourceTensor *> sources(const WeightSource &weights, kplan::WeightOp w) {
   auto shape = cast<RankedTensorType>(w.getType()).getShape();
-  if (t->numel() != ShapedType::getNumElements(shape))
-    llm::fail("emission: weight '{}' has {} elements in {}, the plan expects {}", t->name,
-              t->numel(), t->file, ShapedType::getNumElements(shape));
-  return *t;
+  int64_t rowElems = ShapedType::getNumElements(shape.drop_front());
+  std::vector<const SourceTensor *> parts;
+  int64_t total = 0;
+  for (Attribute a : w.getSources()) {
+    std::string name = cast<StringAttr>(a).str();
+    const SourceTensor *t = weights.find(name);
+    if (!t)
+      llm::fail("emission: weight '{}' is not in {}", name, weights.location());
+    if (rowElems == 0 || t->numel() % rowElems != 0)
+      llm::fail("emission: weight '{}' ({} elements) does not stack into rows of {}", name,
+                t->numel(), rowElems);
+    total += t->numel();
+    parts.push_back(t);
+  }
+  if (total != ShapedType::getNumElements(shape))
+    llm::fail("emission: weight {} has {} elements in {}, the plan expects {}", weightName(w),
+              total, weights.location(), ShapedType::getNumElements(shape));
+  return parts;
 }
 
 flatbuffers::Offset<fb::Param> param(flatbuffers::FlatBufferBuilder &b, NamedAttribute na) {
@@ -175,22 +196,28 @@ EmitSummary emitPlan(ModuleOp module, const EmitInputs &in, const std::string &p
   std::vector<flatbuffers::Offset<fb::WeightEntry>> entries;
   uint64_t total = 0;
   for (kplan::WeightOp w : prog.weights)
-    total += source(*in.weights, w).numel() * sizeof(float);
+    total += ShapedType::getNumElements(cast<RankedTensorType>(w.getType()).getShape()) *
+             sizeof(float);
   uint64_t idHash = XXH3_64bits(planPath.data(), 0);
   {
     WeightWriter writer(tmpWeights);
     uint64_t done = 0;
     for (kplan::WeightOp w : prog.weights) {
-      const SourceTensor &t = source(*in.weights, w);
-      std::vector<float> data(t.numel());
-      in.weights->readFloat32(t.name, data);
+      // Stacked sources are written one after the other: row-wise concatenation.
+      std::vector<float> data(
+          ShapedType::getNumElements(cast<RankedTensorType>(w.getType()).getShape()));
+      size_t at = 0;
+      for (const SourceTensor *t : sources(*in.weights, w)) {
+        in.weights->readFloat32(t->name, std::span<float>(data).subspan(at, t->numel()));
+        at += t->numel();
+      }
       uint64_t checksum = 0;
       uint64_t offset = writer.append(data, checksum);
       idHash = XXH3_64bits_withSeed(&checksum, sizeof checksum, idHash);
       auto shape = cast<RankedTensorType>(w.getType()).getShape();
       std::vector<int64_t> dims(shape.begin(), shape.end());
       entries.push_back(fb::CreateWeightEntry(
-          b, b.CreateString(w.getSource().str()), fb::DType::F32, b.CreateVector(dims),
+          b, b.CreateString(weightName(w)), fb::DType::F32, b.CreateVector(dims),
           b.CreateString(w.getLayout().str()), 0, offset, data.size() * sizeof(float), checksum));
       weightIndex[w.getResult()] = entries.size() - 1;
       done += data.size() * sizeof(float);
@@ -215,12 +242,13 @@ EmitSummary emitPlan(ModuleOp module, const EmitInputs &in, const std::string &p
                                 fb::DType::I32);
       }
       auto call = v.getDefiningOp<kplan::CallOp>();
-      if (!call || !call.getArenaOffset())
+      if (!call || !call.getArenaOffsetsAttr())
         llm::fail("emission: a kernel input is neither a step input nor a planned call result");
+      int64_t offset = call.getArenaOffsetsAttr()[cast<OpResult>(v).getResultNumber()];
       const auto *spec = llm::registry::findKernel(call.getKernel());
       auto t = cast<RankedTensorType>(v.getType());
       uint64_t rowBytes = t.getDimSize(1) * sizeof(float);
-      return fb::CreateBuffer(b, fb::Space::Arena, 0, *call.getArenaOffset(), rowBytes,
+      return fb::CreateBuffer(b, fb::Space::Arena, 0, offset, rowBytes,
                               spec->outputRows == llm::registry::Rows::LogitRows
                                   ? fb::Rows::LogitRows
                                   : fb::Rows::Tokens,
@@ -238,13 +266,15 @@ EmitSummary emitPlan(ModuleOp module, const EmitInputs &in, const std::string &p
       std::vector<uint32_t> ws;
       for (Value v : c.getWeights())
         ws.push_back(weightIndex.at(v));
-      auto outs = std::vector{bufferOf(c.getResult())};
+      std::vector<flatbuffers::Offset<fb::Buffer>> outs;
+      for (Value r : c.getResults())
+        outs.push_back(bufferOf(r));
       std::string kernel = c.getKernel().str();
       calls.push_back(fb::CreateKernelCall(b, b.CreateString(kernel), b.CreateVector(params),
                                            b.CreateVector(ins), b.CreateVector(outs),
                                            b.CreateVector(ws), b.CreateString(label(c.getLoc()))));
       summary.callsByKernel[kernel]++;
-      if (kernel == "attention") {
+      if (kernel == "attention" || kernel == "attention_qkv") {
         ++numLayers;
         auto p = c.getParams();
         kvHeads = cast<IntegerAttr>(p.get("num_kv_heads")).getInt();

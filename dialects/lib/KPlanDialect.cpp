@@ -5,6 +5,7 @@
 #include "registry/KernelRegistry.h"
 
 #include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OpImplementation.h"
 
 using namespace mlir;
@@ -23,8 +24,8 @@ void KPlanDialect::initialize() {
 #include "kplan/KPlanOps.cpp.inc"
 
 LogicalResult WeightOp::verify() {
-  if (getSource().empty())
-    return emitOpError("needs the name of its source tensor");
+  if (getSources().empty())
+    return emitOpError("needs the names of its source tensors");
   if (getLayout() != "row_major")
     return emitOpError("unknown layout '") << getLayout() << "' (known: row_major)";
   if (!cast<RankedTensorType>(getResult().getType()).hasStaticShape())
@@ -43,8 +44,11 @@ static bool paramHasType(Attribute a, llm::registry::ParamType t) {
   return false;
 }
 
+static StringRef str(std::string_view s) { return StringRef(s.data(), s.size()); }
+
 LogicalResult CallOp::verify() {
-  const auto *spec = llm::registry::findKernel(getKernel());
+  namespace reg = llm::registry;
+  const auto *spec = reg::findKernel(getKernel());
   if (!spec)
     return emitOpError("kernel '") << getKernel() << "' is not in the kernel registry";
   if ((int)getInputs().size() != spec->numInputs)
@@ -54,29 +58,49 @@ LogicalResult CallOp::verify() {
   if (nw < spec->minWeights || nw > spec->maxWeights)
     return emitOpError("kernel '") << getKernel() << "' takes " << spec->minWeights << ".."
                                    << spec->maxWeights << " weights, got " << nw;
+  if ((int)getResults().size() != spec->numOutputs)
+    return emitOpError("kernel '") << getKernel() << "' has " << spec->numOutputs
+                                   << " outputs, got " << getResults().size();
   DictionaryAttr params = getParams();
   for (const auto &p : spec->params) {
-    Attribute a = params.get(StringRef(p.name.data(), p.name.size()));
+    Attribute a = params.get(str(p.name));
     if (!a) {
       if (p.required)
-        return emitOpError("kernel '") << getKernel() << "' needs parameter '"
-                                       << StringRef(p.name.data(), p.name.size()) << "'";
+        return emitOpError("kernel '") << getKernel() << "' needs parameter '" << str(p.name)
+                                       << "'";
       continue;
     }
     if (!paramHasType(a, p.type))
-      return emitOpError("parameter '") << StringRef(p.name.data(), p.name.size())
-                                        << "' must be of type "
-                                        << StringRef(llm::registry::paramTypeName(p.type).data());
+      return emitOpError("parameter '")
+             << str(p.name) << "' must be of type " << str(reg::paramTypeName(p.type));
   }
+  // Tunables belong to the module's target family (a call outside a module is checked against
+  // the CPU family).
+  auto module = (*this)->getParentOfType<ModuleOp>();
+  auto targetAttr = module ? module->getAttrOfType<StringAttr>(kTargetAttr) : StringAttr();
+  const reg::TargetInfo *target = targetAttr ? reg::findTarget(targetAttr.getValue()) : nullptr;
+  reg::TargetFamily family = target ? target->family : reg::TargetFamily::Cpu;
   for (NamedAttribute na : params) {
+    StringRef name = na.getName().strref();
     bool known = false;
     for (const auto &p : spec->params)
-      known |= na.getName().strref() == StringRef(p.name.data(), p.name.size());
-    if (!known)
-      return emitOpError("kernel '") << getKernel() << "' has no parameter '"
-                                     << na.getName().strref() << "'";
+      known |= name == str(p.name);
+    if (known)
+      continue;
+    const reg::TunableSpec *t = reg::findTunable(*spec, family, name);
+    if (!t)
+      return emitOpError("kernel '") << getKernel() << "' has no parameter '" << name << "'"
+                                     << (target ? " for target " + std::string(target->name)
+                                                : std::string());
+    auto v = dyn_cast<IntegerAttr>(na.getValue());
+    if (!v || !llvm::is_contained(t->choices, v.getInt()))
+      return emitOpError("tunable '") << name << "' must be one of its registered choices";
   }
-  if (auto off = getArenaOffsetAttr(); off && off.getInt() < 0)
-    return emitOpError("arena_offset must be non-negative");
+  if (auto offsets = getArenaOffsetsAttr()) {
+    if (offsets.size() != (int64_t)getResults().size())
+      return emitOpError("needs one arena offset per result");
+    if (llvm::any_of(offsets.asArrayRef(), [](int64_t o) { return o < 0; }))
+      return emitOpError("arena offsets must be non-negative");
+  }
   return success();
 }

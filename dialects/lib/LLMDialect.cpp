@@ -1,6 +1,7 @@
 // Verifiers of the llm dialect: shapes must agree with the attributes, so that every later pass
 // and the plan can trust them.
 #include "llm/LLMDialect.h"
+#include "llm/RopeParams.h"
 
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/OpImplementation.h"
@@ -81,6 +82,12 @@ LogicalResult LayerNormOp::verify() {
   return expectWidth(*this, getResult(), h, "result");
 }
 
+static bool isGluEpilogue(StringRef e) {
+  return e == "glu_silu" || e == "glu_gelu" || e == "glu_gelu_tanh";
+}
+
+static bool isActivation(StringRef a) { return a == "silu" || a == "gelu" || a == "gelu_tanh"; }
+
 LogicalResult LinearOp::verify() {
   auto w = cast<RankedTensorType>(getWeight().getType());
   if (w.getRank() != 2)
@@ -89,7 +96,55 @@ LogicalResult LinearOp::verify() {
     return failure();
   if (getBias() && failed(expectShape(*this, getBias(), {w.getDimSize(0)}, "bias")))
     return failure();
-  return expectWidth(*this, getResult(), w.getDimSize(0), "result");
+  int64_t out = w.getDimSize(0);
+  if (auto e = getEpilogue()) {
+    if (!isGluEpilogue(*e))
+      return emitOpError("epilogue must be glu_silu, glu_gelu or glu_gelu_tanh, got '") << *e << "'";
+    if (out % 2 != 0)
+      return emitOpError("a glu epilogue needs an even number of weight rows (gate then up)");
+    out /= 2;
+  }
+  return expectWidth(*this, getResult(), out, "result");
+}
+
+LogicalResult GluOp::verify() {
+  if (!isActivation(getAct()))
+    return emitOpError("act must be silu, gelu or gelu_tanh, got '") << getAct() << "'";
+  return expectWidth(*this, getInput(), 2 * width(getResult()), "input");
+}
+
+LogicalResult AddRMSNormOp::verify() {
+  if (!(getEps().convertToDouble() > 0))
+    return emitOpError("eps must be positive");
+  int64_t h = width(getLhs());
+  if (getRhs().getType() != getLhs().getType() || getSum().getType() != getLhs().getType() ||
+      getNormed().getType() != getLhs().getType())
+    return emitOpError("operands and results must all have the same type");
+  return expectShape(*this, getWeight(), {h}, "weight");
+}
+
+LogicalResult WeightConcatOp::verify() {
+  auto parts = getParts();
+  if (parts.empty())
+    return emitOpError("needs at least one part");
+  auto first = cast<RankedTensorType>(parts[0].getType());
+  int64_t rows = 0;
+  for (Value p : parts) {
+    auto t = cast<RankedTensorType>(p.getType());
+    if (t.getRank() != first.getRank() || t.getShape().drop_front() != first.getShape().drop_front())
+      return emitOpError("parts must agree in every dimension but the first");
+    rows += t.getDimSize(0);
+  }
+  SmallVector<int64_t> shape(first.getShape());
+  shape[0] = rows;
+  return expectShape(*this, getResult(), shape, "result");
+}
+
+OpFoldResult WeightConcatOp::fold(FoldAdaptor) {
+  // Stacking one weight is that weight.
+  if (getParts().size() == 1 && getParts()[0].getType() == getResult().getType())
+    return getParts()[0];
+  return {};
 }
 
 LogicalResult RopeOp::verify() {
@@ -100,23 +155,8 @@ LogicalResult RopeOp::verify() {
     return failure();
   if (getResult().getType() != getInput().getType())
     return emitOpError("result type must equal the input type");
-  if (!(getTheta().convertToDouble() > 0))
-    return emitOpError("theta must be positive");
-  StringRef s = getScaling();
-  double factor = getFactor().convertToDouble();
-  if (s == "none")
-    return success();
-  if (s == "linear")
-    return factor > 0 ? success() : emitOpError("linear scaling needs factor > 0");
-  if (s == "llama3") {
-    if (!(factor > 0) || !(getLowFreqFactor().convertToDouble() > 0) ||
-        !(getHighFreqFactor().convertToDouble() > getLowFreqFactor().convertToDouble()) ||
-        getOriginalMaxPositionsAttr().getInt() <= 0)
-      return emitOpError("llama3 scaling needs factor > 0, high_freq_factor > low_freq_factor "
-                         "> 0 and original_max_positions > 0");
-    return success();
-  }
-  return emitOpError("scaling must be none, linear or llama3, got '") << s << "'";
+  std::string error = RopeParams::fromOp(*this).validate();
+  return error.empty() ? success() : emitOpError(error);
 }
 
 LogicalResult AttentionOp::verify() {
@@ -127,17 +167,36 @@ LogicalResult AttentionOp::verify() {
     return emitOpError("num_heads must be a positive multiple of num_kv_heads, head_dim > 0");
   if (getLayerAttr().getInt() < 0 || getSlidingWindowAttr().getInt() < 0)
     return emitOpError("layer and sliding_window must be non-negative");
-  if (failed(expectWidth(*this, getQuery(), h * d, "query")) ||
-      failed(expectWidth(*this, getKey(), kv * d, "key")) ||
-      failed(expectWidth(*this, getValue(), kv * d, "value")))
-    return failure();
+  auto qkv = getQkv();
+  if (qkv.size() == 1) {
+    if (failed(expectWidth(*this, qkv[0], (h + 2 * kv) * d, "packed qkv")))
+      return failure();
+  } else if (qkv.size() == 3) {
+    if (failed(expectWidth(*this, qkv[0], h * d, "query")) ||
+        failed(expectWidth(*this, qkv[1], kv * d, "key")) ||
+        failed(expectWidth(*this, qkv[2], kv * d, "value")))
+      return failure();
+  } else {
+    return emitOpError("takes q, k, v or one packed qkv operand, got ") << qkv.size();
+  }
+  if (bool(getPositions()) != bool(getRopeAttr()))
+    return emitOpError("a rope prologue needs both rope(%positions) and the rope dictionary");
+  if (auto dict = getRopeAttr()) {
+    if (d % 2 != 0)
+      return emitOpError("rope needs an even head_dim");
+    std::string error;
+    auto rope = RopeParams::fromDict(dict, error);
+    if (succeeded(rope))
+      error = rope->validate();
+    if (!error.empty())
+      return emitOpError(error);
+  }
   return expectWidth(*this, getResult(), h * d, "result");
 }
 
 LogicalResult GatedActOp::verify() {
-  StringRef a = getAct();
-  if (a != "silu" && a != "gelu" && a != "gelu_tanh")
-    return emitOpError("act must be silu, gelu or gelu_tanh, got '") << a << "'";
+  if (!isActivation(getAct()))
+    return emitOpError("act must be silu, gelu or gelu_tanh, got '") << getAct() << "'";
   return success();
 }
 

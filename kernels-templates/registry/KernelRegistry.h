@@ -25,6 +25,26 @@ struct ParamSpec {
 // step's token count or the number of rows whose logits are wanted.
 enum class Rows { Tokens, LogitRows };
 
+// Targets come in families; a family's backend implements every kernel of the registry, and its
+// variants differ by tunable parameters (tile sizes, ...), not by name.
+enum class TargetFamily { Cpu, Cuda };
+
+struct TargetInfo {
+  std::string_view name; // the module's llm.target and the plan's target
+  TargetFamily family;
+  std::string_view doc;
+};
+
+// A parameter the kernel-selection pass chooses per target family: from the tuning database when
+// it has an entry for the call's shape, else `defaultValue`. Every value in `choices` must give the
+// same results (tunables change speed, never numerics).
+struct TunableSpec {
+  std::string_view name;
+  int64_t defaultValue;
+  std::span<const int64_t> choices;
+  std::string_view doc;
+};
+
 struct KernelSpec {
   std::string_view name;
   std::string_view summary;
@@ -32,12 +52,28 @@ struct KernelSpec {
   int numInputs;       // activation inputs, in order
   int minWeights;      // weight references, in order
   int maxWeights;
-  Rows outputRows;     // row count of the single output
+  Rows outputRows;     // row count of every output
+  int numOutputs = 1;
+  // Output row r depends only on row r of the inputs, and the kernel finishes reading a row before
+  // writing it: an output may share its buffer with an input of the same width that dies here.
+  bool rowLocal = false;
+  std::span<const TunableSpec> cpuTunables = {};
+  std::span<const TunableSpec> cudaTunables = {};
+  // The parameters that identify a call's problem shape (the tuning database's key).
+  std::span<const std::string_view> shapeKey = {};
 };
 
 std::span<const KernelSpec> allKernels();
 const KernelSpec *findKernel(std::string_view name);
 std::string_view paramTypeName(ParamType t);
+
+std::span<const TargetInfo> allTargets();
+const TargetInfo *findTarget(std::string_view name);
+std::span<const TunableSpec> tunables(const KernelSpec &kernel, TargetFamily family);
+const TunableSpec *findTunable(const KernelSpec &kernel, TargetFamily family,
+                               std::string_view name);
+// "cpu, cpu-avx2, ..." for messages.
+std::string targetNames();
 
 // Names of the step inputs that a program reads (Int32 vectors), in the order the plan lists them.
 inline constexpr std::string_view kInputTokenIds = "token_ids";

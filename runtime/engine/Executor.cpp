@@ -36,6 +36,13 @@ Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan
   if (options.threads > 0)
     omp_set_num_threads(options.threads);
   const fb::Plan &p = plan.plan();
+  // NOTE: the loader has checked the target is a registry target; this executor runs CPU plans.
+  std::string_view target = p.target() ? p.target()->string_view() : "";
+  const reg::TargetInfo *info = reg::findTarget(target);
+  if (!info || info->family != reg::TargetFamily::Cpu)
+    fail("plan '{}' targets {}; this runtime executes CPU plans (compile with --target cpu, "
+         "cpu-avx2 or cpu-avx512)",
+         plan.path(), target);
   program_ = p.programs()->Get(0);
   const fb::KVCacheSpec *spec = p.kv_cache();
   int64_t planMax = spec ? spec->max_seq_len() : 0;
@@ -137,9 +144,14 @@ void Executor::bindCall(uint32_t index, const fb::KernelCall &call) {
                                       shapes.inputWidths[i], shapes.inputDtypes[i],
                                       shapes.inputRows[i]));
   const reg::KernelSpec &spec = *reg::findKernel(call.kernel()->string_view());
-  bound.output = bindBuffer(
-      fmt::format("{} output", where), *call.outputs()->Get(0), shapes.outputWidth, fb::DType::F32,
-      spec.outputRows == reg::Rows::LogitRows ? fb::Rows::LogitRows : fb::Rows::Tokens);
+  if (shapes.outputWidths.size() != call.outputs()->size())
+    fail("{}: the CPU kernel has {} outputs, the call {}", where, shapes.outputWidths.size(),
+         call.outputs()->size());
+  for (uint32_t o = 0; o < call.outputs()->size(); ++o)
+    bound.outputs.push_back(bindBuffer(
+        fmt::format("{} output {}", where, o), *call.outputs()->Get(o), shapes.outputWidths[o],
+        fb::DType::F32,
+        spec.outputRows == reg::Rows::LogitRows ? fb::Rows::LogitRows : fb::Rows::Tokens));
   for (int i = 0; i < numWeights; ++i) {
     uint32_t wi = call.weights()->Get(i);
     const fb::WeightEntry &w = *plan_.plan().weights()->Get(wi);
@@ -241,10 +253,14 @@ std::vector<float> Executor::forward(std::span<const int32_t> tokenIds,
     inputPtrs_.clear();
     for (const Slot &s : call.inputs)
       inputPtrs_.push_back(resolve(s, tokens, rows));
+    outputPtrs_.clear();
+    for (const Slot &s : call.outputs)
+      outputPtrs_.push_back(resolve(s, tokens, rows));
     cpu::KernelArgs args{call.params,
                          inputPtrs_.data(),
                          call.weights.data(),
-                         resolve(call.output, tokens, rows),
+                         outputPtrs_[0],
+                         outputPtrs_.data(),
                          tokens,
                          rows,
                          positions.data(),

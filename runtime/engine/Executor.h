@@ -61,7 +61,7 @@ private:
     const cpu::CpuKernelFn *kernel = nullptr;
     cpu::KernelParams params;
     std::vector<Slot> inputs;
-    Slot output;
+    std::vector<Slot> outputs;
     std::vector<const float *> weights;
   };
   enum class InputKind { TokenIds, Positions, LogitRows };
@@ -90,7 +90,8 @@ private:
   std::unique_ptr<uint8_t, FreeDeleter> arena_;
   size_t arenaCapacity_ = 0;
   std::span<const int32_t> stepInputs_[3]; // valid during forward(), by InputKind
-  std::vector<const void *> inputPtrs_;    // reused per call
+  std::vector<const void *> inputPtrs_;
+  std::vector<void *> outputPtrs_;    // reused per call
 };
 
 } // namespace llmrt

@@ -11,6 +11,7 @@
 #include <filesystem>
 #include <iterator>
 #include <map>
+#include <algorithm>
 #include <set>
 
 namespace llmrt {
@@ -69,8 +70,15 @@ std::string shapeString(const fb::WeightEntry &w) {
   return s + "]";
 }
 
+// A tunable of the plan's target family: an integer among the registered choices.
+void checkTunable(const std::string &where, const fb::Param &p, const reg::TunableSpec &t) {
+  if (p.kind() != fb::ParamKind::Int ||
+      std::find(t.choices.begin(), t.choices.end(), p.int_value()) == t.choices.end())
+    fail("{}: tunable '{}' must be one of its registered integer choices", where, t.name);
+}
+
 void checkParams(const std::string &where, const fb::KernelCall &call,
-                 const reg::KernelSpec &spec) {
+                 const reg::KernelSpec &spec, reg::TargetFamily family) {
   std::set<std::string_view> seen;
   if (call.params())
     for (const fb::Param *p : *call.params()) {
@@ -82,6 +90,10 @@ void checkParams(const std::string &where, const fb::KernelCall &call,
         if (candidate.name == name)
           ps = &candidate;
       if (!ps) {
+        if (const reg::TunableSpec *t = reg::findTunable(spec, family, name)) {
+          checkTunable(where, *p, *t);
+          continue;
+        }
         std::string known;
         for (const reg::ParamSpec &candidate : spec.params)
           known += fmt::format("{}{}", known.empty() ? "" : ", ", candidate.name);
@@ -125,7 +137,7 @@ void checkBuffer(const std::string &where, const fb::Buffer *b, const fb::Progra
 }
 
 void checkCall(const std::string &file, uint32_t index, const fb::KernelCall &call,
-               const fb::Program &program, uint32_t numWeights) {
+               const fb::Program &program, uint32_t numWeights, reg::TargetFamily family) {
   std::string where = fmt::format("plan '{}': {}", file, callName(index, call));
   const reg::KernelSpec *spec = reg::findKernel(call.kernel()->string_view());
   if (!spec) {
@@ -138,8 +150,8 @@ void checkCall(const std::string &file, uint32_t index, const fb::KernelCall &ca
   if (numInputs != static_cast<uint32_t>(spec->numInputs))
     fail("{}: has {} inputs, expected {}", where, numInputs, spec->numInputs);
   uint32_t numOutputs = call.outputs() ? call.outputs()->size() : 0;
-  if (numOutputs != 1)
-    fail("{}: has {} outputs, expected 1", where, numOutputs);
+  if (numOutputs != static_cast<uint32_t>(spec->numOutputs))
+    fail("{}: has {} outputs, expected {}", where, numOutputs, spec->numOutputs);
   uint32_t callWeights = call.weights() ? call.weights()->size() : 0;
   if (callWeights < static_cast<uint32_t>(spec->minWeights) ||
       callWeights > static_cast<uint32_t>(spec->maxWeights))
@@ -151,17 +163,20 @@ void checkCall(const std::string &file, uint32_t index, const fb::KernelCall &ca
     for (uint32_t w : *call.weights())
       if (w >= numWeights)
         fail("{}: weight index {} is out of range (the plan has {} weights)", where, w, numWeights);
-  checkParams(where, call, *spec);
+  checkParams(where, call, *spec, family);
   for (uint32_t i = 0; i < numInputs; ++i)
     checkBuffer(fmt::format("{} input {}", where, i), call.inputs()->Get(i), program);
-  checkBuffer(fmt::format("{} output", where), call.outputs()->Get(0), program);
-  const fb::Buffer *out = call.outputs()->Get(0);
-  bool wantLogitRows = spec->outputRows == reg::Rows::LogitRows;
-  if ((out->rows() == fb::Rows::LogitRows) != wantLogitRows)
-    fail("{}: output rows are {}, expected {}", where, fb::EnumNameRows(out->rows()),
-         wantLogitRows ? "LogitRows" : "Tokens");
-  if (out->space() != fb::Space::Arena)
-    fail("{}: output must live in the arena, not in a step input", where);
+  for (uint32_t o = 0; o < numOutputs; ++o) {
+    std::string at = fmt::format("{} output {}", where, o);
+    checkBuffer(at, call.outputs()->Get(o), program);
+    const fb::Buffer *out = call.outputs()->Get(o);
+    bool wantLogitRows = spec->outputRows == reg::Rows::LogitRows;
+    if ((out->rows() == fb::Rows::LogitRows) != wantLogitRows)
+      fail("{}: rows are {}, expected {}", at, fb::EnumNameRows(out->rows()),
+           wantLogitRows ? "LogitRows" : "Tokens");
+    if (out->space() != fb::Space::Arena)
+      fail("{}: must live in the arena, not in a step input", at);
+  }
 }
 
 // Appends one formatted line to `out` (describe() builds its report with it).
@@ -311,11 +326,15 @@ void LoadedPlan::checkPrograms() {
   if (!plan_->programs() || plan_->programs()->size() == 0)
     fail("plan '{}': has no programs, expected one per tensor-parallel rank", path_);
   uint32_t numWeights = plan_->weights() ? plan_->weights()->size() : 0;
+  const reg::TargetInfo *target = reg::findTarget(str(plan_->target()));
+  if (!target)
+    fail("plan '{}': unknown target '{}' (known: {})", path_, str(plan_->target()),
+         reg::targetNames());
   for (uint32_t r = 0; r < plan_->programs()->size(); ++r) {
     const fb::Program &program = *plan_->programs()->Get(r);
     if (program.calls())
       for (uint32_t c = 0; c < program.calls()->size(); ++c)
-        checkCall(path_, c, *program.calls()->Get(c), program, numWeights);
+        checkCall(path_, c, *program.calls()->Get(c), program, numWeights, target->family);
     std::string where = fmt::format("plan '{}': program {} output", path_, r);
     checkBuffer(where, program.output(), program);
     if (program.output()->rows() != fb::Rows::LogitRows ||

@@ -11,6 +11,7 @@ config.excludes = ["CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py.in"]
 tools = [
     os.path.join(config.llm_tools_dir, "compiler"),
     os.path.join(config.llm_tools_dir, "tools", "llm-opt"),
+    os.path.join(config.llm_tools_dir, "runtime"),
     config.llvm_tools_dir or "/usr/lib/llvm-19/bin",
     "/usr/lib/llvm-19/bin",
 ]

@@ -7,18 +7,20 @@ include "mlir/Interfaces/SideEffectInterfaces.td"
 def KPlan_WeightOp : KPlan_Op<"weight", [Pure]> {
   let summary = "a weight as the plan stores it";
   let description = [{
-    A weight in the layout the kernel that reads it expects. `source` names the checkpoint tensor
-    it is made from; `layout` says how emission writes it (`row_major`: as in the checkpoint,
-    converted to the tensor's element type).
+    A weight in the layout the kernel that reads it expects. `sources` names the checkpoint
+    tensors it is made from, stacked along the first dimension in that order (one source: the
+    tensor itself; several: a fused projection); `layout` says how emission writes it
+    (`row_major`: as in the checkpoint, converted to the tensor's element type).
 
-    Example:
+    Examples:
     ```mlir
-    %w = kplan.weight "model.norm.weight" {layout = "row_major"} : tensor<64xf32>
+    %w = kplan.weight ["model.norm.weight"] : tensor<64xf32>
+    %qkv = kplan.weight ["q.weight", "k.weight", "v.weight"] {layout = "row_major"} : tensor<128x64xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$source, DefaultValuedStrAttr<StrAttr, "row_major">:$layout);
+  let arguments = (ins StrArrayAttr:$sources, DefaultValuedStrAttr<StrAttr, "row_major">:$layout);
   let results = (outs TensorOf<[F32]>:$result);
-  let assemblyFormat = "$source attr-dict `:` type($result)";
+  let assemblyFormat = "$sources attr-dict `:` type($result)";
   let hasVerifier = 1;
 }
 
@@ -26,9 +28,11 @@ def KPlan_CallOp : KPlan_Op<"call", [AttrSizedOperandSegments]> {
   let summary = "a call of a registry kernel";
   let description = [{
     Calls the kernel `kernel` of the kernel registry with activation `inputs`, `weights` and
-    `params` (a dictionary checked against the kernel's parameter schema). The result is one
-    activation matrix; after `plan-buffers` it carries `arena_offset` (bytes per token: the result
-    starts at `arena_offset * T` in the arena of a step with `T` tokens).
+    `params` (a dictionary checked against the kernel's parameter schema and, for tunables, the
+    module's target family). The results are the kernel's outputs (activation matrices); after
+    `plan-buffers` the call carries `arena_offsets`, one per result, in bytes per row of the
+    result's region (the result starts at `offset * T` in the token region of a step with `T`
+    tokens, or at `arena_bytes_per_token * T + offset * R` in the logit-row region).
 
     Example:
     ```mlir
@@ -37,8 +41,8 @@ def KPlan_CallOp : KPlan_Op<"call", [AttrSizedOperandSegments]> {
     ```
   }];
   let arguments = (ins StrAttr:$kernel, Variadic<AnyTensor>:$inputs, Variadic<AnyTensor>:$weights,
-                   DictionaryAttr:$params, OptionalAttr<I64Attr>:$arena_offset);
-  let results = (outs 2DTensorOf<[F32]>:$result);
+                   DictionaryAttr:$params, OptionalAttr<DenseI64ArrayAttr>:$arena_offsets);
+  let results = (outs Variadic<2DTensorOf<[F32]>>:$results);
   let assemblyFormat = [{
     $kernel `(` $inputs `)` (`weights` `(` $weights^ `)`)? attr-dict `:` functional-type(operands, results)
   }];

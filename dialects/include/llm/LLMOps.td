@@ -75,14 +75,17 @@ def LLM_LinearOp : LLM_Op<"linear", [Pure]> {
   let summary = "dense projection x W^T (+ b)";
   let description = [{
     The weight is `out_features x in_features` (the checkpoint's layout); the bias, when present,
-    has `out_features` elements.
+    has `out_features` elements. With `epilogue = "glu_silu"` (or `glu_gelu`, `glu_gelu_tanh`,
+    after `llm-fuse-linear-epilogue`) the weight is `[Wg; Wu]` of `2N` rows and the result is
+    `act(x Wg^T + bg) * (x Wu^T + bu)`, `N` wide.
 
     Example:
     ```mlir
     %y = llm.linear %x, %w, %b : (tensor<?x64xf32>, tensor<128x64xf32>, tensor<128xf32>) -> tensor<?x128xf32>
     ```
   }];
-  let arguments = (ins LLM_Rows:$input, LLM_Weight:$weight, Optional<LLM_Weight>:$bias);
+  let arguments = (ins LLM_Rows:$input, LLM_Weight:$weight, Optional<LLM_Weight>:$bias,
+                   OptionalAttr<StrAttr>:$epilogue);
   let results = (outs LLM_Rows:$result);
   let assemblyFormat = "$input `,` $weight (`,` $bias^)? attr-dict `:` functional-type(operands, results)";
   let hasVerifier = 1;
@@ -113,7 +116,7 @@ def LLM_RopeOp : LLM_Op<"rope", [Pure]> {
   let hasVerifier = 1;
 }
 
-def LLM_AttentionOp : LLM_Op<"attention"> {
+def LLM_AttentionOp : LLM_Op<"attention", [AttrSizedOperandSegments]> {
   let summary = "causal grouped-query attention over the layer's KV cache";
   let description = [{
     Appends this step's keys and values to the KV cache of `layer`, then lets each query attend to
@@ -121,19 +124,35 @@ def LLM_AttentionOp : LLM_Op<"attention"> {
     positions back). Query head `h` reads KV head `h / (num_heads / num_kv_heads)`. Not `Pure`:
     it writes the cache.
 
-    Example:
+    The queries, keys and values come as three operands, or packed in one row `[q | k | v]`
+    (after `llm-fuse-qkv`). With `rope(%positions)` and a `rope` dictionary (after
+    `llm-fuse-rope-attention`) the op first rotates q and k as `llm.rope` would, with the same
+    attributes (theta, scaling, factor, low_freq_factor, high_freq_factor,
+    original_max_positions).
+
+    Examples:
     ```mlir
     %o = llm.attention %q, %k, %v {layer = 0 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64,
                                    head_dim = 16 : i64, scale = 2.5e-01 : f64, sliding_window = 0 : i64}
         : (tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>) -> tensor<?x64xf32>
+    %o2 = llm.attention %qkv rope(%pos) {layer = 1 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64,
+                                   head_dim = 16 : i64, scale = 2.5e-01 : f64,
+                                   rope = {scaling = "none", theta = 1.0e+04 : f64}}
+        : (tensor<?x128xf32>, tensor<?xi32>) -> tensor<?x64xf32>
     ```
   }];
-  let arguments = (ins LLM_Rows:$query, LLM_Rows:$key, LLM_Rows:$value, I64Attr:$layer,
+  let arguments = (ins Variadic<LLM_Rows>:$qkv, Optional<LLM_Ids>:$positions, I64Attr:$layer,
                    I64Attr:$num_heads, I64Attr:$num_kv_heads, I64Attr:$head_dim, F64Attr:$scale,
-                   DefaultValuedAttr<I64Attr, "0">:$sliding_window);
+                   DefaultValuedAttr<I64Attr, "0">:$sliding_window,
+                   OptionalAttr<DictionaryAttr>:$rope);
   let results = (outs LLM_Rows:$result);
-  let assemblyFormat = "$query `,` $key `,` $value attr-dict `:` functional-type(operands, results)";
+  let assemblyFormat = [{
+    $qkv (`rope` `(` $positions^ `)`)? attr-dict `:` functional-type(operands, results)
+  }];
   let hasVerifier = 1;
+  let extraClassDeclaration = [{
+    bool isPacked() { return getQkv().size() == 1; }
+  }];
 }
 
 def LLM_GatedActOp : LLM_Op<"gated_act", [Pure, SameOperandsAndResultType]> {
@@ -148,6 +167,59 @@ def LLM_GatedActOp : LLM_Op<"gated_act", [Pure, SameOperandsAndResultType]> {
   let results = (outs LLM_Rows:$result);
   let assemblyFormat = "$gate `,` $up attr-dict `:` type($result)";
   let hasVerifier = 1;
+}
+
+def LLM_GluOp : LLM_Op<"glu", [Pure]> {
+  let summary = "gated linear unit over a packed [gate | up] row";
+  let description = [{
+    `result[t] = act(input[t, :N]) * input[t, N:]` for an input `2N` wide (after
+    `llm-fuse-gate-up`).
+
+    Example:
+    ```mlir
+    %h = llm.glu %gu {act = "silu"} : (tensor<?x256xf32>) -> tensor<?x128xf32>
+    ```
+  }];
+  let arguments = (ins LLM_Rows:$input, StrAttr:$act);
+  let results = (outs LLM_Rows:$result);
+  let assemblyFormat = "$input attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def LLM_AddRMSNormOp : LLM_Op<"add_rms_norm", [Pure]> {
+  let summary = "residual add followed by rms_norm, in one pass";
+  let description = [{
+    `sum = lhs + rhs; normed = sum / sqrt(mean(sum^2) + eps) * weight` (after
+    `llm-fuse-add-norm`): the residual stream is read and written once instead of three times.
+
+    Example:
+    ```mlir
+    %s, %n = llm.add_rms_norm %x, %o, %w {eps = 1.0e-05 : f64}
+        : (tensor<?x64xf32>, tensor<?x64xf32>, tensor<64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>)
+    ```
+  }];
+  let arguments = (ins LLM_Rows:$lhs, LLM_Rows:$rhs, LLM_Weight:$weight, F64Attr:$eps);
+  let results = (outs LLM_Rows:$sum, LLM_Rows:$normed);
+  let assemblyFormat = "$lhs `,` $rhs `,` $weight attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+}
+
+def LLM_WeightConcatOp : LLM_Op<"weight_concat", [Pure]> {
+  let summary = "weights stacked along their first dimension, at compile time";
+  let description = [{
+    Stacks weights (or biases) row-wise: the fusion passes use it to turn several projections of
+    one input into one. Emission writes the stacked tensor; nothing happens at run time.
+
+    Example:
+    ```mlir
+    %wqkv = llm.weight_concat %wq, %wk, %wv : (tensor<64x64xf32>, tensor<32x64xf32>, tensor<32x64xf32>) -> tensor<128x64xf32>
+    ```
+  }];
+  let arguments = (ins Variadic<LLM_Weight>:$parts);
+  let results = (outs LLM_Weight:$result);
+  let assemblyFormat = "$parts attr-dict `:` functional-type(operands, results)";
+  let hasVerifier = 1;
+  let hasFolder = 1;
 }
 
 def LLM_AddOp : LLM_Op<"add", [Pure, Commutative, SameOperandsAndResultType]> {

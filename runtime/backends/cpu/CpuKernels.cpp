@@ -9,6 +9,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <optional>
 
 namespace llmrt::cpu {
 namespace reg = llm::registry;
@@ -185,6 +186,27 @@ float sum(const float *x, int64_t n) {
   return hsum(acc);
 }
 
+using Act = Activation;
+
+Act parseAct(const std::string &name) {
+  if (name == "silu")
+    return Act::Silu;
+  if (name == "gelu")
+    return Act::Gelu;
+  if (name == "gelu_tanh")
+    return Act::GeluTanh;
+  fail("parameter 'act' is '{}', expected silu, gelu or gelu_tanh", name);
+}
+
+template <Act A> float activate(float g) {
+  if constexpr (A == Act::Silu)
+    return g / (1.0f + std::exp(-g));
+  else if constexpr (A == Act::Gelu)
+    return 0.5f * g * (1.0f + std::erf(g * static_cast<float>(M_SQRT1_2)));
+  else
+    return 0.5f * g * (1.0f + std::tanh(0.7978845608028654f * (g + 0.044715f * g * g * g)));
+}
+
 // Below this many multiply-adds (or elements) a kernel runs on the calling thread: waking the
 // team costs more than the work, and on a loaded machine a descheduled team member stalls the
 // barrier. The choice never changes results (no reduction spans threads).
@@ -220,7 +242,7 @@ KernelShapes rowwise(int numInputs, int64_t width) {
   s.inputWidths.assign(numInputs, width);
   s.inputDtypes.assign(numInputs, fb::DType::F32);
   s.inputRows.assign(numInputs, fb::Rows::Tokens);
-  s.outputWidth = width;
+  s.outputWidths = {width};
   return s;
 }
 
@@ -233,7 +255,7 @@ KernelShapes embeddingShapes(const KernelParams &p, int) {
   s.inputWidths = {1};
   s.inputDtypes = {fb::DType::I32};
   s.inputRows = {fb::Rows::Tokens};
-  s.outputWidth = hidden;
+  s.outputWidths = {hidden};
   s.weights = {{vocab, hidden}};
   return s;
 }
@@ -261,19 +283,20 @@ KernelShapes normShapes(const KernelParams &p, int numWeights) {
   return s;
 }
 
+// As Hugging Face computes it in fp32: mean of squares, rsqrt, then x * r * w. y may alias x.
+void rmsNormRow(const float *x, const float *w, int64_t n, float eps, float *y) {
+  float r = 1.0f / std::sqrt(sumSquares(x, n) / static_cast<float>(n) + eps);
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = (x[i] * r) * w[i];
+}
+
 void rmsNormRun(const KernelArgs &a) {
   int64_t n = a.params.getInt("hidden");
   float eps = static_cast<float>(a.params.getFloat("eps"));
   const float *w = a.weights[0];
 #pragma omp parallel for if (worthThreads(a.tokens * n)) schedule(static)
-  for (int64_t t = 0; t < a.tokens; ++t) {
-    const float *x = in(a, 0) + t * n;
-    float *y = out(a) + t * n;
-    // As Hugging Face computes it in fp32: mean of squares, rsqrt, then x * r * w.
-    float r = 1.0f / std::sqrt(sumSquares(x, n) / static_cast<float>(n) + eps);
-    for (int64_t i = 0; i < n; ++i)
-      y[i] = (x[i] * r) * w[i];
-  }
+  for (int64_t t = 0; t < a.tokens; ++t)
+    rmsNormRow(in(a, 0) + t * n, w, n, eps, out(a) + t * n);
 }
 
 void layerNormRun(const KernelArgs &a) {
@@ -304,8 +327,10 @@ void layerNormRun(const KernelArgs &a) {
 // 3 x 4 accumulators + 4 W vectors fill the 16 ymm registers (x is an FMA memory operand).
 constexpr int64_t kTileRows = 3;   // x rows per register tile
 constexpr int64_t kTileCols = 4;   // W rows per register tile
-constexpr int64_t kBlockCols = 16; // W rows per thread task (stay in L1/L2 across x rows)
-constexpr int64_t kBlockRows = 24; // x rows per pass over a column block
+// Defaults of the tunables block_cols (W rows per thread task, staying in L1/L2 across x rows)
+// and block_rows (x rows per pass over a column block); the registry lists the other choices.
+constexpr int64_t kBlockCols = 16;
+constexpr int64_t kBlockRows = 24;
 
 // One register tile: rows [t, t+tr) x columns [n, n+tn), tr <= kTileRows, tn <= kTileCols.
 // Out-of-range rows and columns repeat the last valid one (computed, not stored), so the tile
@@ -333,15 +358,18 @@ void matmulTile(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t t, i
 } // namespace
 
 void matmulTransposedB(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t rows,
-                       const float *w, int64_t n, int64_t k, const float *bias, float *o) {
-  int64_t numBlocks = (n + kBlockCols - 1) / kBlockCols;
+                       const float *w, int64_t n, int64_t k, const float *bias, float *o,
+                       GemmBlocks blocks) {
+  int64_t blockCols = std::max<int64_t>(kTileCols, blocks.cols);
+  int64_t blockRows = std::max<int64_t>(kTileRows, blocks.rows);
+  int64_t numBlocks = (n + blockCols - 1) / blockCols;
   // Threads split output features: each (row, feature) is one dot with the fixed schedule, so the
-  // result does not depend on how rows or features are split.
+  // result does not depend on how rows or features are split (nor on the block sizes).
 #pragma omp parallel for if (worthThreads(rows * n * k)) schedule(static)
   for (int64_t b = 0; b < numBlocks; ++b) {
-    int64_t n0 = b * kBlockCols, n1 = std::min(n, n0 + kBlockCols);
-    for (int64_t t0 = 0; t0 < rows; t0 += kBlockRows) {
-      int64_t t1 = std::min(rows, t0 + kBlockRows);
+    int64_t n0 = b * blockCols, n1 = std::min(n, n0 + blockCols);
+    for (int64_t t0 = 0; t0 < rows; t0 += blockRows) {
+      int64_t t1 = std::min(rows, t0 + blockRows);
       for (int64_t j = n0; j < n1; j += kTileCols)
         for (int64_t t = t0; t < t1; t += kTileRows)
           matmulTile(x, ldx, rowIdx, t, std::min(kTileRows, t1 - t), w, j,
@@ -350,7 +378,61 @@ void matmulTransposedB(const float *x, int64_t ldx, const int32_t *rowIdx, int64
   }
 }
 
+void matmulGlu(const float *x, int64_t rows, const float *w, int64_t n, int64_t k,
+               const float *bias, Activation act, float *o, GemmBlocks blocks) {
+  int64_t blockCols = std::max<int64_t>(kTileCols, blocks.cols);
+  int64_t blockRows = std::max<int64_t>(kTileRows, blocks.rows);
+  int64_t numBlocks = (n + blockCols - 1) / blockCols;
+  // The gate of feature j is row j of W, its up row n + j. Both tiles go to a per-thread buffer
+  // laid out like the unfused [gate | up] row, so every dot has the bits of the unfused linear.
+#pragma omp parallel if (worthThreads(rows * 2 * n * k))
+  {
+    static thread_local std::vector<float> buf;
+    float *gu = scratch(buf, static_cast<size_t>(blockRows) * 2 * blockCols);
+    int64_t ld = 2 * blockCols;
+#pragma omp for schedule(static)
+    for (int64_t b = 0; b < numBlocks; ++b) {
+      int64_t n0 = b * blockCols, n1 = std::min(n, n0 + blockCols), width = n1 - n0;
+      for (int64_t t0 = 0; t0 < rows; t0 += blockRows) {
+        int64_t t1 = std::min(rows, t0 + blockRows);
+        for (int64_t j = 0; j < width; j += kTileCols)
+          for (int64_t t = t0; t < t1; t += kTileRows) {
+            int64_t tr = std::min(kTileRows, t1 - t), tn = std::min(kTileCols, width - j);
+            // Tiles write at column (n0 + j) - n0 + ...: shift the bases so columns land in gu.
+            matmulTile(x, k, nullptr, t, tr, w + n0 * k, j, tn, k, bias ? bias + n0 : nullptr,
+                       gu - t0 * ld, ld);
+            matmulTile(x, k, nullptr, t, tr, w + (n + n0) * k, j, tn, k,
+                       bias ? bias + n + n0 : nullptr, gu - t0 * ld + blockCols, ld);
+          }
+        for (int64_t t = t0; t < t1; ++t)
+          applyGlu(act, gu + (t - t0) * ld, gu + (t - t0) * ld + blockCols, o + t * n + n0, width);
+      }
+    }
+  }
+}
+
 namespace {
+
+GemmBlocks gemmBlocks(const KernelParams &p) {
+  GemmBlocks b;
+  if (p.has("block_cols"))
+    b.cols = p.getInt("block_cols");
+  if (p.has("block_rows"))
+    b.rows = p.getInt("block_rows");
+  if (b.cols <= 0 || b.cols > 4096 || b.rows <= 0 || b.rows > 4096)
+    fail("tunables block_cols {} and block_rows {} must be in [1, 4096]", b.cols, b.rows);
+  return b;
+}
+
+// The glu epilogue's activation, or nullopt for a plain linear.
+std::optional<Act> linearEpilogue(const KernelParams &p) {
+  if (!p.has("epilogue") || p.getString("epilogue") == "none")
+    return std::nullopt;
+  const std::string &e = p.getString("epilogue");
+  if (e.rfind("glu_", 0) != 0)
+    fail("parameter 'epilogue' is '{}', expected none, glu_silu, glu_gelu or glu_gelu_tanh", e);
+  return parseAct(e.substr(4));
+}
 
 KernelShapes linearShapes(const KernelParams &p, int numWeights) {
   int64_t k = positiveInt(p, "in_features"), n = positiveInt(p, "out_features");
@@ -360,18 +442,24 @@ KernelShapes linearShapes(const KernelParams &p, int numWeights) {
   if (numWeights != 1 + hasBias)
     fail("has_bias is {} but the call passes {} weights, expected {}", hasBias, numWeights,
          1 + hasBias);
+  gemmBlocks(p);
+  int64_t rows = linearEpilogue(p) ? 2 * n : n; // a glu epilogue reads [Wg; Wu]
   KernelShapes s = rowwise(1, k);
-  s.outputWidth = n;
-  s.weights = {{n, k}};
+  s.outputWidths = {n};
+  s.weights = {{rows, k}};
   if (hasBias)
-    s.weights.push_back({n});
+    s.weights.push_back({rows});
   return s;
 }
 
 void linearRun(const KernelArgs &a) {
   int64_t k = a.params.getInt("in_features"), n = a.params.getInt("out_features");
   const float *bias = a.params.getInt("has_bias") ? a.weights[1] : nullptr;
-  matmulTransposedB(in(a, 0), k, nullptr, a.tokens, a.weights[0], n, k, bias, out(a));
+  if (std::optional<Act> act = linearEpilogue(a.params))
+    matmulGlu(in(a, 0), a.tokens, a.weights[0], n, k, bias, *act, out(a), gemmBlocks(a.params));
+  else
+    matmulTransposedB(in(a, 0), k, nullptr, a.tokens, a.weights[0], n, k, bias, out(a),
+                      gemmBlocks(a.params));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -383,7 +471,7 @@ KernelShapes logitsShapes(const KernelParams &p, int) {
   s.inputWidths = {hidden, 1};
   s.inputDtypes = {fb::DType::F32, fb::DType::I32};
   s.inputRows = {fb::Rows::Tokens, fb::Rows::LogitRows};
-  s.outputWidth = vocab;
+  s.outputWidths = {vocab};
   s.weights = {{vocab, hidden}};
   return s;
 }
@@ -395,7 +483,7 @@ void logitsRun(const KernelArgs &a) {
     if (rows[r] < 0 || rows[r] >= a.tokens)
       fail("logits: logit row {} is {}, outside the step's {} tokens", r, rows[r], a.tokens);
   matmulTransposedB(in(a, 0), hidden, rows, a.logitRows, a.weights[0], vocab, hidden, nullptr,
-                    out(a));
+                    out(a), gemmBlocks(a.params));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -414,6 +502,33 @@ KernelShapes ropeShapes(const KernelParams &p, int) {
   return s;
 }
 
+// cos (cs[0, half)) and sin (cs[half, 2 half)) of one position, as torch computes them: the
+// angle is a float32 product, cos and sin in float32.
+void ropeAngles(int32_t pos, std::span<const float> invFreq, float factor, float *cs) {
+  int64_t half = static_cast<int64_t>(invFreq.size());
+  for (int64_t i = 0; i < half; ++i) {
+    float angle = static_cast<float>(pos) * invFreq[i];
+    cs[i] = std::cos(angle) * factor;
+    cs[half + i] = std::sin(angle) * factor;
+  }
+}
+
+// Rotates `heads` heads of one row (rotate-half form); y may alias x.
+void ropeRow(const float *x, float *y, int64_t heads, int64_t headDim, const float *cs,
+             int64_t half) {
+  for (int64_t h = 0; h < heads; ++h) {
+    const float *xh = x + h * headDim;
+    float *yh = y + h * headDim;
+    for (int64_t i = 0; i < half; ++i) {
+      float x0 = xh[i], x1 = xh[i + half], c = cs[i], s = cs[half + i];
+      yh[i] = x0 * c - x1 * s;
+      yh[i + half] = x1 * c + x0 * s;
+    }
+    if (y != x)
+      std::memcpy(yh + 2 * half, xh + 2 * half, (headDim - 2 * half) * sizeof(float));
+  }
+}
+
 void ropeRun(const KernelArgs &a) {
   int64_t heads = a.params.getInt("num_heads"), headDim = a.params.getInt("head_dim");
   std::span<const float> invFreq = a.params.getFloatArray("inv_freq");
@@ -426,25 +541,8 @@ void ropeRun(const KernelArgs &a) {
     float *cs = scratch(buf, 2 * half);
 #pragma omp for schedule(static)
     for (int64_t t = 0; t < a.tokens; ++t) {
-      for (int64_t i = 0; i < half; ++i) {
-        // As torch: the angle is a float32 product, cos/sin in float32.
-        float angle = static_cast<float>(pos[t]) * invFreq[i];
-        cs[i] = std::cos(angle) * factor;
-        cs[half + i] = std::sin(angle) * factor;
-      }
-      const float *x = in(a, 0) + t * width;
-      float *y = out(a) + t * width;
-      for (int64_t h = 0; h < heads; ++h) {
-        const float *xh = x + h * headDim;
-        float *yh = y + h * headDim;
-        for (int64_t i = 0; i < half; ++i) {
-          float x0 = xh[i], x1 = xh[i + half], c = cs[i], s = cs[half + i];
-          yh[i] = x0 * c - x1 * s;
-          yh[i + half] = x1 * c + x0 * s;
-        }
-        if (y != x)
-          std::memcpy(yh + 2 * half, xh + 2 * half, (headDim - 2 * half) * sizeof(float));
-      }
+      ropeAngles(pos[t], invFreq, factor, cs);
+      ropeRow(in(a, 0) + t * width, out(a) + t * width, heads, headDim, cs, half);
     }
   }
 }
@@ -453,7 +551,21 @@ void ropeRun(const KernelArgs &a) {
 // attention(q, k, v): append k, v to the cache at the step's positions, then causal (optionally
 // sliding-window) grouped-query attention over the cache.
 
-KernelShapes attentionShapes(const KernelParams &p, int) {
+// Where q, k and v rows are: three inputs (attention) or one packed [q | k | v] row
+// (attention_qkv).
+struct QkvLayout {
+  const float *q, *k, *v;
+  int64_t stride; // elements between the rows of one token and the next
+};
+
+QkvLayout qkvLayout(const KernelArgs &a, bool packed, int64_t qWidth, int64_t kvWidth) {
+  if (!packed)
+    return {in(a, 0), in(a, 1), in(a, 2), -1};
+  const float *x = in(a, 0);
+  return {x, x + qWidth, x + qWidth + kvWidth, qWidth + 2 * kvWidth};
+}
+
+template <bool Packed> KernelShapes attentionShapes(const KernelParams &p, int) {
   int64_t layer = p.getInt("layer");
   if (layer < 0)
     fail("parameter 'layer' is {}, expected >= 0", layer);
@@ -464,8 +576,20 @@ KernelShapes attentionShapes(const KernelParams &p, int) {
   p.getFloat("scale");
   if (p.getInt("sliding_window") < 0)
     fail("parameter 'sliding_window' is {}, expected >= 0", p.getInt("sliding_window"));
-  KernelShapes s = rowwise(3, heads * headDim);
-  s.inputWidths[1] = s.inputWidths[2] = kvHeads * headDim;
+  if (p.has("inv_freq")) {
+    int64_t rotary = 2 * static_cast<int64_t>(p.getFloatArray("inv_freq").size());
+    if (rotary == 0 || rotary > headDim)
+      fail("parameter 'inv_freq' has {} entries, expected 1 to head_dim/2 = {}", rotary / 2,
+           headDim / 2);
+  }
+  KernelShapes s;
+  if (Packed) {
+    s = rowwise(1, (heads + 2 * kvHeads) * headDim);
+    s.outputWidths = {heads * headDim};
+  } else {
+    s = rowwise(3, heads * headDim);
+    s.inputWidths[1] = s.inputWidths[2] = kvHeads * headDim;
+  }
   s.kvLayer = static_cast<int>(layer);
   s.kvRowWidth = kvHeads * headDim;
   s.kvHeadDim = headDim;
@@ -504,35 +628,58 @@ void attendOne(const KVCache &kv, int layer, const float *q, int64_t kvOffset, i
   std::memcpy(y, acc, headDim * sizeof(float));
 }
 
-void attentionRun(const KernelArgs &a) {
+// Appends k, v to the cache at the step's positions (rotating k first when the call has a rope
+// prologue), then causal (optionally sliding-window) grouped-query attention over the cache.
+template <bool Packed> void attentionRun(const KernelArgs &a) {
   const KernelParams &p = a.params;
   int layer = static_cast<int>(p.getInt("layer"));
   int64_t heads = p.getInt("num_heads"), kvHeads = p.getInt("num_kv_heads");
   int64_t headDim = p.getInt("head_dim"), window = p.getInt("sliding_window");
   float scale = static_cast<float>(p.getFloat("scale"));
+  bool rope = p.has("inv_freq");
+  std::span<const float> invFreq = rope ? p.getFloatArray("inv_freq") : std::span<const float>();
+  float factor = static_cast<float>(p.getFloat("attention_factor", 1.0));
+  int64_t half = static_cast<int64_t>(invFreq.size());
   KVCache &kv = *a.kvCache;
   int64_t kvWidth = kvHeads * headDim, qWidth = heads * headDim, group = heads / kvHeads;
+  QkvLayout in = qkvLayout(a, Packed, qWidth, kvWidth);
+  int64_t qStride = Packed ? in.stride : qWidth, kvStride = Packed ? in.stride : kvWidth;
   for (int64_t t = 0; t < a.tokens; ++t)
     if (a.positions[t] < 0 || a.positions[t] >= kv.capacity())
       fail("attention: position {} at row {} is outside the KV cache's {} positions",
            a.positions[t], t, kv.capacity());
   // Append first: query t may see keys of earlier tokens of this same step.
+  std::vector<float> cs(2 * half);
   for (int64_t t = 0; t < a.tokens; ++t) {
-    std::memcpy(kv.key(layer, a.positions[t]), in(a, 1) + t * kvWidth, kvWidth * sizeof(float));
-    std::memcpy(kv.value(layer, a.positions[t]), in(a, 2) + t * kvWidth, kvWidth * sizeof(float));
+    float *key = kv.key(layer, a.positions[t]);
+    if (rope) {
+      ropeAngles(a.positions[t], invFreq, factor, cs.data());
+      ropeRow(in.k + t * kvStride, key, kvHeads, headDim, cs.data(), half);
+    } else {
+      std::memcpy(key, in.k + t * kvStride, kvWidth * sizeof(float));
+    }
+    std::memcpy(kv.value(layer, a.positions[t]), in.v + t * kvStride, kvWidth * sizeof(float));
   }
 #pragma omp parallel if (worthThreads(a.tokens * heads * headDim * (kv.length() + a.tokens)))
   {
-    static thread_local std::vector<float> scoreBuf, accBuf;
+    static thread_local std::vector<float> scoreBuf, accBuf, ropeBuf;
     float *acc = scratch(accBuf, headDim);
+    float *qRot = scratch(ropeBuf, headDim + 2 * half);
+    float *qcs = qRot + headDim;
 #pragma omp for collapse(2) schedule(dynamic, 1)
     for (int64_t t = 0; t < a.tokens; ++t)
       for (int64_t h = 0; h < heads; ++h) {
         int32_t hi = a.positions[t];
         int32_t lo = window > 0 ? static_cast<int32_t>(std::max<int64_t>(0, hi - window + 1)) : 0;
         float *scores = scratch(scoreBuf, hi - lo + 1);
-        attendOne(kv, layer, in(a, 0) + t * qWidth + h * headDim, (h / group) * headDim, headDim,
-                  lo, hi, scale, scores, acc, out(a) + t * qWidth + h * headDim);
+        const float *q = in.q + t * qStride + h * headDim;
+        if (rope) {
+          ropeAngles(hi, invFreq, factor, qcs);
+          ropeRow(q, qRot, 1, headDim, qcs, half);
+          q = qRot;
+        }
+        attendOne(kv, layer, q, (h / group) * headDim, headDim, lo, hi, scale, scores, acc,
+                  out(a) + t * qWidth + h * headDim);
       }
   }
 }
@@ -540,50 +687,83 @@ void attentionRun(const KernelArgs &a) {
 // ---------------------------------------------------------------------------------------------
 // gated_act(gate, up) = act(gate) * up; add; mul
 
-enum class Act { Silu, Gelu, GeluTanh };
-
-Act parseAct(const std::string &name) {
-  if (name == "silu")
-    return Act::Silu;
-  if (name == "gelu")
-    return Act::Gelu;
-  if (name == "gelu_tanh")
-    return Act::GeluTanh;
-  fail("parameter 'act' is '{}', expected silu, gelu or gelu_tanh", name);
+template <Act A> void gluLoop(const float *g, const float *u, float *y, int64_t n) {
+  for (int64_t i = 0; i < n; ++i)
+    y[i] = activate<A>(g[i]) * u[i];
 }
+
+} // namespace
+
+void applyGlu(Activation act, const float *g, const float *u, float *y, int64_t n) {
+  switch (act) {
+  case Act::Silu:
+    return gluLoop<Act::Silu>(g, u, y, n);
+  case Act::Gelu:
+    return gluLoop<Act::Gelu>(g, u, y, n);
+  case Act::GeluTanh:
+    return gluLoop<Act::GeluTanh>(g, u, y, n);
+  }
+}
+
+namespace {
 
 KernelShapes gatedActShapes(const KernelParams &p, int) {
   parseAct(p.getString("act"));
   return rowwise(2, positiveInt(p, "width"));
 }
 
-template <Act A> float activate(float g) {
-  if constexpr (A == Act::Silu)
-    return g / (1.0f + std::exp(-g));
-  else if constexpr (A == Act::Gelu)
-    return 0.5f * g * (1.0f + std::erf(g * static_cast<float>(M_SQRT1_2)));
-  else
-    return 0.5f * g * (1.0f + std::tanh(0.7978845608028654f * (g + 0.044715f * g * g * g)));
-}
-
-template <Act A> void gatedActLoop(const float *g, const float *u, float *y, int64_t n) {
-#pragma omp parallel for if (worthThreads(n)) schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    y[i] = activate<A>(g[i]) * u[i];
-}
-
+// Rows of `width` elements, split over threads by row: a row's result never depends on T.
 void gatedActRun(const KernelArgs &a) {
-  int64_t n = a.tokens * a.params.getInt("width");
-  switch (parseAct(a.params.getString("act"))) {
-  case Act::Silu:
-    gatedActLoop<Act::Silu>(in(a, 0), in(a, 1), out(a), n);
-    break;
-  case Act::Gelu:
-    gatedActLoop<Act::Gelu>(in(a, 0), in(a, 1), out(a), n);
-    break;
-  case Act::GeluTanh:
-    gatedActLoop<Act::GeluTanh>(in(a, 0), in(a, 1), out(a), n);
-    break;
+  int64_t width = a.params.getInt("width");
+  Act act = parseAct(a.params.getString("act"));
+#pragma omp parallel for if (worthThreads(a.tokens * width)) schedule(static)
+  for (int64_t t = 0; t < a.tokens; ++t)
+    applyGlu(act, in(a, 0) + t * width, in(a, 1) + t * width, out(a) + t * width, width);
+}
+
+// glu(x) over a packed [gate | up] row of 2 * width.
+KernelShapes gluShapes(const KernelParams &p, int) {
+  parseAct(p.getString("act"));
+  int64_t width = positiveInt(p, "width");
+  KernelShapes s = rowwise(1, 2 * width);
+  s.outputWidths = {width};
+  return s;
+}
+
+void gluRun(const KernelArgs &a) {
+  int64_t width = a.params.getInt("width");
+  Act act = parseAct(a.params.getString("act"));
+#pragma omp parallel for if (worthThreads(a.tokens * width)) schedule(static)
+  for (int64_t t = 0; t < a.tokens; ++t) {
+    const float *x = in(a, 0) + t * 2 * width;
+    applyGlu(act, x, x + width, out(a) + t * width, width);
+  }
+}
+
+// add_rms_norm(a, b) w -> (s = a + b, rms_norm(s) * w). Row by row, s is complete before the
+// normalized row is written, so either output may share memory with either input (plan-buffers
+// places them in place).
+KernelShapes addRmsNormShapes(const KernelParams &p, int) {
+  int64_t hidden = positiveInt(p, "hidden");
+  p.getFloat("eps");
+  KernelShapes s = rowwise(2, hidden);
+  s.outputWidths = {hidden, hidden};
+  s.weights = {{hidden}};
+  return s;
+}
+
+void addRmsNormRun(const KernelArgs &a) {
+  int64_t n = a.params.getInt("hidden");
+  float eps = static_cast<float>(a.params.getFloat("eps"));
+  const float *w = a.weights[0];
+  float *sumOut = static_cast<float *>(a.outputs[0]), *normOut = static_cast<float *>(a.outputs[1]);
+#pragma omp parallel for if (worthThreads(a.tokens * n)) schedule(static)
+  for (int64_t t = 0; t < a.tokens; ++t) {
+    const float *x = in(a, 0) + t * n, *y = in(a, 1) + t * n;
+    float *s = sumOut + t * n, *o = normOut + t * n;
+    for (int64_t i = 0; i < n; ++i)
+      s[i] = x[i] + y[i];
+    rmsNormRow(s, w, n, eps, o);
   }
 }
 
@@ -615,8 +795,11 @@ const std::array kCpuKernels{
     CpuKernelFn{"layer_norm", layerNormRun, normShapes},
     CpuKernelFn{"linear", linearRun, linearShapes},
     CpuKernelFn{"rope", ropeRun, ropeShapes},
-    CpuKernelFn{"attention", attentionRun, attentionShapes},
+    CpuKernelFn{"attention", attentionRun<false>, attentionShapes<false>},
+    CpuKernelFn{"attention_qkv", attentionRun<true>, attentionShapes<true>},
     CpuKernelFn{"gated_act", gatedActRun, gatedActShapes},
+    CpuKernelFn{"glu", gluRun, gluShapes},
+    CpuKernelFn{"add_rms_norm", addRmsNormRun, addRmsNormShapes},
     CpuKernelFn{"add", addRun, elementwiseShapes},
     CpuKernelFn{"mul", mulRun, elementwiseShapes},
     CpuKernelFn{"logits", logitsRun, logitsShapes},

@@ -67,7 +67,7 @@ struct KernelShapes {
   std::vector<int64_t> inputWidths; // elements per row, one per input
   std::vector<fb::DType> inputDtypes;
   std::vector<fb::Rows> inputRows;
-  int64_t outputWidth = 0;                   // F32 elements per output row
+  std::vector<int64_t> outputWidths;         // F32 elements per row, one per output
   std::vector<std::vector<int64_t>> weights; // expected shape of each weight (all F32)
   int kvLayer = -1;                          // attention: the KV cache layer it uses
   int64_t kvRowWidth = 0;                    // attention: num_kv_heads * head_dim
@@ -78,7 +78,8 @@ struct KernelArgs {
   const KernelParams &params;
   const void *const *inputs;   // registry order; float rows or int32 vectors
   const float *const *weights; // registry order
-  void *output;
+  void *output;              // outputs[0]
+  void *const *outputs;      // registry order (add_rms_norm has two)
   int64_t tokens;           // T
   int64_t logitRows;        // R
   const int32_t *positions; // T entries: the step's positions
@@ -97,9 +98,26 @@ struct CpuKernelFn {
 const CpuKernelFn *findCpuKernel(std::string_view name);
 std::span<const CpuKernelFn> allCpuKernels();
 
+// The CPU GEMMs' tunables (registry: block_cols, block_rows); any choice gives the same bits.
+struct GemmBlocks {
+  int64_t cols = 16;
+  int64_t rows = 24;
+};
+
+enum class Activation { Silu, Gelu, GeluTanh };
+
 // out[r, n] = x[rowIdx ? rowIdx[r] : r] . W[n] (+ bias[n]) for r < rows, n < N; W is N x K
 // row-major, x rows have stride ldx. Exposed for tests and benchmarks; linear and logits use it.
 void matmulTransposedB(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t rows,
-                       const float *w, int64_t n, int64_t k, const float *bias, float *out);
+                       const float *w, int64_t n, int64_t k, const float *bias, float *out,
+                       GemmBlocks blocks = {});
+
+// out[r, j] = act(x[r] . W[j] + b[j]) * (x[r] . W[n + j] + b[n + j]) for j < n: a linear over the
+// stacked [Wg; Wu] (2n x k) with a glu epilogue, bit-identical to linear followed by glu.
+void matmulGlu(const float *x, int64_t rows, const float *w, int64_t n, int64_t k,
+               const float *bias, Activation act, float *out, GemmBlocks blocks = {});
+
+// y[j] = act(g[j]) * u[j] for j < n.
+void applyGlu(Activation act, const float *g, const float *u, float *y, int64_t n);
 
 } // namespace llmrt::cpu

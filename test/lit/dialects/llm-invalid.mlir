@@ -119,3 +119,67 @@ func.func @attention_negative_window(%q: tensor<?x64xf32>, %kv: tensor<?x32xf32>
   %o = llm.attention %q, %kv, %kv {layer = 0 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 16 : i64, scale = 0.25 : f64, sliding_window = -4 : i64} : (tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>) -> tensor<?x64xf32>
   return
 }
+
+// -----
+
+func.func @glu_width(%x: tensor<?x64xf32>) {
+  // expected-error @+1 {{input must have 256 columns, got 64}}
+  %y = llm.glu %x {act = "silu"} : (tensor<?x64xf32>) -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+func.func @linear_epilogue_width(%x: tensor<?x64xf32>, %w: tensor<256x64xf32>) {
+  // expected-error @+1 {{result must have 128 columns, got 256}}
+  %y = llm.linear %x, %w {epilogue = "glu_silu"} : (tensor<?x64xf32>, tensor<256x64xf32>) -> tensor<?x256xf32>
+  return
+}
+
+// -----
+
+func.func @linear_bad_epilogue(%x: tensor<?x64xf32>, %w: tensor<256x64xf32>) {
+  // expected-error @+1 {{epilogue must be glu_silu, glu_gelu or glu_gelu_tanh, got 'relu'}}
+  %y = llm.linear %x, %w {epilogue = "relu"} : (tensor<?x64xf32>, tensor<256x64xf32>) -> tensor<?x128xf32>
+  return
+}
+
+// -----
+
+func.func @concat_mismatch(%a: tensor<32x64xf32>, %b: tensor<32x16xf32>) {
+  // expected-error @+1 {{parts must agree in every dimension but the first}}
+  %w = llm.weight_concat %a, %b : (tensor<32x64xf32>, tensor<32x16xf32>) -> tensor<64x64xf32>
+  return
+}
+
+// -----
+
+func.func @packed_width(%qkv: tensor<?x100xf32>) {
+  // expected-error @+1 {{packed qkv must have 128 columns, got 100}}
+  %o = llm.attention %qkv {layer = 0 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 16 : i64, scale = 0.25 : f64} : (tensor<?x100xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_without_positions(%q: tensor<?x64xf32>, %kv: tensor<?x32xf32>) {
+  // expected-error @+1 {{a rope prologue needs both rope(%positions) and the rope dictionary}}
+  %o = llm.attention %q, %kv, %kv {layer = 0 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 16 : i64, scale = 0.25 : f64, rope = {scaling = "none", theta = 1.0e+04 : f64}} : (tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @rope_dict_bad(%q: tensor<?x64xf32>, %kv: tensor<?x32xf32>, %p: tensor<?xi32>) {
+  // expected-error @+1 {{rope has no parameter 'beta'}}
+  %o = llm.attention %q, %kv, %kv rope(%p) {layer = 0 : i64, num_heads = 4 : i64, num_kv_heads = 2 : i64, head_dim = 16 : i64, scale = 0.25 : f64, rope = {beta = 1.0 : f64}} : (tensor<?x64xf32>, tensor<?x32xf32>, tensor<?x32xf32>, tensor<?xi32>) -> tensor<?x64xf32>
+  return
+}
+
+// -----
+
+func.func @add_rms_norm_types(%a: tensor<?x64xf32>, %b: tensor<?x32xf32>, %w: tensor<64xf32>) {
+  // expected-error @+1 {{operands and results must all have the same type}}
+  %s, %n = llm.add_rms_norm %a, %b, %w {eps = 1.0e-05 : f64} : (tensor<?x64xf32>, tensor<?x32xf32>, tensor<64xf32>) -> (tensor<?x64xf32>, tensor<?x64xf32>)
+  return
+}

@@ -1,7 +1,7 @@
 // RUN: llm-opt %s -split-input-file -llm-verify-input-legality -verify-diagnostics
 // Each module below is refused at the door, with the diagnostic on what is wrong.
 
-// expected-error @+1 {{module needs a string attribute 'llm.target'}}
+// expected-error @+1 {{module needs a string attribute 'llm.target' naming the target (known: cpu, cpu-avx2, cpu-avx512, cuda-sm80, cuda-sm90)}}
 module {
   func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>, %rows: tensor<?xi32>) -> tensor<?x32xf32> {
     %t = llm.weight "embed" : tensor<32x16xf32>
@@ -13,7 +13,7 @@ module {
 
 // -----
 
-// expected-error @+1 {{unknown target 'tpu-v9' (known: cpu)}}
+// expected-error @+1 {{unknown target 'tpu-v9' (known: cpu, cpu-avx2, cpu-avx512, cuda-sm80, cuda-sm90)}}
 module attributes {llm.target = "tpu-v9"} {
 }
 
@@ -68,7 +68,7 @@ module attributes {llm.target = "cpu"} {
   func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>, %rows: tensor<?xi32>) -> tensor<?x32xf32> {
     %t = llm.weight "embed" : tensor<32x16xf32>
     // expected-error @+1 {{only llm ops may appear in @forward, got 'kplan.weight'}}
-    %w = kplan.weight "embed" : tensor<32x16xf32>
+    %w = kplan.weight ["embed"] : tensor<32x16xf32>
     %x = llm.embedding %ids, %t : (tensor<?xi32>, tensor<32x16xf32>) -> tensor<?x16xf32>
     %l = llm.logits %x, %rows, %t : (tensor<?x16xf32>, tensor<?xi32>, tensor<32x16xf32>) -> tensor<?x32xf32>
     return %l : tensor<?x32xf32>

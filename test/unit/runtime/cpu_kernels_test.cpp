@@ -20,15 +20,25 @@ namespace {
 
 using test::randomFloats;
 
-// Runs one kernel by name; inputs are raw pointers in registry order.
+// Runs one kernel by name; inputs and outputs are raw pointers in registry order.
+void runOutputs(std::string_view name, const KernelParams &params,
+                std::vector<const void *> inputs, std::vector<const float *> weights,
+                std::vector<void *> outputs, int64_t tokens, int64_t logitRows = 0,
+                const int32_t *positions = nullptr, KVCache *kv = nullptr) {
+  const CpuKernelFn *k = findCpuKernel(name);
+  ASSERT_NE(k, nullptr) << name;
+  KernelShapes shapes = k->shapes(params, static_cast<int>(weights.size())); // must validate
+  ASSERT_EQ(shapes.outputWidths.size(), outputs.size()) << name;
+  KernelArgs args{params, inputs.data(), weights.data(), outputs[0], outputs.data(),
+                  tokens,  logitRows,     positions,     kv};
+  k->run(args);
+}
+
 void run(std::string_view name, const KernelParams &params, std::vector<const void *> inputs,
          std::vector<const float *> weights, void *output, int64_t tokens, int64_t logitRows = 0,
          const int32_t *positions = nullptr, KVCache *kv = nullptr) {
-  const CpuKernelFn *k = findCpuKernel(name);
-  ASSERT_NE(k, nullptr) << name;
-  k->shapes(params, static_cast<int>(weights.size())); // parameters must validate
-  KernelArgs args{params, inputs.data(), weights.data(), output, tokens, logitRows, positions, kv};
-  k->run(args);
+  runOutputs(name, params, std::move(inputs), std::move(weights), {output}, tokens, logitRows,
+             positions, kv);
 }
 
 void expectClose(const std::vector<float> &got, const std::vector<double> &want,
@@ -370,6 +380,134 @@ TEST(CpuKernelsTest, AttentionIsBatchInvariant) {
     run("attention", p, {q.data() + t * qWidth, k.data() + t * kvWidth, v.data() + t * kvWidth}, {},
         single.data() + t * qWidth, 1, 0, pos.data() + t, &singleKv);
   EXPECT_EQ(0, std::memcmp(batch.data(), single.data(), batch.size() * sizeof(float)));
+}
+
+
+// ---------------------------------------------------------------------------------------------
+// Fused kernels: each must give the same bits as the unfused kernels it replaces (the fusion
+// passes rely on it: fused and unfused plans agree exactly).
+
+// linear with a glu epilogue == linear over [Wg; Wu] then glu, bitwise, with and without bias,
+// for every block size the registry lists.
+TEST(CpuKernelsTest, LinearGluEpilogueMatchesLinearThenGlu) {
+  const int64_t K = 45, N = 23, T = 5;
+  std::vector<float> x = randomFloats(T * K, 40), w = randomFloats(2 * N * K, 41);
+  std::vector<float> bias = randomFloats(2 * N, 42);
+  for (int hasBias : {0, 1})
+    for (const char *act : {"silu", "gelu", "gelu_tanh"}) {
+      KernelParams lin;
+      lin.setInt("in_features", K).setInt("out_features", 2 * N).setInt("has_bias", hasBias);
+      std::vector<const float *> weights{w.data()};
+      if (hasBias)
+        weights.push_back(bias.data());
+      std::vector<float> gu(T * 2 * N), unfused(T * N);
+      run("linear", lin, {x.data()}, weights, gu.data(), T);
+      KernelParams glu;
+      glu.setInt("width", N).setString("act", act);
+      run("glu", glu, {gu.data()}, {}, unfused.data(), T);
+      for (int64_t cols : {8, 16, 64})
+        for (int64_t rows : {3, 24}) {
+          KernelParams fusedP;
+          fusedP.setInt("in_features", K).setInt("out_features", N).setInt("has_bias", hasBias);
+          fusedP.setString("epilogue", std::string("glu_") + act);
+          fusedP.setInt("block_cols", cols).setInt("block_rows", rows);
+          std::vector<float> fused(T * N);
+          run("linear", fusedP, {x.data()}, weights, fused.data(), T);
+          ASSERT_EQ(0, std::memcmp(fused.data(), unfused.data(), fused.size() * sizeof(float)))
+              << act << " bias " << hasBias << " blocks " << cols << "x" << rows;
+        }
+    }
+}
+
+// glu over a packed row == gated_act over the two halves.
+TEST(CpuKernelsTest, GluMatchesGatedAct) {
+  const int64_t N = 19, T = 3;
+  std::vector<float> x = randomFloats(T * 2 * N, 43, 3.0f);
+  std::vector<float> gate(T * N), up(T * N), want(T * N), got(T * N);
+  for (int64_t t = 0; t < T; ++t)
+    for (int64_t i = 0; i < N; ++i) {
+      gate[t * N + i] = x[t * 2 * N + i];
+      up[t * N + i] = x[t * 2 * N + N + i];
+    }
+  KernelParams p;
+  p.setInt("width", N).setString("act", "gelu");
+  run("gated_act", p, {gate.data(), up.data()}, {}, want.data(), T);
+  run("glu", p, {x.data()}, {}, got.data(), T);
+  EXPECT_EQ(got, want);
+}
+
+// add_rms_norm == add then rms_norm, bitwise, also when its outputs take the inputs' memory.
+TEST(CpuKernelsTest, AddRmsNormMatchesAddThenRmsNorm) {
+  const int64_t H = 37, T = 4;
+  std::vector<float> a = randomFloats(T * H, 44), b = randomFloats(T * H, 45);
+  std::vector<float> w = randomFloats(H, 46);
+  KernelParams add, norm;
+  add.setInt("width", H);
+  norm.setInt("hidden", H).setFloat("eps", 1e-5);
+  std::vector<float> sum(T * H), normed(T * H);
+  run("add", add, {a.data(), b.data()}, {}, sum.data(), T);
+  run("rms_norm", norm, {sum.data()}, {w.data()}, normed.data(), T);
+  std::vector<float> s(T * H), n(T * H);
+  runOutputs("add_rms_norm", norm, {a.data(), b.data()}, {w.data()}, {s.data(), n.data()}, T);
+  EXPECT_EQ(s, sum);
+  EXPECT_EQ(n, normed);
+  // In place, as plan-buffers places it: the sum over a, the normalized sum over b.
+  std::vector<float> a2 = a, b2 = b;
+  runOutputs("add_rms_norm", norm, {a2.data(), b2.data()}, {w.data()}, {a2.data(), b2.data()}, T);
+  EXPECT_EQ(a2, sum);
+  EXPECT_EQ(b2, normed);
+}
+
+// attention_qkv with a rope prologue == rope on q and k, then attention on separate inputs; the
+// KV caches end up identical too.
+TEST(CpuKernelsTest, PackedAttentionWithRopeMatchesRopeThenAttention) {
+  const int64_t heads = 4, kvHeads = 2, headDim = 8, T = 5;
+  int64_t qW = heads * headDim, kvW = kvHeads * headDim, packedW = qW + 2 * kvW;
+  std::vector<float> invFreq = {1.0f, 0.1f, 0.01f, 0.001f};
+  std::vector<float> qkv = randomFloats(T * packedW, 47, 2.0f);
+  std::vector<int32_t> pos = {0, 1, 2, 3, 4};
+  std::vector<float> q(T * qW), k(T * kvW), v(T * kvW);
+  for (int64_t t = 0; t < T; ++t) {
+    std::copy_n(qkv.data() + t * packedW, qW, q.data() + t * qW);
+    std::copy_n(qkv.data() + t * packedW + qW, kvW, k.data() + t * kvW);
+    std::copy_n(qkv.data() + t * packedW + qW + kvW, kvW, v.data() + t * kvW);
+  }
+  KernelParams ropeQ, ropeK, attn;
+  ropeQ.setInt("num_heads", heads).setInt("head_dim", headDim).setFloatArray("inv_freq", invFreq);
+  ropeK.setInt("num_heads", kvHeads).setInt("head_dim", headDim).setFloatArray("inv_freq", invFreq);
+  attn.setInt("layer", 0).setInt("num_heads", heads).setInt("num_kv_heads", kvHeads);
+  attn.setInt("head_dim", headDim).setFloat("scale", 0.3).setInt("sliding_window", 3);
+  KVCache unfusedKv(1, kvHeads, headDim, 8), fusedKv(1, kvHeads, headDim, 8);
+  std::vector<float> qr(q.size()), kr(k.size()), want(T * qW), got(T * qW);
+  run("rope", ropeQ, {q.data(), pos.data()}, {}, qr.data(), T);
+  run("rope", ropeK, {k.data(), pos.data()}, {}, kr.data(), T);
+  run("attention", attn, {qr.data(), kr.data(), v.data()}, {}, want.data(), T, 0, pos.data(),
+      &unfusedKv);
+  attn.setFloatArray("inv_freq", invFreq).setFloat("attention_factor", 1.0);
+  run("attention_qkv", attn, {qkv.data()}, {}, got.data(), T, 0, pos.data(), &fusedKv);
+  EXPECT_EQ(got, want);
+  for (int32_t p : pos)
+    for (int64_t i = 0; i < kvW; ++i) {
+      ASSERT_EQ(fusedKv.key(0, p)[i], unfusedKv.key(0, p)[i]) << "position " << p;
+      ASSERT_EQ(fusedKv.value(0, p)[i], unfusedKv.value(0, p)[i]) << "position " << p;
+    }
+}
+
+// The GEMM tunables change speed, never bits.
+TEST(CpuKernelsTest, GemmTunablesDoNotChangeResults) {
+  const int64_t K = 77, N = 50, T = 9;
+  std::vector<float> x = randomFloats(T * K, 48), w = randomFloats(N * K, 49);
+  KernelParams p;
+  p.setInt("in_features", K).setInt("out_features", N).setInt("has_bias", 0);
+  std::vector<float> base(T * N);
+  run("linear", p, {x.data()}, {w.data()}, base.data(), T);
+  for (int64_t cols : {8, 16, 32, 64})
+    for (int64_t rows : {3, 6, 12, 24, 48}) {
+      p.setInt("block_cols", cols).setInt("block_rows", rows);
+      std::vector<float> out(T * N);
+      run("linear", p, {x.data()}, {w.data()}, out.data(), T);
+      ASSERT_EQ(out, base) << cols << "x" << rows;
+    }
 }
 
 } // namespace
