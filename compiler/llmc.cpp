@@ -3,7 +3,9 @@
 #include "Passes.h"
 #include "Recipe.h"
 #include "emit/EmitPlan.h"
+#include "import/GGUF.h"
 #include "import/GGUFModel.h"
+#include "import/GGUFTokenizer.h"
 #include "registry/KernelRegistry.h"
 #include "support/Error.h"
 
@@ -114,7 +116,12 @@ ImportedModel importModel(const std::string &path) {
   ImportedModel m;
   m.emit.modelName = modelName(path);
   if (fs::is_regular_file(path) && fs::path(path).extension() == ".gguf") {
-    llmc::GGUFModel g = llmc::openGGUFModel(path);
+    llmc::GGUFFile file = llmc::GGUFFile::open(path);
+    // The tokenizer travels as tokenizer.json: the runtime has one tokenizer front-end.
+    m.emit.tokenizerFiles.emplace_back("tokenizer.json", llmc::ggufTokenizerJson(file));
+    m.emit.tokenizerFiles.emplace_back("tokenizer_config.json",
+                                       llmc::ggufTokenizerConfigJson(file));
+    llmc::GGUFModel g = llmc::ggufModelFromFile(std::move(file));
     m.config = std::move(g.config);
     m.weights = std::move(g.weights);
     m.emit.generation = std::move(g.generation);

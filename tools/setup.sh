@@ -16,7 +16,8 @@ PACKAGES=(
   cmake ninja-build ccache g++ pkg-config python3
   libmlir-19-dev mlir-19-tools llvm-19-dev llvm-19-tools libzstd-dev
   libflatbuffers-dev flatbuffers-compiler libfmt-dev libcli11-dev nlohmann-json3-dev
-  libgtest-dev libgmock-dev libxxhash-dev clang-14 libclang-rt-14-dev
+  libgtest-dev libgmock-dev libxxhash-dev libpcre2-dev libutf8proc-dev
+  clang-14 libclang-rt-14-dev
 )
 
 install_packages() {
@@ -45,8 +46,12 @@ run_default() {
   model=$(tools/fetch-default-model.sh)
   "$BUILD/compiler/llmc" compile "$model" -o "$plan"
   "$BUILD/runtime/llmrt" info "$plan"
-  # "The capital of France is" in the model's vocabulary.
-  "$BUILD/runtime/llmrt" generate "$plan" --prompt-ids 504,3575,282,4649,314 --max-tokens 32
+  # The prompt is written in the model's chat format (ChatML); chat-template rendering arrives
+  # with the server.
+  "$BUILD/runtime/llmrt" generate "$plan" --max-tokens 64 --prompt "<|im_start|>user
+${PROMPT:-What is the capital of France? Answer in one sentence.}<|im_end|>
+<|im_start|>assistant
+"
 }
 
 install_packages

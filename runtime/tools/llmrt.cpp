@@ -1,14 +1,17 @@
 // llmrt: runs plans written by llmc.
 //
 //   llmrt info PLAN
-//   llmrt generate PLAN --prompt-ids 1,2,3 [--max-tokens N] [--temperature T] [--top-k K]
-//                       [--top-p P] [--seed S] [--threads N] [--max-seq-len N]
+//   llmrt generate PLAN (--prompt TEXT | --prompt-ids 1,2,3) [--show-ids] [--max-tokens N]
+//                       [--temperature T] [--top-k K] [--top-p P] [--seed S] [--threads N]
+//                       [--max-seq-len N]
 //
 // Every failure (a bad plan, a bad option, a bad input) prints "llmrt: error: ..." and exits 1.
 #include "engine/Executor.h"
 #include "plan/PlanLoader.h"
 #include "sampler/Sampler.h"
 #include "support/Error.h"
+#include "tokenizer/Detokenizer.h"
+#include "tokenizer/PlanTokenizer.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -16,6 +19,7 @@
 #include <chrono>
 #include <cstdio>
 #include <limits>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +41,7 @@ struct GenerateOptions {
   int maxSeqLen = 0;
   // Which sampling options the user gave (the others come from the plan's generation defaults).
   bool hasPromptIds = false, hasPromptText = false;
+  bool showIds = false;
   bool hasMaxTokens = false, hasTemperature = false, hasTopK = false, hasTopP = false;
 };
 
@@ -98,15 +103,57 @@ bool isEos(const llmrt::fb::Plan &plan, int32_t token) {
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
+// Prints what generation produces: text through the incremental detokenizer (never half a UTF-8
+// character) when the prompt was text, token ids when it was ids or --show-ids asks for them.
+class Printer {
+public:
+  Printer(const llmrt::Tokenizer *tokenizer, std::span<const int32_t> prompt, bool text, bool ids)
+      : text_(text && tokenizer), ids_(ids) {
+    if (text_) {
+      detok_.emplace(*tokenizer);
+      detok_->prime(prompt);
+    }
+  }
+  void token(int32_t id) {
+    if (text_)
+      fmt::print("{}", detok_->push(id));
+    else if (ids_)
+      fmt::print("{}{}", count_ > 0 ? " " : "", id);
+    if (ids_)
+      idList_ += fmt::format("{}{}", count_ > 0 ? " " : "", id);
+    ++count_;
+    std::fflush(stdout);
+  }
+  void finish() {
+    if (text_)
+      fmt::print("{}\n", detok_->flush());
+    if (ids_ && text_)
+      fmt::print("[ids] {}\n", idList_);
+    else if (ids_)
+      fmt::print("\n");
+    std::fflush(stdout);
+  }
+
+private:
+  bool text_, ids_;
+  std::optional<llmrt::IncrementalDetokenizer> detok_;
+  std::string idList_;
+  int count_ = 0;
+};
+
 int generate(const GenerateOptions &o) {
-  if (o.hasPromptText)
-    llm::fail("generate: --prompt TEXT needs the tokenizer, which arrives in the next milestone; "
-              "give token ids with --prompt-ids 1,2,3");
-  if (!o.hasPromptIds)
-    llm::fail("generate: no prompt; give token ids with --prompt-ids 1,2,3");
-  std::vector<int32_t> prompt = parseIds(o.promptIds);
+  if (o.hasPromptText == o.hasPromptIds)
+    llm::fail("generate: give exactly one of --prompt TEXT and --prompt-ids 1,2,3");
   auto plan = llmrt::LoadedPlan::load(o.plan);
   const llmrt::fb::Plan &p = plan->plan();
+  std::unique_ptr<llmrt::Tokenizer> tokenizer = llmrt::tokenizerFromPlan(*plan);
+  if (o.hasPromptText && !tokenizer)
+    llm::fail("generate: the plan carries no tokenizer (tokenizer.json), so --prompt TEXT cannot "
+              "be encoded; give token ids with --prompt-ids 1,2,3");
+  std::vector<int32_t> prompt =
+      o.hasPromptText ? tokenizer->encode(o.promptText) : parseIds(o.promptIds);
+  if (prompt.empty())
+    llm::fail("generate: the prompt encodes to no tokens");
   int maxTokens = o.hasMaxTokens ? o.maxTokens
                   : p.generation() && p.generation()->max_new_tokens() > 0
                       ? p.generation()->max_new_tokens()
@@ -131,11 +178,11 @@ int generate(const GenerateOptions &o) {
   int generated = 0;
   int32_t pos = static_cast<int32_t>(prompt.size());
   bool capacityHit = false;
+  Printer printer(tokenizer.get(), prompt, o.hasPromptText, o.hasPromptIds || o.showIds);
   while (true) {
     int32_t token = sampler.sample(logits);
     ++generated;
-    fmt::print("{}{}", generated > 1 ? " " : "", token);
-    std::fflush(stdout);
+    printer.token(token);
     if (generated >= maxTokens || isEos(p, token))
       break;
     if (pos >= executor.maxSeqLen()) {
@@ -147,8 +194,7 @@ int generate(const GenerateOptions &o) {
     ++pos;
   }
   auto t2 = Clock::now();
-  fmt::print("\n");
-  std::fflush(stdout);
+  printer.finish();
   if (capacityHit)
     fmt::print(stderr, "llmrt: stopped: the KV cache is full ({} positions)\n",
                executor.maxSeqLen());
@@ -181,8 +227,11 @@ int main(int argc, char **argv) {
   CLI::App *gen = app.add_subcommand("generate", "generate tokens from a prompt");
   gen->add_option("plan", g.plan, "the plan file (plan.fb)")->required();
   CLI::Option *ids = gen->add_option("--prompt-ids", g.promptIds, "prompt token ids: 1,2,3");
-  CLI::Option *text = gen->add_option("--prompt", g.promptText, "prompt text (needs a tokenizer)");
+  CLI::Option *text = gen->add_option("--prompt", g.promptText,
+                                      "prompt text, encoded with the plan's tokenizer; the "
+                                      "output is printed as text while it is generated");
   ids->excludes(text);
+  gen->add_flag("--show-ids", g.showIds, "also print the generated token ids");
   CLI::Option *maxTokens =
       gen->add_option("--max-tokens", g.maxTokens, "tokens to generate (default: the plan's)");
   CLI::Option *temp = gen->add_option("--temperature", g.temperature, "0 = greedy");

@@ -9,6 +9,7 @@
 #include "engine/Executor.h"
 #include "plan/PlanLoader.h"
 #include "sampler/Sampler.h"
+#include "tokenizer/PlanTokenizer.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -92,6 +93,20 @@ TEST_F(DefaultModel, GreedyTokensAndLogitsMatchTransformers) {
   }
   RecordProperty("max_abs_logit_diff", std::to_string(worst));
   std::cout << "max abs logit difference (top-64 of every step): " << worst << "\n";
+}
+
+// The tokenizer the plan carries (converted by llmc from the GGUF metadata) encodes every prompt
+// to transformers' ids and decodes the greedy continuations to transformers' text.
+TEST_F(DefaultModel, PlanTokenizerMatchesTransformers) {
+  ASSERT_TRUE(plan_);
+  std::unique_ptr<llmrt::Tokenizer> tokenizer = llmrt::tokenizerFromPlan(*plan_);
+  ASSERT_TRUE(tokenizer);
+  for (const auto &c : reference_.at("cases")) {
+    std::string prompt = c.at("prompt");
+    EXPECT_EQ(tokenizer->encode(prompt), c.at("prompt_ids").get<std::vector<int32_t>>()) << prompt;
+    std::vector<int32_t> out = c.at("greedy_tokens");
+    EXPECT_EQ(tokenizer->decode(out), c.at("greedy_text").get<std::string>()) << prompt;
+  }
 }
 
 // The fused plan (the default) and the plan without fusion passes agree within 1e-5 on every
