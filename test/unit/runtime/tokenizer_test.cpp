@@ -4,7 +4,10 @@
 // incremental detokenizer must reproduce decode() chunk by chunk with valid UTF-8 only, and
 // malformed or unsupported tokenizer.json files must be refused with a message naming the problem.
 #include "support/Error.h"
+#include "tokenizer/Decoder.h"
 #include "tokenizer/Detokenizer.h"
+#include "tokenizer/Normalizer.h"
+#include "tokenizer/PreTokenizer.h"
 #include "tokenizer/Tokenizer.h"
 #include "tokenizer/Utf8.h"
 
@@ -183,6 +186,84 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, TokenizerParity,
                              if (c == '-') c = '_';
                            return n;
                          });
+
+// --- single components (components.json) ------------------------------------------------------
+
+const json &components() {
+  static const json c = json::parse(fixture("components.json"));
+  return c;
+}
+
+// The strings components.json was made from: the first non-empty test strings.
+std::vector<size_t> componentInputs() {
+  std::vector<size_t> idx;
+  size_t count = components().at("count").get<size_t>();
+  for (size_t i = 0; i < testStrings().size() && idx.size() < count; ++i)
+    if (!testStrings()[i].empty()) idx.push_back(i);
+  return idx;
+}
+
+TEST(TokenizerComponents, PreTokenizersSplitLikeTheReference) {
+  auto inputs = componentInputs();
+  for (const json &c : components().at("pre_tokenizers")) {
+    auto pre = tok::PreTokenizer::fromJson(c.at("config"));
+    int failures = 0;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      const std::string &s = testStrings()[inputs[k]];
+      tok::Pieces pieces;
+      pieces.text = s;
+      pieces.list = {{0, static_cast<uint32_t>(s.size()), true}};
+      pre->apply(pieces);
+      std::vector<std::string> got;
+      for (const auto &p : pieces.list) got.emplace_back(pieces.view(p));
+      auto expected = c.at("pieces")[k].get<std::vector<std::string>>();
+      if (got != expected && ++failures <= 3)
+        ADD_FAILURE() << c.at("config").dump() << "\n  on " << show(s) << "\n  expected "
+                      << json(expected).dump().substr(0, 300) << "\n  got      "
+                      << json(got).dump().substr(0, 300);
+    }
+  }
+}
+
+TEST(TokenizerComponents, NormalizersLikeTheReference) {
+  auto inputs = componentInputs();
+  for (const json &c : components().at("normalizers")) {
+    auto norm = tok::Normalizer::fromJson(c.at("config"));
+    int failures = 0;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      std::string s = testStrings()[inputs[k]];
+      norm->normalize(s);
+      std::string expected = c.at("outputs")[k].get<std::string>();
+      if (s != expected && ++failures <= 3)
+        ADD_FAILURE() << c.at("config").dump() << "\n  on " << show(testStrings()[inputs[k]])
+                      << "\n  expected " << show(expected) << "\n  got      " << show(s);
+    }
+  }
+}
+
+TEST(TokenizerComponents, DecodersLikeTheReference) {
+  auto inputs = componentInputs();
+  for (const json &c : components().at("decoders")) {
+    auto dec = tok::Decoder::fromJson(c.at("config"));
+    const Fixture &f = load(c.at("tokenizer").get<std::string>());
+    int failures = 0, checked = 0;
+    for (size_t k = 0; k < inputs.size(); ++k) {
+      const json &expected = c.at("outputs")[k];
+      if (expected.is_null()) continue; // the reference panicked on this one
+      std::vector<std::string> tokens;
+      for (int32_t id : f.reference.at("ids")[inputs[k]].get<std::vector<int32_t>>())
+        tokens.emplace_back(f.tokenizer->tokenText(id));
+      dec->decodeChain(tokens);
+      std::string got;
+      for (const auto &t : tokens) got += t;
+      ++checked;
+      if (got != expected.get<std::string>() && ++failures <= 3)
+        ADD_FAILURE() << c.at("config").dump() << "\n  string " << inputs[k] << "\n  expected "
+                      << show(expected.get<std::string>()) << "\n  got      " << show(got);
+    }
+    EXPECT_GT(checked, 200) << c.at("config").dump();
+  }
+}
 
 // --- streaming ---------------------------------------------------------------------------------
 
