@@ -14,8 +14,10 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <atomic>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #ifndef LLM_TOKENIZER_FIXTURES
 #error "LLM_TOKENIZER_FIXTURES (test/fixtures/tokenizers) must be defined"
@@ -186,6 +188,27 @@ INSTANTIATE_TEST_SUITE_P(Fixtures, TokenizerParity,
                              if (c == '-') c = '_';
                            return n;
                          });
+
+// encode() is const and shares a word cache between threads: the same results from four threads
+// at once as from one.
+TEST(TokenizerThreads, ConcurrentEncodesMatchTheReference) {
+  for (const char *name : {"smollm2", "llama-spm"}) {
+    const Fixture &f = load(name);
+    const json &ids = f.reference.at("ids");
+    std::atomic<int> failures{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 4; ++t)
+      threads.emplace_back([&, t] {
+        for (size_t k = 0; k < testStrings().size(); ++k) {
+          size_t i = (k * 7 + static_cast<size_t>(t) * 613) % testStrings().size();
+          if (f.tokenizer->encode(testStrings()[i]) != ids[i].get<std::vector<int32_t>>())
+            ++failures;
+        }
+      });
+    for (auto &th : threads) th.join();
+    EXPECT_EQ(failures.load(), 0) << name;
+  }
+}
 
 // --- single components (components.json) ------------------------------------------------------
 
