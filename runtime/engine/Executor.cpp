@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <limits>
 
 namespace llmrt {
 namespace reg = llm::registry;
@@ -16,6 +17,7 @@ using llm::fail;
 
 namespace {
 constexpr int kDefaultMaxSeqLen = 4096;
+constexpr int kDefaultBlockSize = 16; // when the plan names none
 constexpr size_t kArenaAlignment = 64;
 
 std::string callWhere(const LoadedPlan &plan, uint32_t index, const fb::KernelCall &call) {
@@ -30,9 +32,11 @@ std::string callWhere(const LoadedPlan &plan, uint32_t index, const fb::KernelCa
 void Executor::FreeDeleter::operator()(void *p) const { std::free(p); }
 
 Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan) {
-  if (options.threads < 0 || options.maxSeqLen < 0)
-    fail("executor options: threads {} and max_seq_len {} must be >= 0", options.threads,
-         options.maxSeqLen);
+  if (options.threads < 0 || options.maxSeqLen < 0 || options.kvCacheBlocks < 0 ||
+      options.kvBlockSize < 0)
+    fail("executor options: threads {}, max_seq_len {}, KV cache blocks {} and block size {} must "
+         "be >= 0",
+         options.threads, options.maxSeqLen, options.kvCacheBlocks, options.kvBlockSize);
   if (options.threads > 0)
     omp_set_num_threads(options.threads);
   const fb::Plan &p = plan.plan();
@@ -46,17 +50,31 @@ Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan
   program_ = p.programs()->Get(0);
   const fb::KVCacheSpec *spec = p.kv_cache();
   int64_t planMax = spec ? spec->max_seq_len() : 0;
-  int64_t capacity = options.maxSeqLen > 0 ? options.maxSeqLen
-                     : planMax > 0         ? std::min<int64_t>(planMax, kDefaultMaxSeqLen)
-                                           : kDefaultMaxSeqLen;
-  if (planMax > 0 && capacity > planMax)
-    fail("executor options: max_seq_len {} exceeds the plan's maximum of {} positions", capacity,
+  paged_ = options.kvCacheBlocks > 0;
+  int64_t maxSeqLen = options.maxSeqLen > 0 ? options.maxSeqLen
+                      : planMax > 0 ? (paged_ ? planMax : std::min<int64_t>(planMax, kDefaultMaxSeqLen))
+                                    : kDefaultMaxSeqLen;
+  if (planMax > 0 && maxSeqLen > planMax)
+    fail("executor options: max_seq_len {} exceeds the plan's maximum of {} positions", maxSeqLen,
          planMax);
+  if (maxSeqLen > std::numeric_limits<int32_t>::max())
+    fail("plan '{}': max_seq_len {} does not fit a position", plan.path(), maxSeqLen);
+  maxSeqLen_ = static_cast<int>(maxSeqLen);
   if (spec && spec->dtype() != fb::DType::F32)
     fail("plan '{}': KV cache dtype {} is not supported by the CPU backend, expected F32",
          plan.path(), fb::EnumNameDType(spec->dtype()));
-  kv_ = std::make_unique<KVCache>(spec ? spec->num_layers() : 0, spec ? spec->num_kv_heads() : 0,
-                                  spec ? spec->head_dim() : 0, capacity);
+  int64_t layers = spec ? spec->num_layers() : 0, kvHeads = spec ? spec->num_kv_heads() : 0,
+          headDim = spec ? spec->head_dim() : 0;
+  if (paged_) {
+    int64_t blockSize = options.kvBlockSize > 0                 ? options.kvBlockSize
+                        : spec && spec->block_size() > 0 ? spec->block_size()
+                                                         : kDefaultBlockSize;
+    kv_ = std::make_unique<PagedKVCache>(layers, kvHeads, headDim, options.kvCacheBlocks,
+                                         blockSize);
+  } else {
+    // One block holding every position of the one sequence: slot = position.
+    kv_ = std::make_unique<PagedKVCache>(layers, kvHeads, headDim, 1, maxSeqLen);
+  }
   bindInputs(*program_);
   if (program_->calls())
     for (uint32_t i = 0; i < program_->calls()->size(); ++i)
@@ -197,11 +215,11 @@ void Executor::validateStep(std::span<const int32_t> tokenIds, std::span<const i
            vocabLimit_);
   // Positions fill the cache without gaps: each is at most one past the furthest seen so far
   // (attention would otherwise read cache rows nothing wrote).
-  int filled = kv_->length();
+  int filled = length_;
   for (size_t i = 0; i < t; ++i) {
-    if (positions[i] < 0 || positions[i] >= kv_->capacity())
+    if (positions[i] < 0 || positions[i] >= maxSeqLen_)
       fail("step: position {} at index {} is outside the KV cache capacity of {} positions",
-           positions[i], i, kv_->capacity());
+           positions[i], i, maxSeqLen_);
     if (positions[i] > filled)
       fail("step: position {} at index {} skips positions: the sequence holds {} positions, "
            "expected a position <= {}",
@@ -223,12 +241,60 @@ void *Executor::resolve(const Slot &slot, int64_t tokens, int64_t rows) const {
   return arena_.get() + slot.offsetPerToken * tokens;
 }
 
-std::vector<float> Executor::forward(std::span<const int32_t> tokenIds,
-                                     std::span<const int32_t> positions,
-                                     std::span<const int32_t> logitRows) {
-  validateStep(tokenIds, positions, logitRows);
-  int64_t tokens = static_cast<int64_t>(tokenIds.size());
-  int64_t rows = static_cast<int64_t>(logitRows.size());
+void Executor::validateBatch(const StepBatch &b) const {
+  const size_t t = b.tokenIds.size();
+  if (t == 0)
+    fail("step: no tokens, expected at least one");
+  if (b.positions.size() != t || b.slotMapping.size() != t)
+    fail("step: {} positions and {} slots for {} tokens, expected one of each per token",
+         b.positions.size(), b.slotMapping.size(), t);
+  if (b.queryStart.size() < 2 || b.seqLens.size() != b.queryStart.size() - 1)
+    fail("step: {} query starts and {} sequence lengths, expected S + 1 and S for S >= 1 sequences",
+         b.queryStart.size(), b.seqLens.size());
+  const size_t numSeqs = b.seqLens.size();
+  if (b.blockTableStride < 1 || b.blockTables.size() != numSeqs * b.blockTableStride)
+    fail("step: {} block table entries with a stride of {}, expected {} sequences x the stride",
+         b.blockTables.size(), b.blockTableStride, numSeqs);
+  if (b.queryStart.front() != 0 || b.queryStart.back() != static_cast<int64_t>(t))
+    fail("step: query starts run from {} to {}, expected 0 to the token count {}",
+         b.queryStart.front(), b.queryStart.back(), t);
+  if (b.logitRows.size() > t)
+    fail("step: {} logit rows for {} tokens, expected at most one per token", b.logitRows.size(),
+         t);
+  for (size_t i = 0; i < t; ++i)
+    if (b.tokenIds[i] < 0 || b.tokenIds[i] >= vocabLimit_)
+      fail("step: token id {} at index {} is outside the vocabulary [0, {})", b.tokenIds[i], i,
+           vocabLimit_);
+  const int64_t bs = kv_->blockSize();
+  for (size_t s = 0; s < numSeqs; ++s) {
+    const int32_t begin = b.queryStart[s], end = b.queryStart[s + 1], len = b.seqLens[s];
+    if (end <= begin)
+      fail("step: sequence {} has query rows [{}, {}), expected at least one token", s, begin, end);
+    if (len < 1 || len > maxSeqLen_ || (len + bs - 1) / bs > b.blockTableStride)
+      fail("step: sequence {} has length {}, expected 1 to {} positions covered by its block table "
+           "of {} blocks of {}",
+           s, len, maxSeqLen_, b.blockTableStride, bs);
+    const int32_t *table = b.blockTables.data() + s * b.blockTableStride;
+    for (int64_t i = 0; i < (len + bs - 1) / bs; ++i)
+      if (table[i] < 0 || table[i] >= kv_->numBlocks())
+        fail("step: sequence {} block table entry {} is block {}, outside the KV cache's [0, {})", s,
+             i, table[i], kv_->numBlocks());
+    for (int32_t r = begin; r < end; ++r) {
+      const int32_t pos = b.positions[r];
+      if (pos < 0 || pos >= len)
+        fail("step: position {} at index {} is outside its sequence's [0, {})", pos, r, len);
+      if (b.slotMapping[r] != int64_t(table[pos / bs]) * bs + pos % bs)
+        fail("step: slot {} at index {} is not position {}'s slot {} in its block table",
+             b.slotMapping[r], r, pos, int64_t(table[pos / bs]) * bs + pos % bs);
+    }
+  }
+  for (size_t r = 0; r < b.logitRows.size(); ++r)
+    if (b.logitRows[r] < 0 || static_cast<size_t>(b.logitRows[r]) >= t)
+      fail("step: logit row {} at index {} is outside the step's tokens [0, {})", b.logitRows[r],
+           r, t);
+}
+
+void Executor::growArena(int64_t tokens, int64_t rows) {
   size_t tokenBytes, rowBytes, need;
   if (__builtin_mul_overflow(program_->arena_bytes_per_token(), uint64_t(tokens), &tokenBytes) ||
       __builtin_mul_overflow(program_->arena_bytes_per_logit_row(), uint64_t(rows), &rowBytes) ||
@@ -236,19 +302,29 @@ std::vector<float> Executor::forward(std::span<const int32_t> tokenIds,
     fail("step: an arena of {} bytes/token for {} tokens and {} bytes/logit row for {} rows "
          "overflows",
          program_->arena_bytes_per_token(), tokens, program_->arena_bytes_per_logit_row(), rows);
-  if (need > arenaCapacity_) {
-    size_t cap = std::max(need, arenaCapacity_ * 2);
-    cap = (cap + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
-    arena_.reset(static_cast<uint8_t *>(std::aligned_alloc(kArenaAlignment, cap)));
-    if (!arena_) {
-      arenaCapacity_ = 0;
-      fail("step: cannot allocate an activation arena of {} bytes for {} tokens", cap, tokens);
-    }
-    arenaCapacity_ = cap;
+  if (need <= arenaCapacity_)
+    return;
+  size_t cap = std::max(need, arenaCapacity_ * 2);
+  cap = (cap + kArenaAlignment - 1) / kArenaAlignment * kArenaAlignment;
+  arena_.reset(static_cast<uint8_t *>(std::aligned_alloc(kArenaAlignment, cap)));
+  if (!arena_) {
+    arenaCapacity_ = 0;
+    fail("step: cannot allocate an activation arena of {} bytes for {} tokens", cap, tokens);
   }
-  stepInputs_[static_cast<int>(InputKind::TokenIds)] = tokenIds;
-  stepInputs_[static_cast<int>(InputKind::Positions)] = positions;
-  stepInputs_[static_cast<int>(InputKind::LogitRows)] = logitRows;
+  arenaCapacity_ = cap;
+}
+
+std::vector<float> Executor::step(const StepBatch &batch) {
+  validateBatch(batch);
+  int64_t tokens = static_cast<int64_t>(batch.tokenIds.size());
+  int64_t rows = static_cast<int64_t>(batch.logitRows.size());
+  growArena(tokens, rows);
+  stepInputs_[static_cast<int>(InputKind::TokenIds)] = batch.tokenIds;
+  stepInputs_[static_cast<int>(InputKind::Positions)] = batch.positions;
+  stepInputs_[static_cast<int>(InputKind::LogitRows)] = batch.logitRows;
+  const cpu::AttentionBatch attention{static_cast<int64_t>(batch.seqLens.size()),
+                                      batch.queryStart.data(), batch.blockTables.data(),
+                                      batch.blockTableStride, batch.slotMapping.data()};
   for (const BoundCall &call : calls_) {
     inputPtrs_.clear();
     for (const Slot &s : call.inputs)
@@ -263,18 +339,47 @@ std::vector<float> Executor::forward(std::span<const int32_t> tokenIds,
                          outputPtrs_.data(),
                          tokens,
                          rows,
-                         positions.data(),
-                         kv_.get()};
+                         batch.positions.data(),
+                         kv_.get(),
+                         &attention};
     call.kernel->run(args);
   }
-  int last = kv_->length();
-  for (int32_t p : positions)
-    last = std::max(last, p + 1);
-  kv_->setLength(last);
   const float *logits = static_cast<const float *>(resolve(output_, tokens, rows));
   return std::vector<float>(logits, logits + rows * vocabSize_);
 }
 
-void Executor::reset() { kv_->reset(); }
+void Executor::copyBlocks(std::span<const BlockCopy> copies) {
+  for (const BlockCopy &c : copies)
+    if (c.src < 0 || c.src >= kv_->numBlocks() || c.dst < 0 || c.dst >= kv_->numBlocks())
+      fail("block copy {} -> {} names a block outside the KV cache's [0, {})", c.src, c.dst,
+           kv_->numBlocks());
+  for (const BlockCopy &c : copies)
+    kv_->copyBlock(c.src, c.dst);
+}
+
+std::vector<float> Executor::forward(std::span<const int32_t> tokenIds,
+                                     std::span<const int32_t> positions,
+                                     std::span<const int32_t> logitRows) {
+  if (paged_)
+    fail("step: forward() runs one sequence, but this executor has a paged KV cache of {} blocks; "
+         "use step()",
+         kv_->numBlocks());
+  validateStep(tokenIds, positions, logitRows);
+  // One sequence in one block: a position is its own slot.
+  int32_t length = length_;
+  slots_.resize(positions.size());
+  for (size_t i = 0; i < positions.size(); ++i) {
+    slots_[i] = positions[i];
+    length = std::max(length, positions[i] + 1);
+  }
+  const int32_t queryStart[2] = {0, static_cast<int32_t>(tokenIds.size())};
+  const int32_t seqLen[1] = {length}, table[1] = {0};
+  std::vector<float> logits =
+      step({tokenIds, positions, slots_, queryStart, seqLen, table, 1, logitRows});
+  length_ = length;
+  return logits;
+}
+
+void Executor::reset() { length_ = 0; }
 
 } // namespace llmrt

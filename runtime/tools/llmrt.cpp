@@ -4,6 +4,8 @@
 //   llmrt generate PLAN (--prompt TEXT | --prompt-ids 1,2,3) [--show-ids] [--max-tokens N]
 //                       [--temperature T] [--top-k K] [--top-p P] [--seed S] [--threads N]
 //                       [--max-seq-len N]
+//   llmrt bench PLAN [--num-requests N] [--seed S] [--max-num-batched-tokens N] [--max-num-seqs N]
+//                    [--kv-cache-memory BYTES] [--block-size N] [--threads N] [--sequential]
 //
 // Every failure (a bad plan, a bad option, a bad input) prints "llmrt: error: ..." and exits 1.
 #include "engine/Executor.h"
@@ -12,6 +14,7 @@
 #include "support/Error.h"
 #include "tokenizer/Detokenizer.h"
 #include "tokenizer/PlanTokenizer.h"
+#include "tools/Bench.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -223,6 +226,9 @@ int main(int argc, char **argv) {
   CLI::App *infoCmd = app.add_subcommand("info", "print what a plan holds");
   infoCmd->add_option("plan", infoPlan, "the plan file (plan.fb)")->required();
 
+  llmrt::tools::BenchOptions benchOptions;
+  CLI::App *benchCmd = llmrt::tools::addBenchCommand(app, benchOptions);
+
   GenerateOptions g;
   CLI::App *gen = app.add_subcommand("generate", "generate tokens from a prompt");
   gen->add_option("plan", g.plan, "the plan file (plan.fb)")->required();
@@ -262,6 +268,8 @@ int main(int argc, char **argv) {
   try {
     if (infoCmd->parsed())
       return info(infoPlan);
+    if (benchCmd->parsed())
+      return llmrt::tools::runBench(benchOptions);
     return generate(g);
   } catch (const llm::Error &e) {
     fmt::print(stderr, "llmrt: error: {}\n", e.what());

@@ -1,6 +1,6 @@
 #include "backends/cpu/CpuKernels.h"
 
-#include "engine/KVCache.h"
+#include "engine/PagedKVCache.h"
 #include "support/Error.h"
 
 #include <immintrin.h>
@@ -548,8 +548,8 @@ void ropeRun(const KernelArgs &a) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// attention(q, k, v): append k, v to the cache at the step's positions, then causal (optionally
-// sliding-window) grouped-query attention over the cache.
+// attention(q, k, v): write k, v to the paged cache at the step's slots, then causal (optionally
+// sliding-window) grouped-query attention of each token over its own sequence's blocks.
 
 // Where q, k and v rows are: three inputs (attention) or one packed [q | k | v] row
 // (attention_qkv).
@@ -596,15 +596,29 @@ template <bool Packed> KernelShapes attentionShapes(const KernelParams &p, int) 
   return s;
 }
 
-// One query head of one token: softmax(scale * q.k_j) over the visible positions, times v_j.
-void attendOne(const KVCache &kv, int layer, const float *q, int64_t kvOffset, int64_t headDim,
-               int32_t lo, int32_t hi, float scale, float *scores, float *acc, float *y) {
-  int32_t n = hi - lo + 1;
+// The slots of positions [lo, hi] of one sequence, through its block table (no division per
+// position: decode attention walks every position of the context).
+void gatherSlots(const int32_t *table, int64_t blockSize, int32_t lo, int32_t hi, int64_t *slots) {
+  int64_t block = lo / blockSize, offset = lo % blockSize;
+  for (int32_t j = lo; j <= hi; ++j) {
+    slots[j - lo] = int64_t(table[block]) * blockSize + offset;
+    if (++offset == blockSize) {
+      offset = 0;
+      ++block;
+    }
+  }
+}
+
+// One query head of one token: softmax(scale * q.k_j) over the visible positions (their slots in
+// `slots`, in position order), times v_j. keys and values point at the head's columns of slot 0.
+void attendOne(const float *keys, const float *values, int64_t rowWidth, const int64_t *slots,
+               int32_t n, const float *q, int64_t headDim, float scale, float *scores, float *acc,
+               float *y) {
   for (int32_t j = 0; j < n; j += 4) {
     const float *x[1] = {q};
     const float *w[4];
     for (int32_t c = 0; c < 4; ++c)
-      w[c] = kv.key(layer, lo + std::min(j + c, n - 1)) + kvOffset;
+      w[c] = keys + slots[std::min(j + c, n - 1)] * rowWidth;
     float res[1][4];
     dotTile<1, 4>(x, w, headDim, res);
     for (int32_t c = 0; c < 4 && j + c < n; ++c)
@@ -621,15 +635,51 @@ void attendOne(const KVCache &kv, int layer, const float *q, int64_t kvOffset, i
   std::fill(acc, acc + headDim, 0.0f);
   for (int32_t j = 0; j < n; ++j) {
     float p = scores[j] / total;
-    const float *v = kv.value(layer, lo + j) + kvOffset;
+    const float *v = values + slots[j] * rowWidth;
     for (int64_t d = 0; d < headDim; ++d)
       acc[d] += p * v[d];
   }
   std::memcpy(y, acc, headDim * sizeof(float));
 }
 
-// Appends k, v to the cache at the step's positions (rotating k first when the call has a rope
-// prologue), then causal (optionally sliding-window) grouped-query attention over the cache.
+// The step's sequences as attention sees them. Without an AttentionBatch the call is one sequence
+// in a one-block cache (a KVCache): slot = position, checked against the capacity.
+struct SequenceView {
+  AttentionBatch batch;
+  int32_t queryStart[2] = {0, 0};
+  int32_t table[1] = {0};
+};
+
+const AttentionBatch &sequences(const KernelArgs &a, SequenceView &view,
+                                std::vector<int64_t> &slots) {
+  const PagedKVCache &kv = *a.kvCache;
+  if (a.batch) {
+    for (int64_t t = 0; t < a.tokens; ++t)
+      if (a.batch->slotMapping[t] < 0 || a.batch->slotMapping[t] >= kv.numSlots() ||
+          a.positions[t] < 0)
+        fail("attention: row {} has position {} and slot {}, expected a position >= 0 and a "
+             "slot in the KV cache's [0, {})",
+             t, a.positions[t], a.batch->slotMapping[t], kv.numSlots());
+    return *a.batch;
+  }
+  if (kv.numBlocks() != 1)
+    fail("attention: a paged KV cache of {} blocks needs the step's block tables",
+         kv.numBlocks());
+  slots.resize(a.tokens);
+  for (int64_t t = 0; t < a.tokens; ++t) {
+    if (a.positions[t] < 0 || a.positions[t] >= kv.blockSize())
+      fail("attention: position {} at row {} is outside the KV cache's {} positions",
+           a.positions[t], t, kv.blockSize());
+    slots[t] = a.positions[t];
+  }
+  view.queryStart[1] = static_cast<int32_t>(a.tokens);
+  view.batch = {1, view.queryStart, view.table, 1, slots.data()};
+  return view.batch;
+}
+
+// Writes k, v at the step's slots (rotating k first when the call has a rope prologue), then
+// causal (optionally sliding-window) grouped-query attention: each token over its own sequence's
+// positions, read through the sequence's block table.
 template <bool Packed> void attentionRun(const KernelArgs &a) {
   const KernelParams &p = a.params;
   int layer = static_cast<int>(p.getInt("layer"));
@@ -640,29 +690,40 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
   std::span<const float> invFreq = rope ? p.getFloatArray("inv_freq") : std::span<const float>();
   float factor = static_cast<float>(p.getFloat("attention_factor", 1.0));
   int64_t half = static_cast<int64_t>(invFreq.size());
-  KVCache &kv = *a.kvCache;
+  PagedKVCache &kv = *a.kvCache;
   int64_t kvWidth = kvHeads * headDim, qWidth = heads * headDim, group = heads / kvHeads;
   QkvLayout in = qkvLayout(a, Packed, qWidth, kvWidth);
   int64_t qStride = Packed ? in.stride : qWidth, kvStride = Packed ? in.stride : kvWidth;
-  for (int64_t t = 0; t < a.tokens; ++t)
-    if (a.positions[t] < 0 || a.positions[t] >= kv.capacity())
-      fail("attention: position {} at row {} is outside the KV cache's {} positions",
-           a.positions[t], t, kv.capacity());
-  // Append first: query t may see keys of earlier tokens of this same step.
+  static thread_local std::vector<int64_t> singleSlots;
+  static thread_local std::vector<int32_t> seqOf;
+  SequenceView view;
+  const AttentionBatch &b = sequences(a, view, singleSlots);
+  const int64_t bs = kv.blockSize();
+  // Write first: query t may see keys of earlier tokens of this same step.
   std::vector<float> cs(2 * half);
   for (int64_t t = 0; t < a.tokens; ++t) {
-    float *key = kv.key(layer, a.positions[t]);
+    float *key = kv.key(layer, b.slotMapping[t]);
     if (rope) {
       ropeAngles(a.positions[t], invFreq, factor, cs.data());
       ropeRow(in.k + t * kvStride, key, kvHeads, headDim, cs.data(), half);
     } else {
       std::memcpy(key, in.k + t * kvStride, kvWidth * sizeof(float));
     }
-    std::memcpy(kv.value(layer, a.positions[t]), in.v + t * kvStride, kvWidth * sizeof(float));
+    std::memcpy(kv.value(layer, b.slotMapping[t]), in.v + t * kvStride, kvWidth * sizeof(float));
   }
-#pragma omp parallel if (worthThreads(a.tokens * heads * headDim * (kv.length() + a.tokens)))
+  seqOf.resize(a.tokens);
+  int64_t work = 0;
+  for (int64_t s = 0; s < b.numSeqs; ++s)
+    for (int32_t t = b.queryStart[s]; t < b.queryStart[s + 1]; ++t) {
+      seqOf[t] = static_cast<int32_t>(s);
+      work += (window > 0 ? std::min<int64_t>(window, a.positions[t] + 1) : a.positions[t] + 1);
+    }
+  const float *keys = kv.key(layer, 0), *values = kv.value(layer, 0);
+  const int32_t *tokenSeq = seqOf.data(); // the calling thread's scratch, read by the team
+#pragma omp parallel if (worthThreads(work * heads * headDim))
   {
     static thread_local std::vector<float> scoreBuf, accBuf, ropeBuf;
+    static thread_local std::vector<int64_t> slotBuf;
     float *acc = scratch(accBuf, headDim);
     float *qRot = scratch(ropeBuf, headDim + 2 * half);
     float *qcs = qRot + headDim;
@@ -671,15 +732,20 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
       for (int64_t h = 0; h < heads; ++h) {
         int32_t hi = a.positions[t];
         int32_t lo = window > 0 ? static_cast<int32_t>(std::max<int64_t>(0, hi - window + 1)) : 0;
-        float *scores = scratch(scoreBuf, hi - lo + 1);
+        int32_t n = hi - lo + 1;
+        float *scores = scratch(scoreBuf, n);
+        if (slotBuf.size() < size_t(n))
+          slotBuf.resize(std::max<size_t>(n, slotBuf.size() * 2));
+        gatherSlots(b.blockTables + tokenSeq[t] * b.blockTableStride, bs, lo, hi, slotBuf.data());
         const float *q = in.q + t * qStride + h * headDim;
         if (rope) {
           ropeAngles(hi, invFreq, factor, qcs);
           ropeRow(q, qRot, 1, headDim, qcs, half);
           q = qRot;
         }
-        attendOne(kv, layer, q, (h / group) * headDim, headDim, lo, hi, scale, scores, acc,
-                  out(a) + t * qWidth + h * headDim);
+        int64_t kvOffset = (h / group) * headDim;
+        attendOne(keys + kvOffset, values + kvOffset, kvWidth, slotBuf.data(), n, q, headDim,
+                  scale, scores, acc, out(a) + t * qWidth + h * headDim);
       }
   }
 }

@@ -1,13 +1,15 @@
 // The CPU backend: one implementation per kernel registry name.
 //
 // A kernel sees its decoded parameters, pointers to its activation inputs, weights and output, the
-// step's token count T and logit-row count R, the step's positions and the KV cache. Rows of every
+// step's token count T and logit-row count R, the step's positions, the paged KV cache and where
+// the step's sequences are in it. Rows of every
 // activation are contiguous with the width the kernel's shapes() function states; the executor
 // checks the plan's buffers against those widths once, when it binds the plan.
 //
 // Invariants every kernel keeps:
-//  - batch invariance: a row's result depends only on that row's inputs (and the KV cache), never
-//    on T, R or the thread count: each dot product and reduction has one fixed order;
+//  - batch invariance: a row's result depends only on that row's inputs (and its own sequence's
+//    KV rows), never on T, R, the other sequences or the thread count: each dot product and
+//    reduction has one fixed order;
 //  - in place is allowed where an output row is computed only from the same row of the inputs
 //    (norms, rope, elementwise, gated_act, attention); linear, embedding and logits need distinct
 //    output buffers;
@@ -24,7 +26,7 @@
 #include <vector>
 
 namespace llmrt {
-class KVCache;
+class PagedKVCache;
 }
 
 namespace llmrt::cpu {
@@ -74,6 +76,22 @@ struct KernelShapes {
   int64_t kvHeadDim = 0;
 };
 
+// Where a step's tokens sit in the paged KV cache, for attention kernels. The step's tokens are
+// grouped by sequence: sequence s owns rows [queryStart[s], queryStart[s + 1]) of the step, and its
+// block table (blockTableStride entries at blockTables + s * blockTableStride) maps position p to
+// slot table[p / block_size] * block_size + p % block_size. Token t's K and V rows are written at
+// slotMapping[t]; then the token at position p attends over positions [lo, p] of its own sequence.
+// NOTE: the caller (the executor) guarantees that every block id in the tables is a block of the
+// cache, that each table covers its tokens' positions, and that every position a token reads was
+// written in an earlier step or in this one.
+struct AttentionBatch {
+  int64_t numSeqs = 0;
+  const int32_t *queryStart = nullptr;  // numSeqs + 1 entries: 0, ..., T
+  const int32_t *blockTables = nullptr; // numSeqs x blockTableStride block ids
+  int64_t blockTableStride = 0;
+  const int64_t *slotMapping = nullptr; // T entries
+};
+
 struct KernelArgs {
   const KernelParams &params;
   const void *const *inputs;   // registry order; float rows or int32 vectors
@@ -83,7 +101,10 @@ struct KernelArgs {
   int64_t tokens;           // T
   int64_t logitRows;        // R
   const int32_t *positions; // T entries: the step's positions
-  KVCache *kvCache;         // the sequence's cache (attention)
+  PagedKVCache *kvCache;    // the KV cache (attention)
+  // Attention: the step's sequences. Null: one sequence in a cache of one block (a KVCache), where
+  // a position is its own slot.
+  const AttentionBatch *batch = nullptr;
 };
 
 // A registry kernel's CPU implementation: `run` executes a call; `shapes` validates the parameters

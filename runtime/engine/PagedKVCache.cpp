@@ -1,0 +1,85 @@
+#include "engine/PagedKVCache.h"
+
+#include "support/Error.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+namespace llmrt {
+
+namespace {
+// Each dimension, a row (kv heads x head dim) and a layer's slot count fit an int.
+constexpr int64_t kMaxDim = int64_t{1} << 24;
+constexpr int64_t kMaxSlots = int64_t{1} << 30;
+} // namespace
+
+void PagedKVCache::FreeDeleter::operator()(float *p) const { std::free(p); }
+
+int64_t PagedKVCache::bytesPerBlock(int64_t numLayers, int64_t numKvHeads, int64_t headDim,
+                                    int64_t blockSize) {
+  return 2 * numLayers * numKvHeads * headDim * blockSize * int64_t(sizeof(float));
+}
+
+PagedKVCache::PagedKVCache(int64_t numLayers, int64_t numKvHeads, int64_t headDim,
+                           int64_t numBlocks, int64_t blockSize) {
+  if (numLayers < 0 || numKvHeads < 0 || headDim < 0 || numBlocks <= 0 || blockSize <= 0 ||
+      numLayers > kMaxDim || numKvHeads > kMaxDim || headDim > kMaxDim || blockSize > kMaxDim ||
+      numKvHeads * headDim > kMaxDim || numBlocks > kMaxSlots / blockSize)
+    llm::fail("KV cache: invalid shape ({} layers, {} kv heads, head dim {}, {} blocks of {} "
+              "positions)",
+              numLayers, numKvHeads, headDim, numBlocks, blockSize);
+  numLayers_ = static_cast<int>(numLayers);
+  numKvHeads_ = static_cast<int>(numKvHeads);
+  headDim_ = static_cast<int>(headDim);
+  rowWidth_ = static_cast<int>(numKvHeads * headDim);
+  numBlocks_ = static_cast<int>(numBlocks);
+  blockSize_ = static_cast<int>(blockSize);
+  size_t elems = 0;
+  if (__builtin_mul_overflow(static_cast<size_t>(numLayers) * size_t(numSlots()),
+                             size_t(rowWidth_), &elems) ||
+      elems > (SIZE_MAX / 2) / sizeof(float))
+    llm::fail("KV cache: {} layers x {} slots x {} floats does not fit in memory", numLayers,
+              numSlots(), rowWidth_);
+  if (elems == 0)
+    return; // a plan without attention needs no cache
+  k_.reset(static_cast<float *>(std::calloc(elems, sizeof(float))));
+  v_.reset(static_cast<float *>(std::calloc(elems, sizeof(float))));
+  if (!k_ || !v_)
+    llm::fail("KV cache: cannot allocate 2 x {} bytes ({} layers x {} blocks of {} positions x {} "
+              "floats)",
+              elems * sizeof(float), numLayers, numBlocks, blockSize, rowWidth_);
+}
+
+void PagedKVCache::copyBlock(int32_t src, int32_t dst) {
+  if (src < 0 || src >= numBlocks_ || dst < 0 || dst >= numBlocks_)
+    llm::fail("KV cache: block copy {} -> {} names a block outside [0, {})", src, dst, numBlocks_);
+  if (src == dst || !k_)
+    return;
+  const size_t rows = static_cast<size_t>(blockSize_) * rowWidth_ * sizeof(float);
+  for (int layer = 0; layer < numLayers_; ++layer) {
+    const int64_t from = int64_t(src) * blockSize_, to = int64_t(dst) * blockSize_;
+    std::memcpy(key(layer, to), key(layer, from), rows);
+    std::memcpy(value(layer, to), value(layer, from), rows);
+  }
+}
+
+int64_t availableMemoryBudget(double fraction) {
+  if (!(fraction > 0 && fraction <= 1))
+    llm::fail("KV cache memory fraction is {}, expected a number in (0, 1]", fraction);
+  std::ifstream in("/proc/meminfo");
+  std::string line;
+  while (std::getline(in, line)) {
+    std::istringstream fields(line);
+    std::string name, unit;
+    int64_t kib = 0;
+    if (fields >> name >> kib >> unit && name == "MemAvailable:" && unit == "kB")
+      return static_cast<int64_t>(static_cast<double>(kib) * 1024 * fraction);
+  }
+  llm::fail("KV cache: cannot read MemAvailable from /proc/meminfo; give the KV cache a memory "
+            "budget in bytes");
+}
+
+} // namespace llmrt
