@@ -9,6 +9,7 @@
 #include <mutex>
 #include <queue>
 #include <span>
+#include <unordered_map>
 
 namespace llmrt::tok {
 
@@ -66,33 +67,38 @@ std::string optionalString(const json &model, std::string_view key) {
   return it->get<std::string>();
 }
 
-uint64_t pairKey(int32_t a, int32_t b) {
-  return (static_cast<uint64_t>(static_cast<uint32_t>(a)) << 32) | static_cast<uint32_t>(b);
-}
-
 } // namespace
 
-std::unique_ptr<BPE> BPE::fromJson(const json &model) {
+std::unique_ptr<BPE> BPE::fromJson(const json &model, BPEData data) {
   std::unique_ptr<BPE> bpe(new BPE());
   if (auto it = model.find("dropout");
       it != model.end() && !it->is_null() && !(it->is_number() && it->get<double>() == 0.0))
     llm::fail("tokenizer.json: {} dropout is not supported (it makes encoding random)", kWhere);
 
-  const json &vocab = requireField(model, "vocab", kWhere);
-  if (!vocab.is_object()) llm::fail("tokenizer.json: {} \"vocab\" must be an object", kWhere);
-  bpe->vocab_.reserve(vocab.size());
+  if (!data.hasVocab) {
+    if (model.contains("vocab")) llm::fail("tokenizer.json: {} \"vocab\" must be an object", kWhere);
+    llm::fail("tokenizer.json: {} has no \"vocab\"", kWhere);
+  }
+  if (!data.hasMerges) {
+    if (model.contains("merges")) llm::fail("tokenizer.json: {} \"merges\" must be a list", kWhere);
+    llm::fail("tokenizer.json: {} has no \"merges\"", kWhere);
+  }
+  size_t keyBytes = 0;
+  for (const auto &entry : data.vocab) keyBytes += entry.first.size();
+  bpe->vocab_.reserve(data.vocab.size(), keyBytes);
   int32_t maxId = -1;
-  for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-    if (!it->is_number_integer() || it->get<int64_t>() < 0 || it->get<int64_t>() > INT32_MAX)
-      llm::fail("tokenizer.json: {} vocab entry '{}' must have an id in [0, 2^31)", kWhere,
-                it.key());
-    int32_t id = static_cast<int32_t>(it->get<int64_t>());
-    bpe->vocab_.insert_or_assign(it.key(), id);
+  for (const auto &[token, id64] : data.vocab) {
+    if (id64 < 0 || id64 > INT32_MAX)
+      llm::fail("tokenizer.json: {} vocab entry '{}' must have an id in [0, 2^31)", kWhere, token);
+    int32_t id = static_cast<int32_t>(id64);
+    bpe->vocab_.insertOrAssign(token, id); // a repeated token keeps its last id
     maxId = std::max(maxId, id);
   }
+  // An id given to several tokens decodes as one of them.
   bpe->idToToken_.assign(static_cast<size_t>(maxId + 1), std::string_view());
-  for (const auto &[token, id] : bpe->vocab_)
+  bpe->vocab_.forEach([&](std::string_view token, int32_t id) {
     if (bpe->idToToken_[id].empty()) bpe->idToToken_[id] = token;
+  });
 
   bpe->continuingSubwordPrefix_ = optionalString(model, "continuing_subword_prefix");
   bpe->endOfWordSuffix_ = optionalString(model, "end_of_word_suffix");
@@ -109,10 +115,11 @@ std::unique_ptr<BPE> BPE::fromJson(const json &model) {
   // character and its pieces merged (and cached) separately with the same result.
   if (bpe->continuingSubwordPrefix_.empty() && bpe->endOfWordSuffix_.empty()) {
     bool spans = false;
-    for (const auto &[token, id] : bpe->vocab_)
+    bpe->vocab_.forEach([&](std::string_view token, int32_t) {
       for (size_t p = token.find(kMarker, 1); p != std::string::npos && !spans;
            p = token.find(kMarker, p + 1))
         spans = p < kMarker.size() || token.compare(p - kMarker.size(), kMarker.size(), kMarker) != 0;
+    });
     bpe->splitAtMarker_ = !spans;
   }
   for (int b = 0; b < 256; ++b) {
@@ -120,27 +127,19 @@ std::unique_ptr<BPE> BPE::fromJson(const json &model) {
     bpe->byteTokens_[b] = id ? *id : -1;
   }
 
-  const json &merges = requireField(model, "merges", kWhere);
-  if (!merges.is_array()) llm::fail("tokenizer.json: {} \"merges\" must be a list", kWhere);
-  bpe->merges_.reserve(merges.size());
+  bpe->merges_.reserve(data.merges.size());
   std::string merged;
   int32_t rank = 0;
-  for (const json &m : merges) {
-    std::string a, b;
-    if (m.is_string()) {
-      const std::string &line = m.get_ref<const std::string &>();
-      if (line.starts_with("#version")) continue;
-      size_t sp = line.find(' ');
-      if (sp == std::string::npos || line.find(' ', sp + 1) != std::string::npos)
+  for (BPEData::Merge &m : data.merges) {
+    std::string a = std::move(m.left), b = std::move(m.right);
+    if (m.line) {
+      if (a.starts_with("#version")) continue;
+      size_t sp = a.find(' ');
+      if (sp == std::string::npos || a.find(' ', sp + 1) != std::string::npos)
         llm::fail("tokenizer.json: {} merge #{} '{}' is not two tokens separated by one space",
-                  kWhere, rank + 1, line);
-      a = line.substr(0, sp);
-      b = line.substr(sp + 1);
-    } else if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-      a = m[0].get<std::string>();
-      b = m[1].get<std::string>();
-    } else {
-      llm::fail("tokenizer.json: {} merge #{} must be \"a b\" or [\"a\", \"b\"]", kWhere, rank + 1);
+                  kWhere, rank + 1, a);
+      b = a.substr(sp + 1);
+      a.resize(sp);
     }
     auto ida = bpe->tokenId(a), idb = bpe->tokenId(b);
     if (!ida || !idb)
@@ -158,16 +157,16 @@ std::unique_ptr<BPE> BPE::fromJson(const json &model) {
                 "vocabulary",
                 kWhere, rank + 1, a, b, merged);
     // A repeated pair keeps its last rank, as in the `tokenizers` library.
-    bpe->merges_.insert_or_assign(pairKey(*ida, *idb), MergeInfo{rank, *idm});
+    bpe->merges_.insertOrAssign(*ida, *idb, MergeInfo{rank, *idm});
     ++rank;
   }
   return bpe;
 }
 
 std::optional<int32_t> BPE::tokenId(std::string_view token) const {
-  auto it = vocab_.find(token);
-  if (it == vocab_.end()) return std::nullopt;
-  return it->second;
+  int32_t id = vocab_.find(token);
+  if (id < 0) return std::nullopt;
+  return id;
 }
 
 std::string_view BPE::tokenText(int32_t id) const {
@@ -175,10 +174,7 @@ std::string_view BPE::tokenText(int32_t id) const {
   return idToToken_[id];
 }
 
-const BPE::MergeInfo *BPE::findMerge(int32_t a, int32_t b) const {
-  auto it = merges_.find(pairKey(a, b));
-  return it == merges_.end() ? nullptr : &it->second;
-}
+const BPE::MergeInfo *BPE::findMerge(int32_t a, int32_t b) const { return merges_.find(a, b); }
 
 void BPE::tokenize(std::string_view word, std::vector<int32_t> &out) const {
   if (word.empty()) return;

@@ -5,6 +5,8 @@
 // of symbols, so a word of n characters costs O(n log n). Results for recent words are cached.
 #pragma once
 
+#include "tokenizer/FlatMaps.h"
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <array>
@@ -13,18 +15,30 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <vector>
 
 namespace llmrt::tok {
 
 class WordCache;
 
+// model.vocab and model.merges of tokenizer.json, read while the file is parsed (they are most of
+// it; see Tokenizer::fromJson), in file order.
+struct BPEData {
+  bool hasVocab = false, hasMerges = false;
+  std::vector<std::pair<std::string, int64_t>> vocab;
+  struct Merge {
+    std::string left, right; // or the whole "left right" line in `left`
+    bool line;
+  };
+  std::vector<Merge> merges;
+};
+
 class BPE {
 public:
-  // `model` is tokenizer.json's "model" object. llm::Error for a missing vocabulary or merges,
-  // merges naming unknown tokens, an unk token outside the vocabulary, or dropout.
-  static std::unique_ptr<BPE> fromJson(const nlohmann::json &model);
+  // `model` is tokenizer.json's "model" object (its settings), `data` its vocabulary and merges.
+  // llm::Error for a missing vocabulary or merges, merges naming unknown tokens, an unk token
+  // outside the vocabulary, or dropout.
+  static std::unique_ptr<BPE> fromJson(const nlohmann::json &model, BPEData data);
   ~BPE();
 
   // Appends the ids of `word` (one pre-tokenized piece, valid UTF-8) to `out`. Thread-safe.
@@ -39,23 +53,16 @@ public:
   int32_t idLimit() const { return static_cast<int32_t>(idToToken_.size()); }
 
 private:
-  struct StringHash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  struct MergeInfo {
-    int32_t rank;
-    int32_t result;
-  };
+  using MergeInfo = MergeMap::Merge;
 
   BPE();
   void tokenizePiece(std::string_view word, std::vector<int32_t> &out) const;
   void mergeWord(std::string_view word, std::vector<int32_t> &out) const;
   const MergeInfo *findMerge(int32_t a, int32_t b) const;
 
-  std::unordered_map<std::string, int32_t, StringHash, std::equal_to<>> vocab_;
+  TokenIdMap vocab_;
   std::vector<std::string_view> idToToken_; // views of vocab_ keys
-  std::unordered_map<uint64_t, MergeInfo> merges_;
+  MergeMap merges_;
   std::optional<int32_t> unkId_;
   std::string continuingSubwordPrefix_, endOfWordSuffix_;
   bool fuseUnk_ = false, byteFallback_ = false, ignoreMerges_ = false;

@@ -19,14 +19,71 @@ using namespace tok;
 
 namespace {
 
-json parseJson(std::string_view text, std::string_view file) {
-  json j = json::parse(text.begin(), text.end(), nullptr, /*allow_exceptions=*/false);
+json parseJson(std::string_view text, std::string_view file,
+               const json::parser_callback_t &callback = nullptr) {
+  json j = json::parse(text.begin(), text.end(), callback, /*allow_exceptions=*/false);
   if (j.is_discarded()) llm::fail("{}: not valid JSON", file);
   if (!j.is_object()) llm::fail("{}: not a JSON object", file);
   return j;
 }
 
-std::unique_ptr<BPE> readModel(const json &root) {
+// Parses tokenizer.json, moving model.vocab and model.merges (most of the file) straight into
+// `data` instead of building JSON values for them; they are left empty in the result.
+json parseTokenizerJson(std::string_view text, BPEData &data) {
+  std::string keys[3];            // the key being read at depth 1 and 2
+  std::string vocabKey;           // the vocab entry whose value comes next
+  std::vector<std::string> pair;  // a ["left", "right"] merge being read
+  auto inModel = [&](const char *key) { return keys[1] == "model" && keys[2] == key; };
+  json::parser_callback_t callback = [&](int depth, json::parse_event_t event, json &parsed) {
+    using E = json::parse_event_t;
+    if (event == E::key && depth <= 2) {
+      keys[depth] = parsed.get<std::string>();
+      if (depth == 1) keys[2].clear();
+      return true;
+    }
+    if (depth == 2 && (event == E::object_start || event == E::array_start)) {
+      if (event == E::object_start && inModel("vocab")) data.hasVocab = true;
+      if (event == E::array_start && inModel("merges")) data.hasMerges = true;
+      return true;
+    }
+    if (data.hasVocab && inModel("vocab") && depth == 3) {
+      if (event == E::key) {
+        vocabKey = parsed.get<std::string>();
+        return false;
+      }
+      if (event != E::value || !parsed.is_number_integer())
+        llm::fail("tokenizer.json: model BPE vocab entry '{}' must have an integer id", vocabKey);
+      data.vocab.emplace_back(std::move(vocabKey), parsed.get<int64_t>());
+      return false;
+    }
+    if (data.hasMerges && inModel("merges") && depth >= 3) {
+      size_t n = data.merges.size() + 1;
+      if (depth == 3 && event == E::value) {
+        if (!parsed.is_string())
+          llm::fail("tokenizer.json: model BPE merge #{} must be \"a b\" or [\"a\", \"b\"]", n);
+        data.merges.push_back({parsed.get<std::string>(), {}, true});
+        return false;
+      }
+      if (depth == 3 && event == E::array_start) {
+        pair.clear();
+        return true;
+      }
+      if (depth == 4 && event == E::value && parsed.is_string()) {
+        pair.push_back(parsed.get<std::string>());
+        return false;
+      }
+      if (depth == 3 && event == E::array_end && pair.size() == 2) {
+        data.merges.push_back({std::move(pair[0]), std::move(pair[1]), false});
+        return false;
+      }
+      llm::fail("tokenizer.json: model BPE merge #{} must be \"a b\" or [\"a\", \"b\"]", n);
+    }
+    return true;
+  };
+  return parseJson(text, "tokenizer.json", callback);
+}
+
+std::unique_ptr<BPE> readModel(const json &root, BPEData data) {
   const json &model = requireField(root, "model", "tokenizer.json");
   if (!model.is_object()) llm::fail("tokenizer.json: \"model\" is not an object");
   auto type = model.find("type");
@@ -37,7 +94,7 @@ std::unique_ptr<BPE> readModel(const json &root) {
     unsupported("model", type != model.end() && type->is_string() ? type->get<std::string>()
                                                                    : std::string("(none)"),
                 {"BPE"});
-  return BPE::fromJson(model);
+  return BPE::fromJson(model, std::move(data));
 }
 
 std::vector<AddedToken> readAddedTokens(const json &root) {
@@ -86,10 +143,11 @@ std::unique_ptr<Tokenizer> Tokenizer::fromJson(std::string_view tokenizerJson,
                                                std::string_view tokenizerConfigJson) {
   std::unique_ptr<Tokenizer> t(new Tokenizer());
   try {
-    json root = parseJson(tokenizerJson, "tokenizer.json");
+    BPEData data;
+    json root = parseTokenizerJson(tokenizerJson, data);
     json config = tokenizerConfigJson.empty() ? json::object()
                                               : parseJson(tokenizerConfigJson, "tokenizer_config.json");
-    t->model_ = readModel(root);
+    t->model_ = readModel(root, std::move(data));
     t->normalizer_ = Normalizer::fromJson(root.value("normalizer", json()));
     t->preTokenizer_ = PreTokenizer::fromJson(root.value("pre_tokenizer", json()));
     t->decoder_ = Decoder::fromJson(root.value("decoder", json()));
