@@ -22,6 +22,7 @@ void IncrementalDetokenizer::prime(std::span<const int32_t> contextIds) {
 }
 
 std::string IncrementalDetokenizer::push(int32_t id) {
+  if (tokenizer_.dropsWhenDecoding(id, skipSpecial_)) return {}; // decode() ignores it too
   ids_.push_back(id);
   return emitReady(false);
 }

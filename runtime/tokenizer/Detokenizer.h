@@ -5,7 +5,8 @@
 // stripped only from the first token). So each push decodes a short window: the tokens since the
 // last emitted text plus the tokens that produced it (the context), and emits what the window
 // adds beyond the context's own text. Text ending in U+FFFD (an incomplete character) is held
-// back until a later token completes it, or until flush().
+// back until a later token completes it, or until flush(). Tokens decode() leaves out (special
+// tokens when skipping them) never enter the window.
 //
 // NOTE: the concatenation of everything push() and flush() return equals
 // tokenizer.decode(all ids) whenever the decoded text of a prefix of the ids is a prefix of the

@@ -216,19 +216,27 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool addSpecial) c
   return ids;
 }
 
+std::optional<std::string_view> Tokenizer::decodeToken(int32_t id, bool skipSpecial) const {
+  std::optional<std::string_view> text = added_->decodeText(id);
+  if (!text) {
+    std::string_view m = model_->tokenText(id);
+    if (m.empty()) return std::nullopt;
+    text = m;
+  }
+  // As in the `tokenizers` library, "special" is decided by the string decoding starts from.
+  if (skipSpecial && added_->isSpecialContent(*text)) return std::nullopt;
+  return text;
+}
+
+bool Tokenizer::dropsWhenDecoding(int32_t id, bool skipSpecial) const {
+  return !decodeToken(id, skipSpecial);
+}
+
 std::string Tokenizer::decode(std::span<const int32_t> ids, bool skipSpecial) const {
   std::vector<std::string> tokens;
   tokens.reserve(ids.size());
-  for (int32_t id : ids) {
-    std::optional<std::string_view> text = added_->decodeText(id);
-    if (!text) {
-      std::string_view m = model_->tokenText(id);
-      if (m.empty()) continue;
-      text = m;
-    }
-    if (skipSpecial && added_->isSpecialContent(*text)) continue;
-    tokens.emplace_back(*text);
-  }
+  for (int32_t id : ids)
+    if (auto text = decodeToken(id, skipSpecial)) tokens.emplace_back(*text);
   std::string out;
   if (decoder_) {
     decoder_->decodeChain(tokens);

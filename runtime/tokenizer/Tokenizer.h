@@ -59,6 +59,9 @@ public:
   // The token's string as stored (byte-level spelling, "<0x0A>", "▁the"); empty for an unknown id.
   std::string_view tokenText(int32_t id) const;
   bool isSpecial(int32_t id) const;
+  // Whether decode() leaves `id` out: an id with no token always, a special token when skipping
+  // special tokens.
+  bool dropsWhenDecoding(int32_t id, bool skipSpecial) const;
   // From tokenizer_config.json's bos_token; -1 when it names none.
   int32_t bosId() const { return bosId_; }
   // From tokenizer_config.json's eos_token; empty when it names none.
@@ -66,6 +69,8 @@ public:
 
 private:
   Tokenizer();
+  // The string decode() starts from for `id`, or nullopt when it leaves the id out.
+  std::optional<std::string_view> decodeToken(int32_t id, bool skipSpecial) const;
   void encodeText(std::string_view text, bool atStart, std::vector<int32_t> &ids) const;
 
   std::unique_ptr<tok::BPE> model_;

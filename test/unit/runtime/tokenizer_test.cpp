@@ -181,7 +181,8 @@ TEST_P(TokenizerParity, TokenLookupsAreConsistent) {
 
 INSTANTIATE_TEST_SUITE_P(Fixtures, TokenizerParity,
                          ::testing::Values("smollm2", "llama-spm", "phi-3", "qwen2", "smollm2-hf",
-                                           "llama-spm-metaspace"),
+                                           "llama-spm-metaspace", "toy-affixes",
+                                           "toy-affixes-fused"),
                          [](const auto &info) {
                            std::string n = info.param;
                            for (char &c : n)
