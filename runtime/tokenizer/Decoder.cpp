@@ -216,6 +216,7 @@ std::unique_ptr<Decoder> Decoder::fromJson(const json &j) {
   if (j.is_null()) return nullptr;
   std::string type = componentType(j, "decoder");
   if (type == "Sequence") {
+    NestingGuard guard("decoder");
     const json &list = requireField(j, "decoders", "decoder Sequence");
     if (!list.is_array()) llm::fail("tokenizer.json: decoder Sequence \"decoders\" must be a list");
     std::vector<std::unique_ptr<Decoder>> parts;

@@ -72,6 +72,19 @@ Pattern readPattern(const json &obj, std::string_view where) {
             where);
 }
 
+namespace {
+thread_local int nestingDepth = 0;
+constexpr int kMaxNesting = 32;
+} // namespace
+
+NestingGuard::NestingGuard(std::string_view section) {
+  if (nestingDepth >= kMaxNesting)
+    llm::fail("tokenizer.json: {} Sequences are nested more than {} deep", section, kMaxNesting);
+  ++nestingDepth;
+}
+
+NestingGuard::~NestingGuard() { --nestingDepth; }
+
 MetaspaceConfig readMetaspace(const json &obj, std::string_view where) {
   MetaspaceConfig c;
   c.replacement = getChar(obj, "replacement", where);

@@ -29,6 +29,16 @@ std::string componentType(const nlohmann::json &obj, std::string_view section);
 // {"String": "..."} or {"Regex": "..."}.
 Pattern readPattern(const nlohmann::json &obj, std::string_view where);
 
+// Bounds the nesting of Sequence components (a hostile file could nest them until the stack runs
+// out): construct one per Sequence level; throws llm::Error past 32 levels.
+class NestingGuard {
+public:
+  explicit NestingGuard(std::string_view section);
+  ~NestingGuard();
+  NestingGuard(const NestingGuard &) = delete;
+  NestingGuard &operator=(const NestingGuard &) = delete;
+};
+
 // Metaspace's settings, shared by the pre-tokenizer and the decoder of that name. Older files
 // say "add_prefix_space" instead of "prepend_scheme" (missing: "always"); "split" defaults to true.
 enum class PrependScheme { First, Never, Always };

@@ -120,6 +120,7 @@ std::unique_ptr<Normalizer> Normalizer::fromJson(const json &j) {
   if (j.is_null()) return nullptr;
   std::string type = componentType(j, "normalizer");
   if (type == "Sequence") {
+    NestingGuard guard("normalizer");
     const json &list = requireField(j, "normalizers", "normalizer Sequence");
     if (!list.is_array()) llm::fail("tokenizer.json: normalizer Sequence \"normalizers\" must be a list");
     std::vector<std::unique_ptr<Normalizer>> parts;

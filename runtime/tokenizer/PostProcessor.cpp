@@ -66,6 +66,7 @@ PostProcessor PostProcessor::fromJson(const json &j) {
   } else if (type == "ByteLevel") {
     // Adjusts offsets only.
   } else if (type == "Sequence") {
+    NestingGuard guard("post_processor");
     const json &list = requireField(j, "processors", "post_processor Sequence");
     if (!list.is_array())
       llm::fail("tokenizer.json: post_processor Sequence \"processors\" must be a list");

@@ -267,6 +267,7 @@ std::unique_ptr<PreTokenizer> PreTokenizer::fromJson(const json &j) {
   if (j.is_null()) return nullptr;
   std::string type = componentType(j, "pre_tokenizer");
   if (type == "Sequence") {
+    NestingGuard guard("pre_tokenizer");
     const json &list = requireField(j, "pretokenizers", "pre_tokenizer Sequence");
     if (!list.is_array())
       llm::fail("tokenizer.json: pre_tokenizer Sequence \"pretokenizers\" must be a list");

@@ -417,6 +417,15 @@ TEST(TokenizerErrors, UnsupportedComponentsAreNamed) {
               R"({"bos_token":"<s>"})");
 }
 
+TEST(TokenizerErrors, DeeplyNestedSequencesAreRefused) {
+  std::string nested = R"({"type":"NFC"})";
+  for (int i = 0; i < 1000; ++i) nested = R"({"type":"Sequence","normalizers":[)" + nested + "]}";
+  std::string j = minimalJson(kModel);
+  std::string from = "\"normalizer\":null";
+  j.replace(j.find(from), from.size(), "\"normalizer\":" + nested);
+  expectError(j, "normalizer Sequences are nested more than 32 deep");
+}
+
 TEST(TokenizerErrors, InvalidUtf8InputIsRefused) {
   auto t = Tokenizer::fromJson(minimalJson(kModel), "");
   EXPECT_THROW(t->encode(std::string("a\xC3", 2)), llm::Error);
