@@ -43,7 +43,7 @@ struct EngineConfig {
 
 // What one step produced.
 struct EngineOutput {
-  uint64_t step = 0;                          // the scheduler's step number (0: nothing ran)
+  uint64_t step = 0;                          // the scheduler's step number
   std::vector<NewToken> tokens;               // one per request that sampled, in batch order
   std::vector<std::unique_ptr<Request>> finished; // final states, since the last step (any reason)
   std::vector<std::string> preemptedIds;      // preempted while scheduling this step

@@ -265,11 +265,13 @@ void Executor::validateBatch(const StepBatch &b) const {
     if (b.tokenIds[i] < 0 || b.tokenIds[i] >= vocabLimit_)
       fail("step: token id {} at index {} is outside the vocabulary [0, {})", b.tokenIds[i], i,
            vocabLimit_);
+  for (size_t s = 0; s < numSeqs; ++s)
+    if (b.queryStart[s + 1] <= b.queryStart[s])
+      fail("step: sequence {} has query rows [{}, {}), expected at least one token", s,
+           b.queryStart[s], b.queryStart[s + 1]);
   const int64_t bs = kv_->blockSize();
   for (size_t s = 0; s < numSeqs; ++s) {
     const int32_t begin = b.queryStart[s], end = b.queryStart[s + 1], len = b.seqLens[s];
-    if (end <= begin)
-      fail("step: sequence {} has query rows [{}, {}), expected at least one token", s, begin, end);
     if (len < 1 || len > maxSeqLen_ || (len + bs - 1) / bs > b.blockTableStride)
       fail("step: sequence {} has length {}, expected 1 to {} positions covered by its block table "
            "of {} blocks of {}",

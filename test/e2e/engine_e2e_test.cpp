@@ -1,0 +1,246 @@
+// The engine end to end on every tiny fixture model (compiled with llmc): a request's greedy tokens
+// are the same whether it runs alone or batched with 63 others, under preemption, with a shared
+// prefix served from the prefix cache, with chunked prefill, and with blocks of 8, 16 or 32
+// positions (batch invariance, DESIGN.md principle 5).
+//
+// One thread, except where a test says otherwise: results do not depend on it (the kernel tests
+// check thread counts), and on a loaded 2-core machine OpenMP barriers stall steps of models this
+// small ten times over.
+#include "engine/Engine.h"
+#include "engine/Executor.h"
+#include "plan/PlanLoader.h"
+#include "sampler/Sampler.h"
+
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cstdlib>
+#include <filesystem>
+#include <map>
+#include <numeric>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace fs = std::filesystem;
+
+namespace llmrt {
+namespace {
+
+using Tokens = std::vector<int32_t>;
+using Outputs = std::map<std::string, Tokens>;
+
+std::vector<std::string> fixtureNames() {
+  std::vector<std::string> names;
+  for (const auto &e : fs::directory_iterator(FIXTURES_DIR))
+    if (fs::exists(e.path() / "config.json"))
+      names.push_back(e.path().filename().string());
+  std::sort(names.begin(), names.end());
+  return names;
+}
+
+struct Work {
+  std::vector<Tokens> prompts;
+  std::vector<int> outputs;
+};
+
+// n requests with prompts of 1 to 120 tokens (uniform ids) and 1 to 32 outputs; `prefix`
+// tokens, when given, start every prompt.
+Work mixedWork(int n, int vocab, uint64_t seed, const Tokens &prefix = {}) {
+  std::mt19937_64 rng(seed);
+  Work w;
+  for (int i = 0; i < n; ++i) {
+    int len = 1 + static_cast<int>(rng() % 120);
+    if (!prefix.empty())
+      len = 1 + static_cast<int>(rng() % 30);
+    Tokens p = prefix;
+    for (int t = 0; t < len; ++t)
+      p.push_back(static_cast<int32_t>(rng() % vocab));
+    w.prompts.push_back(std::move(p));
+    w.outputs.push_back(1 + static_cast<int>(rng() % 32));
+  }
+  return w;
+}
+
+Request request(const Work &w, size_t i) {
+  StopParams stop;
+  stop.maxTokens = w.outputs[i];
+  stop.ignoreEos = true;
+  return Request("r" + std::to_string(i), w.prompts[i], stop);
+}
+
+Outputs drain(Engine &engine) {
+  Outputs out;
+  while (engine.hasUnfinished())
+    for (const NewToken &t : engine.step().tokens)
+      out[t.id].push_back(t.token);
+  return out;
+}
+
+EngineConfig config(int blocks, int blockSize = 0, int budget = 2048) {
+  EngineConfig c;
+  c.kvCacheBlocks = blocks;
+  c.blockSize = blockSize;
+  c.maxNumBatchedTokens = budget;
+  return c;
+}
+
+// Every request alone in a fresh engine, without prefix caching.
+Outputs alone(const LoadedPlan &plan, const Work &w) {
+  Outputs out;
+  EngineConfig c = config(64);
+  c.enablePrefixCaching = false;
+  for (size_t i = 0; i < w.prompts.size(); ++i) {
+    Engine engine(plan, c);
+    engine.add(request(w, i));
+    Outputs one = drain(engine);
+    out.insert(one.begin(), one.end());
+  }
+  return out;
+}
+
+Outputs batched(Engine &engine, const Work &w) {
+  for (size_t i = 0; i < w.prompts.size(); ++i)
+    engine.add(request(w, i));
+  return drain(engine);
+}
+
+class EngineE2E : public ::testing::TestWithParam<std::string> {
+protected:
+  // Compiled once per fixture, with the 64-request workload's lone outputs.
+  struct Model {
+    std::unique_ptr<LoadedPlan> plan;
+    Work work;
+    Outputs alone;
+  };
+  static Model &model(const std::string &name) {
+    static std::map<std::string, Model> models;
+    Model &m = models[name];
+    if (!m.plan) {
+      omp_set_num_threads(1);
+      fs::path out = fs::temp_directory_path() / ("llm-engine-e2e-" + std::to_string(::getpid())) /
+                     name / "plan.fb";
+      fs::create_directories(out.parent_path());
+      std::string cmd = std::string(LLMC_PATH) + " compile -q '" + FIXTURES_DIR + "/" + name +
+                        "' -o '" + out.string() + "'";
+      EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+      m.plan = LoadedPlan::load(out.string());
+      Engine probe(*m.plan, config(1));
+      m.work = mixedWork(64, probe.executor().tokenLimit(), 2024);
+      m.alone = alone(*m.plan, m.work);
+    }
+    return m;
+  }
+  static void TearDownTestSuite() {
+    std::error_code ec;
+    fs::remove_all(fs::temp_directory_path() / ("llm-engine-e2e-" + std::to_string(::getpid())),
+                   ec);
+  }
+};
+
+void expectSame(const Outputs &got, const Outputs &want, const Work &w) {
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < w.prompts.size(); ++i) {
+    std::string id = "r" + std::to_string(i);
+    ASSERT_EQ(want.at(id).size(), static_cast<size_t>(w.outputs[i])) << id;
+    EXPECT_EQ(got.at(id), want.at(id)) << id << ": prompt of " << w.prompts[i].size();
+  }
+}
+
+// A request alone in the engine gives the tokens of the executor's single-sequence path (one
+// contiguous block) decoding it step by step.
+TEST_P(EngineE2E, AloneMatchesSingleSequenceExecutor) {
+  Model &m = model(GetParam());
+  Executor exec(*m.plan);
+  Sampler greedy(SamplingParams{});
+  for (size_t i = 0; i < 8; ++i) {
+    exec.reset();
+    Tokens tokens = m.work.prompts[i], generated;
+    Tokens pos(tokens.size());
+    std::iota(pos.begin(), pos.end(), 0);
+    std::vector<float> logits = exec.forward(tokens, pos, Tokens{int32_t(tokens.size() - 1)});
+    while (static_cast<int>(generated.size()) < m.work.outputs[i]) {
+      generated.push_back(greedy.sample(logits));
+      Tokens one{generated.back()}, p{int32_t(tokens.size())}, row{0};
+      tokens.push_back(generated.back());
+      logits = exec.forward(one, p, row);
+    }
+    EXPECT_EQ(m.alone.at("r" + std::to_string(i)), generated) << i;
+  }
+}
+
+TEST_P(EngineE2E, BatchedMatchesAlone) {
+  Model &m = model(GetParam());
+  EngineConfig c = config(512);
+  c.threads = 2;
+  Engine engine(*m.plan, c);
+  Outputs got = batched(engine, m.work);
+  omp_set_num_threads(1);
+  expectSame(got, m.alone, m.work);
+  // It really batched: far fewer steps than tokens.
+  EXPECT_LT(engine.stats().steps, engine.stats().sampledTokens / 4);
+  EXPECT_EQ(engine.scheduler().numPreemptions(), 0u);
+}
+
+// 12 blocks of 16 hold one request's 152 tokens at most, nowhere near 64 requests.
+TEST_P(EngineE2E, PreemptionKeepsTokens) {
+  Model &m = model(GetParam());
+  Engine engine(*m.plan, config(12));
+  expectSame(batched(engine, m.work), m.alone, m.work);
+  EXPECT_GT(engine.scheduler().numPreemptions(), 0u);
+  RecordProperty("preemptions", std::to_string(engine.scheduler().numPreemptions()));
+}
+
+// 32 requests share a 48-token prefix; a small token budget admits them over several steps, so
+// later ones find the prefix cached and compute fewer tokens.
+TEST_P(EngineE2E, SharedPrefixIsComputedOnceAndGivesTheSameTokens) {
+  Model &m = model(GetParam());
+  const int vocab = Engine(*m.plan, config(1)).executor().tokenLimit();
+  Tokens prefix(48);
+  for (size_t i = 0; i < prefix.size(); ++i)
+    prefix[i] = static_cast<int32_t>((i * 97 + 13) % vocab);
+  Work w = mixedWork(32, vocab, 99, prefix);
+  Outputs want = alone(*m.plan, w);
+  Engine cached(*m.plan, config(256, 0, 64));
+  expectSame(batched(cached, w), want, w);
+  EngineConfig c = config(256, 0, 64);
+  c.enablePrefixCaching = false;
+  Engine uncached(*m.plan, c);
+  expectSame(batched(uncached, w), want, w);
+  const KVCacheManager &kv = cached.scheduler().kvCache();
+  EXPECT_GE(kv.prefixHitTokens(), 48u * 16) << "at least half the requests reuse 3 blocks";
+  EXPECT_EQ(uncached.scheduler().kvCache().prefixHitTokens(), 0u);
+  EXPECT_LT(cached.stats().computedTokens + kv.prefixHitTokens() / 2,
+            uncached.stats().computedTokens);
+}
+
+TEST_P(EngineE2E, ChunkedPrefillGivesTheSameTokens) {
+  Model &m = model(GetParam());
+  for (int budget : {7, 33}) {
+    Engine engine(*m.plan, config(512, 0, budget));
+    expectSame(batched(engine, m.work), m.alone, m.work);
+  }
+}
+
+TEST_P(EngineE2E, BlockSizes8_16_32GiveTheSameTokens) {
+  Model &m = model(GetParam());
+  for (int blockSize : {8, 16, 32}) {
+    SCOPED_TRACE("block size " + std::to_string(blockSize));
+    // About 3000 positions: room for a few dozen requests; preemption may happen.
+    Engine engine(*m.plan, config(3072 / blockSize, blockSize, 256));
+    EXPECT_EQ(engine.blockSize(), blockSize);
+    expectSame(batched(engine, m.work), m.alone, m.work);
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(TinyModels, EngineE2E, ::testing::ValuesIn(fixtureNames()),
+                         [](const auto &info) {
+                           std::string n = info.param;
+                           for (char &c : n)
+                             if (!isalnum(static_cast<unsigned char>(c)))
+                               c = '_';
+                           return n;
+                         });
+
+} // namespace
+} // namespace llmrt
