@@ -609,37 +609,49 @@ void gatherSlots(const int32_t *table, int64_t blockSize, int32_t lo, int32_t hi
   }
 }
 
-// One query head of one token: softmax(scale * q.k_j) over the visible positions (their slots in
-// `slots`, in position order), times v_j. keys and values point at the head's columns of slot 0.
-void attendOne(const float *keys, const float *values, int64_t rowWidth, const int64_t *slots,
-               int32_t n, const float *q, int64_t headDim, float scale, float *scores, float *acc,
-               float *y) {
+// NH query heads (at most kTileRows) of one token that share one kv head: for each, softmax(scale *
+// q.k_j) over the visible positions (their slots in `slots`, in position order), times v_j. The
+// heads share every K and V row load; each head's result has the bits it has alone (every dot of
+// a tile, and every accumulator, keeps its own fixed order). keys and values point at the kv
+// head's columns of slot 0; scores holds NH x n, acc NH x headDim.
+template <int NH>
+void attendHeads(const float *keys, const float *values, int64_t rowWidth, const int64_t *slots,
+                 int32_t n, const float *const q[NH], int64_t headDim, float scale, float *scores,
+                 float *acc, float *const y[NH]) {
   for (int32_t j = 0; j < n; j += 4) {
-    const float *x[1] = {q};
     const float *w[4];
     for (int32_t c = 0; c < 4; ++c)
       w[c] = keys + slots[std::min(j + c, n - 1)] * rowWidth;
-    float res[1][4];
-    dotTile<1, 4>(x, w, headDim, res);
-    for (int32_t c = 0; c < 4 && j + c < n; ++c)
-      scores[j + c] = res[0][c] * scale;
+    float res[NH][4];
+    dotTile<NH, 4>(q, w, headDim, res);
+    for (int i = 0; i < NH; ++i)
+      for (int32_t c = 0; c < 4 && j + c < n; ++c)
+        scores[i * n + j + c] = res[i][c] * scale;
   }
-  float m = scores[0];
-  for (int32_t j = 1; j < n; ++j)
-    m = std::max(m, scores[j]);
-  float total = 0.0f;
-  for (int32_t j = 0; j < n; ++j) {
-    scores[j] = std::exp(scores[j] - m);
-    total += scores[j];
+  float total[NH];
+  for (int i = 0; i < NH; ++i) {
+    float *sc = scores + i * n;
+    float m = sc[0];
+    for (int32_t j = 1; j < n; ++j)
+      m = std::max(m, sc[j]);
+    total[i] = 0.0f;
+    for (int32_t j = 0; j < n; ++j) {
+      sc[j] = std::exp(sc[j] - m);
+      total[i] += sc[j];
+    }
   }
-  std::fill(acc, acc + headDim, 0.0f);
+  std::fill(acc, acc + NH * headDim, 0.0f);
   for (int32_t j = 0; j < n; ++j) {
-    float p = scores[j] / total;
     const float *v = values + slots[j] * rowWidth;
-    for (int64_t d = 0; d < headDim; ++d)
-      acc[d] += p * v[d];
+    for (int i = 0; i < NH; ++i) {
+      float p = scores[i * n + j] / total[i];
+      float *ai = acc + i * headDim;
+      for (int64_t d = 0; d < headDim; ++d)
+        ai[d] += p * v[d];
+    }
   }
-  std::memcpy(y, acc, headDim * sizeof(float));
+  for (int i = 0; i < NH; ++i)
+    std::memcpy(y[i], acc + i * headDim, headDim * sizeof(float));
 }
 
 // The step's sequences as attention sees them. Without an AttentionBatch the call is one sequence
@@ -720,32 +732,47 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
     }
   const float *keys = kv.key(layer, 0), *values = kv.value(layer, 0);
   const int32_t *tokenSeq = seqOf.data(); // the calling thread's scratch, read by the team
+  // Work items: (token, a run of at most kTileRows query heads sharing one kv head).
+  static_assert(kTileRows == 3, "the dispatch below covers runs of 1 to 3 heads");
+  const int64_t runsPerKv = (group + kTileRows - 1) / kTileRows, runs = kvHeads * runsPerKv;
 #pragma omp parallel if (worthThreads(work * heads * headDim))
   {
     static thread_local std::vector<float> scoreBuf, accBuf, ropeBuf;
     static thread_local std::vector<int64_t> slotBuf;
-    float *acc = scratch(accBuf, headDim);
-    float *qRot = scratch(ropeBuf, headDim + 2 * half);
-    float *qcs = qRot + headDim;
 #pragma omp for collapse(2) schedule(dynamic, 1)
     for (int64_t t = 0; t < a.tokens; ++t)
-      for (int64_t h = 0; h < heads; ++h) {
+      for (int64_t r = 0; r < runs; ++r) {
+        const int64_t kvh = r / runsPerKv, h0 = kvh * group + (r % runsPerKv) * kTileRows;
+        const int nh = static_cast<int>(std::min<int64_t>(kTileRows, kvh * group + group - h0));
         int32_t hi = a.positions[t];
         int32_t lo = window > 0 ? static_cast<int32_t>(std::max<int64_t>(0, hi - window + 1)) : 0;
         int32_t n = hi - lo + 1;
-        float *scores = scratch(scoreBuf, n);
+        float *scores = scratch(scoreBuf, size_t(kTileRows) * n);
+        float *acc = scratch(accBuf, kTileRows * headDim);
+        float *qRot = scratch(ropeBuf, kTileRows * headDim + 2 * half);
+        float *qcs = qRot + kTileRows * headDim;
         if (slotBuf.size() < size_t(n))
           slotBuf.resize(std::max<size_t>(n, slotBuf.size() * 2));
         gatherSlots(b.blockTables + tokenSeq[t] * b.blockTableStride, bs, lo, hi, slotBuf.data());
-        const float *q = in.q + t * qStride + h * headDim;
-        if (rope) {
+        const float *q[kTileRows];
+        float *y[kTileRows];
+        if (rope)
           ropeAngles(hi, invFreq, factor, qcs);
-          ropeRow(q, qRot, 1, headDim, qcs, half);
-          q = qRot;
+        for (int i = 0; i < nh; ++i) {
+          q[i] = in.q + t * qStride + (h0 + i) * headDim;
+          y[i] = out(a) + t * qWidth + (h0 + i) * headDim;
+          if (rope) {
+            ropeRow(q[i], qRot + i * headDim, 1, headDim, qcs, half);
+            q[i] = qRot + i * headDim;
+          }
         }
-        int64_t kvOffset = (h / group) * headDim;
-        attendOne(keys + kvOffset, values + kvOffset, kvWidth, slotBuf.data(), n, q, headDim,
-                  scale, scores, acc, out(a) + t * qWidth + h * headDim);
+        const float *k = keys + kvh * headDim, *v = values + kvh * headDim;
+        if (nh == 3)
+          attendHeads<3>(k, v, kvWidth, slotBuf.data(), n, q, headDim, scale, scores, acc, y);
+        else if (nh == 2)
+          attendHeads<2>(k, v, kvWidth, slotBuf.data(), n, q, headDim, scale, scores, acc, y);
+        else
+          attendHeads<1>(k, v, kvWidth, slotBuf.data(), n, q, headDim, scale, scores, acc, y);
       }
   }
 }
