@@ -3,54 +3,16 @@
 #include "support/Error.h"
 #include "tokenizer/JsonFields.h"
 #include "tokenizer/Utf8.h"
+#include "tokenizer/WordCache.h"
 
 #include <nlohmann/json.hpp>
 
-#include <mutex>
 #include <queue>
 #include <span>
-#include <unordered_map>
 
 namespace llmrt::tok {
 
 using nlohmann::json;
-
-// Ids of recently seen words, shared by all threads: a few independently locked shards, each
-// emptied when full so the cache follows the text being encoded and never grows past its bound.
-class WordCache {
-public:
-  static constexpr size_t kShards = 16;
-  static constexpr size_t kShardCapacity = 4096;
-  static constexpr size_t kMaxWordBytes = 256; // longer words are not cached
-
-  bool lookup(std::string_view word, std::vector<int32_t> &out) const {
-    const Shard &s = shard(word);
-    std::lock_guard lock(s.mutex);
-    auto it = s.map.find(word);
-    if (it == s.map.end()) return false;
-    out.insert(out.end(), it->second.begin(), it->second.end());
-    return true;
-  }
-  void insert(std::string_view word, std::span<const int32_t> ids) {
-    if (word.size() >= kMaxWordBytes) return;
-    Shard &s = shard(word);
-    std::lock_guard lock(s.mutex);
-    if (s.map.size() >= kShardCapacity) s.map.clear();
-    s.map.emplace(std::string(word), std::vector<int32_t>(ids.begin(), ids.end()));
-  }
-
-private:
-  struct Hash {
-    using is_transparent = void;
-    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
-  };
-  struct Shard {
-    mutable std::mutex mutex;
-    std::unordered_map<std::string, std::vector<int32_t>, Hash, std::equal_to<>> map;
-  };
-  Shard &shard(std::string_view w) const { return shards_[Hash{}(w) % kShards]; }
-  mutable std::array<Shard, kShards> shards_;
-};
 
 BPE::BPE() : cache_(std::make_unique<WordCache>()) { byteTokens_.fill(-1); }
 BPE::~BPE() = default;
@@ -263,14 +225,18 @@ void BPE::mergeWord(std::string_view word, std::vector<int32_t> &out) const {
 
   struct Candidate {
     int32_t rank, pos, result;
+    int32_t left, right; // the pair's ids when it was queued
     bool operator<(const Candidate &o) const { // the heap top: lowest rank, then leftmost
       return rank != o.rank ? rank > o.rank : pos > o.pos;
     }
   };
   std::priority_queue<Candidate> queue;
-  for (size_t i = 0; i + 1 < symbols.size(); ++i)
-    if (const MergeInfo *m = findMerge(symbols[i].id, symbols[i + 1].id))
-      queue.push({m->rank, static_cast<int32_t>(i), m->result});
+  auto consider = [&](int32_t pos) {
+    const Symbol &l = symbols[pos];
+    if (const MergeInfo *m = findMerge(l.id, symbols[l.next].id))
+      queue.push({m->rank, pos, m->result, l.id, symbols[l.next].id});
+  };
+  for (size_t i = 0; i + 1 < symbols.size(); ++i) consider(static_cast<int32_t>(i));
 
   while (!queue.empty()) {
     Candidate top = queue.top();
@@ -278,18 +244,18 @@ void BPE::mergeWord(std::string_view word, std::vector<int32_t> &out) const {
     Symbol &left = symbols[top.pos];
     if (left.removed || left.next < 0) continue;
     Symbol &right = symbols[left.next];
-    const MergeInfo *m = findMerge(left.id, right.id);
-    if (!m || m->result != top.result) continue; // stale: a neighbour has merged since
+    // Stale when a neighbour merged since: the pair must still merge into the same token (the
+    // `tokenizers` library's test; unchanged ids pass it without a lookup).
+    if (left.id != top.left || right.id != top.right) {
+      const MergeInfo *m = findMerge(left.id, right.id);
+      if (!m || m->result != top.result) continue;
+    }
     left.id = top.result;
     right.removed = true;
     left.next = right.next;
     if (left.next >= 0) symbols[left.next].prev = top.pos;
-    if (left.prev >= 0)
-      if (const MergeInfo *p = findMerge(symbols[left.prev].id, left.id))
-        queue.push({p->rank, left.prev, p->result});
-    if (left.next >= 0)
-      if (const MergeInfo *p = findMerge(left.id, symbols[left.next].id))
-        queue.push({p->rank, top.pos, p->result});
+    if (left.prev >= 0) consider(left.prev);
+    if (left.next >= 0) consider(top.pos);
   }
   for (const Symbol &s : symbols)
     if (!s.removed) out.push_back(s.id);
