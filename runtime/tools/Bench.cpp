@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <ctime>
 #include <numeric>
 #include <random>
 #include <unordered_map>
@@ -42,6 +43,7 @@ struct Timing {
 
 struct Report {
   double seconds = 0;
+  double cpuSeconds = 0; // the process's, all threads: steadier than wall time on a shared machine
   int64_t promptTokens = 0, outputTokens = 0;
   std::vector<double> tpot, ttft; // per request, seconds
   EngineStats stats;
@@ -88,6 +90,7 @@ Report run(const LoadedPlan &plan, const EngineConfig &config,
   std::unordered_map<std::string, Timing> timings;
   std::vector<Clock::time_point> arrivals(work.size());
   Clock::time_point start = Clock::now();
+  const std::clock_t cpuStart = std::clock();
   if (sequential) {
     for (size_t i = 0; i < work.size(); ++i) {
       arrivals[i] = Clock::now();
@@ -103,6 +106,7 @@ Report run(const LoadedPlan &plan, const EngineConfig &config,
   }
   Report r;
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r.cpuSeconds = double(std::clock() - cpuStart) / CLOCKS_PER_SEC;
   for (size_t i = 0; i < work.size(); ++i) {
     const Timing &t = timings[fmt::format("bench-{}", i)];
     if (t.outputs != work[i].outputTokens)
@@ -129,11 +133,13 @@ void print(const Report &r, size_t numRequests, bool sequential) {
                                                           : "batched (all requests at once)");
   fmt::print("requests:                 {} ({} prompt tokens, {} output tokens)\n", numRequests,
              r.promptTokens, r.outputTokens);
-  fmt::print("elapsed:                  {:.2f} s over {} steps\n", r.seconds, r.stats.steps);
+  fmt::print("elapsed:                  {:.2f} s over {} steps (CPU time {:.2f} s)\n", r.seconds,
+             r.stats.steps, r.cpuSeconds);
   fmt::print("requests/s:               {:.3f}\n", double(numRequests) / r.seconds);
   fmt::print("output tokens/s:          {:.1f}\n", double(r.outputTokens) / r.seconds);
-  fmt::print("total tokens/s:           {:.1f}\n",
-             double(r.promptTokens + r.outputTokens) / r.seconds);
+  fmt::print("total tokens/s:           {:.1f} ({:.1f} per CPU second)\n",
+             double(r.promptTokens + r.outputTokens) / r.seconds,
+             double(r.promptTokens + r.outputTokens) / r.cpuSeconds);
   fmt::print("time per output token:    mean {:.2f} ms, p99 {:.2f} ms\n", 1e3 * mean(r.tpot),
              1e3 * percentile(r.tpot, 0.99));
   fmt::print("time to first token:      mean {:.2f} s, p99 {:.2f} s\n", mean(r.ttft),

@@ -12,7 +12,8 @@
 // same workload on every machine. For SmolLM2 (L = 8192): prompts of median 128 and mean about
 // 200 tokens, outputs of mean about 128 tokens.
 //
-// Reported: requests/s, output tokens/s, total (prompt + output) tokens/s, the mean and p99 over
+// Reported: requests/s, output tokens/s, total (prompt + output) tokens/s (also per second of the
+// process's CPU time, steadier on a shared machine), the mean and p99 over
 // requests of the time per output token (from a request's first token to its last, divided by
 // its outputs after the first), time to first token, peak KV blocks in use, KV memory waste
 // (reserved slots not holding a token / reserved slots, averaged over steps), prefix-cache hit
