@@ -36,8 +36,11 @@ std::string label(Location loc) {
 // A plan weight's name: its source, or the sources joined with '+' when it stacks several.
 std::string weightName(kplan::WeightOp w) {
   std::string name;
-  for (Attribute a : w.getSources())
-    name += (name.empty() ? "" : "+") + cast<StringAttr>(a).str();
+  for (Attribute a : w.getSources()) {
+    if (!name.empty())
+      name += '+';
+    name += cast<StringAttr>(a).getValue();
+  }
   return name;
 }
 
