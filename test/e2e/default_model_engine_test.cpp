@@ -17,6 +17,8 @@
 #include <map>
 #include <random>
 
+#include <unistd.h>
+
 namespace fs = std::filesystem;
 
 namespace llmrt {
