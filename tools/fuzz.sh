@@ -12,9 +12,11 @@ FLAGS=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recov
        -Icompiler -Iruntime)
 COMMON=(runtime/support/MappedFile.cpp compiler/import/Safetensors.cpp)
 
-build() { # name sources...
+build() { # name sources-and-libraries...
   local name=$1; shift
-  if [ ! -x "$OUT/$name" ] || [ -n "$(find "$@" test/fuzz -newer "$OUT/$name" -name '*.*' | head -1)" ]; then
+  local sources=()
+  for a in "$@"; do [ -f "$a" ] && sources+=("$a"); done
+  if [ ! -x "$OUT/$name" ] || [ -n "$(find "${sources[@]}" test/fuzz -newer "$OUT/$name" -name '*.*' | head -1)" ]; then
     "$CXX" "${FLAGS[@]}" "$@" -lfmt -o "$OUT/$name"
   fi
 }
@@ -23,19 +25,27 @@ build safetensors_fuzz test/fuzz/safetensors_fuzz.cpp "${COMMON[@]}"
 build gguf_fuzz test/fuzz/gguf_fuzz.cpp compiler/import/GGUF.cpp compiler/import/GGUFModel.cpp \
   compiler/import/WeightSource.cpp compiler/import/HFConfig.cpp "${COMMON[@]}"
 
+build tokenizer_fuzz test/fuzz/tokenizer_fuzz.cpp \
+  $(ls runtime/tokenizer/*.cpp | grep -v PlanTokenizer) \
+  runtime/support/MappedFile.cpp -lpcre2-8 -lutf8proc -lxxhash
+
 if [ "${1:-}" = "--smoke" ]; then
   RUN=(-runs=${FUZZ_RUNS:-20000} -seed=1)
 else
   RUN=(-max_total_time=${FUZZ_SECONDS:-60})
 fi
-for target in safetensors_fuzz gguf_fuzz; do
+for target in safetensors_fuzz gguf_fuzz tokenizer_fuzz; do
   # Smoke runs start from the committed seeds only, so they are repeatable.
   corpus="$OUT/corpus-$target"
   [ "${1:-}" = "--smoke" ] && rm -rf "$corpus"
   mkdir -p "$corpus"
   log="$OUT/$target.log"
-  if "$OUT/$target" "${RUN[@]}" -rss_limit_mb=2048 "$corpus" test/fixtures/gguf \
-      test/fixtures/tiny/llama-gqa >"$log" 2>&1; then
+  seeds=(test/fixtures/gguf test/fixtures/tiny/llama-gqa)
+  extra=()
+  # Tokenizer inputs are kept short: loading a whole tokenizer.json per input is slow.
+  [ "$target" = tokenizer_fuzz ] && seeds=(test/fuzz/tokenizer-seeds) && extra=(-max_len=4096)
+  if "$OUT/$target" "${RUN[@]}" "${extra[@]}" -rss_limit_mb=2048 "$corpus" "${seeds[@]}" \
+      >"$log" 2>&1; then
     echo "fuzz: $target: $(grep -E '^Done [0-9]+ runs' "$log" || tail -n 1 "$log")"
   else
     echo "fuzz: $target FAILED (log: $log)"; tail -n 40 "$log"; exit 1
