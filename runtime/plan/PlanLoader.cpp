@@ -386,8 +386,9 @@ std::string LoadedPlan::describe() const {
     uint32_t numCalls = prog.calls() ? prog.calls()->size() : 0;
     for (uint32_t c = 0; c < numCalls; ++c)
       ++counts[prog.calls()->Get(c)->kernel()->str()];
-    appendLine(s, "program {} (rank {}): {} calls, arena {} bytes/token", r, prog.rank(), numCalls,
-               prog.arena_bytes_per_token());
+    appendLine(s, "program {} (rank {}): {} calls, arena {} bytes/token + {} bytes/logit row", r,
+               prog.rank(), numCalls, prog.arena_bytes_per_token(),
+               prog.arena_bytes_per_logit_row());
     for (const auto &[name, n] : counts)
       appendLine(s, "  {:<12} {}", name, n);
   }

@@ -66,7 +66,7 @@ TEST_F(PlanLoaderTest, DescribeListsWhatThePlanHolds) {
   std::string d = plan->describe();
   for (const char *word :
        {"tiny-test", "cpu-avx2", "tensor-parallel size 1", "schema: 1.", "embedding", "rms_norm",
-        "logits", "bytes/token", "3 tensors", "tokenizer files: none", "generation defaults"})
+        "logits", "bytes/token", "bytes/logit row", "3 tensors", "tokenizer files: none", "generation defaults"})
     EXPECT_NE(d.find(word), std::string::npos) << word << "\n" << d;
 }
 
