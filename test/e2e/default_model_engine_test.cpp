@@ -4,6 +4,7 @@
 //
 // Sized for a 2-core machine: about 320 prompt tokens and 210 output tokens per run, one thread
 // (results do not depend on it; a loaded machine stalls OpenMP barriers).
+#include "common/CompilePlan.h"
 #include "engine/Engine.h"
 #include "plan/PlanLoader.h"
 
@@ -40,11 +41,8 @@ protected:
         << DEFAULT_GGUF << " is missing: run tools/fetch-default-model.sh (tools/setup.sh test does)";
     omp_set_num_threads(1);
     dir_ = fs::temp_directory_path() / ("llm-default-engine-" + std::to_string(::getpid()));
-    fs::create_directories(dir_);
     std::string plan = (dir_ / "plan.fb").string();
-    std::string cmd =
-        std::string(LLMC_PATH) + " compile -q '" + DEFAULT_GGUF + "' -o '" + plan + "'";
-    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    ASSERT_EQ(llmtest::compilePlan(LLMC_PATH, DEFAULT_GGUF, plan), "");
     plan_ = LoadedPlan::load(plan);
     std::ifstream in(REFERENCE_JSON);
     nlohmann::json reference = nlohmann::json::parse(in);
@@ -112,9 +110,10 @@ protected:
 };
 
 TEST_F(DefaultModelEngine, AloneGivesTransformersGreedyTokens) {
-  for (size_t i = 0; i < cases_.size(); ++i)
+  for (size_t i = 0; i < cases_.size(); ++i) {
     if (!cases_[i].expected.empty())
       EXPECT_EQ(alone_.at("r" + std::to_string(i)), cases_[i].expected) << i;
+  }
 }
 
 TEST_F(DefaultModelEngine, BatchedMatchesAlone) {

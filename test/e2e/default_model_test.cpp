@@ -6,6 +6,7 @@
 // Over 30 layers those rounding differences reach about 5e-5 in logits of magnitude 10-30 (measured:
 // 5.1e-5 max over the top-64 logits of 160 steps); we allow 1e-3 absolute, 20x that and still 5x
 // below the smallest top-1/top-2 margin of the reference (0.005).
+#include "common/CompilePlan.h"
 #include "engine/Executor.h"
 #include "plan/PlanLoader.h"
 #include "sampler/Sampler.h"
@@ -40,9 +41,7 @@ protected:
   static std::unique_ptr<llmrt::LoadedPlan> compile(const std::string &name,
                                                      const std::string &flags) {
     std::string plan = (dir_ / name / "plan.fb").string();
-    std::string cmd = std::string(LLMC_PATH) + " compile -q " + flags + " '" + DEFAULT_GGUF +
-                      "' -o '" + plan + "'";
-    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    EXPECT_EQ(llmtest::compilePlan(LLMC_PATH, DEFAULT_GGUF, plan, flags), "");
     return llmrt::LoadedPlan::load(plan);
   }
 

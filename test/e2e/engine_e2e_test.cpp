@@ -6,6 +6,7 @@
 // One thread, except where a test says otherwise: results do not depend on it (the kernel tests
 // check thread counts), and on a loaded 2-core machine OpenMP barriers stall steps of models this
 // small ten times over.
+#include "common/CompilePlan.h"
 #include "engine/Engine.h"
 #include "engine/Executor.h"
 #include "plan/PlanLoader.h"
@@ -33,12 +34,7 @@ using Tokens = std::vector<int32_t>;
 using Outputs = std::map<std::string, Tokens>;
 
 std::vector<std::string> fixtureNames() {
-  std::vector<std::string> names;
-  for (const auto &e : fs::directory_iterator(FIXTURES_DIR))
-    if (fs::exists(e.path() / "config.json"))
-      names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
+  return llmtest::fixtureNames(FIXTURES_DIR, "config.json");
 }
 
 struct Work {
@@ -122,10 +118,9 @@ protected:
       omp_set_num_threads(1);
       fs::path out = fs::temp_directory_path() / ("llm-engine-e2e-" + std::to_string(::getpid())) /
                      name / "plan.fb";
-      fs::create_directories(out.parent_path());
-      std::string cmd = std::string(LLMC_PATH) + " compile -q '" + FIXTURES_DIR + "/" + name +
-                        "' -o '" + out.string() + "'";
-      EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+      EXPECT_EQ(llmtest::compilePlan(LLMC_PATH, std::string(FIXTURES_DIR) + "/" + name,
+                                     out.string()),
+                "");
       m.plan = LoadedPlan::load(out.string());
       Engine probe(*m.plan, config(1));
       m.work = mixedWork(64, probe.executor().tokenLimit(), 2024);

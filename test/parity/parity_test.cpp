@@ -3,6 +3,7 @@
 #include "engine/Executor.h"
 #include "plan/PlanLoader.h"
 #include "sampler/Sampler.h"
+#include "common/CompilePlan.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -19,12 +20,7 @@ namespace fs = std::filesystem;
 namespace {
 
 std::vector<std::string> fixtureNames() {
-  std::vector<std::string> names;
-  for (const auto &e : fs::directory_iterator(FIXTURES_DIR))
-    if (fs::exists(e.path() / "reference.json"))
-      names.push_back(e.path().filename().string());
-  std::sort(names.begin(), names.end());
-  return names;
+  return llmtest::fixtureNames(FIXTURES_DIR, "reference.json");
 }
 
 struct Reference {
@@ -49,12 +45,10 @@ Reference readReference(const fs::path &dir) {
 std::string compile(const std::string &name, const std::string &flags = "") {
   fs::path out = fs::temp_directory_path() / ("llm-parity-" + std::to_string(::getpid())) / name /
                  (flags.empty() ? "default" : "flags");
-  fs::create_directories(out);
   std::string plan = (out / "plan.fb").string();
-  std::string cmd = std::string(LLMC_PATH) + " compile -q " + flags + " '" + FIXTURES_DIR + "/" +
-                    name + "' -o '" + plan + "'";
-  int rc = std::system(cmd.c_str());
-  EXPECT_EQ(rc, 0) << cmd;
+  std::string failed = llmtest::compilePlan(LLMC_PATH, std::string(FIXTURES_DIR) + "/" + name, plan,
+                                            flags);
+  EXPECT_EQ(failed, "");
   return plan;
 }
 
