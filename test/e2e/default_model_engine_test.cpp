@@ -111,8 +111,9 @@ protected:
 
 TEST_F(DefaultModelEngine, AloneGivesTransformersGreedyTokens) {
   for (size_t i = 0; i < cases_.size(); ++i) {
-    if (!cases_[i].expected.empty())
+    if (!cases_[i].expected.empty()) {
       EXPECT_EQ(alone_.at("r" + std::to_string(i)), cases_[i].expected) << i;
+    }
   }
 }
 
