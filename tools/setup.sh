@@ -17,7 +17,7 @@ PACKAGES=(
   libmlir-19-dev mlir-19-tools llvm-19-dev llvm-19-tools libzstd-dev
   libflatbuffers-dev flatbuffers-compiler libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libxxhash-dev libpcre2-dev libutf8proc-dev
-  clang-14 libclang-rt-14-dev
+  clang-14 libclang-rt-14-dev libboost1.81-dev
 )
 
 install_packages() {
