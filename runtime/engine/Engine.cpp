@@ -3,6 +3,8 @@
 #include "engine/PagedKVCache.h"
 #include "support/Error.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <limits>
 
@@ -76,7 +78,14 @@ Engine::Engine(const LoadedPlan &plan, EngineConfig config)
     eosTokenIds_.assign(g->eos_token_ids()->begin(), g->eos_token_ids()->end());
 }
 
-void Engine::add(Request request) {
+std::string Engine::sampleId(std::string_view id, int sample) {
+  return sample == 0 ? std::string(id) : fmt::format("{}#{}", id, sample);
+}
+
+void Engine::add(Request request, int numSamples) {
+  constexpr int kMaxSamples = 256;
+  if (numSamples < 1 || numSamples > kMaxSamples)
+    llm::fail("request '{}': {} samples, expected 1..{}", request.id, numSamples, kMaxSamples);
   for (int32_t t : request.tokens)
     if (t >= executor_.tokenLimit())
       llm::fail("request '{}': token id {} is outside the vocabulary [0, {})", request.id, t,
@@ -84,15 +93,34 @@ void Engine::add(Request request) {
   if (request.stop.eosTokenIds.empty())
     request.stop.eosTokenIds = eosTokenIds_;
   Sampler sampler(request.sampling); // validates the sampling parameters
+  std::vector<PendingSample> children;
+  for (int i = 1; i < numSamples; ++i) {
+    std::string childId = sampleId(request.id, i);
+    if (scheduler_.find(childId) || samplers_.count(childId))
+      llm::fail("request '{}': sample id '{}' is in use", request.id, childId);
+    SamplingParams p = request.sampling;
+    p.seed += static_cast<uint64_t>(i);
+    children.push_back({std::move(childId), Sampler(p)});
+  }
   std::string id = request.id;
   scheduler_.addRequest(std::move(request));
-  samplers_.insert_or_assign(std::move(id), std::move(sampler));
+  samplers_.insert_or_assign(id, std::move(sampler));
+  if (!children.empty())
+    pendingSamples_[id] = std::move(children);
 }
 
-bool Engine::abort(std::string_view id) {
-  if (!scheduler_.abort(id))
+bool Engine::finish(std::string_view id, RequestStatus reason) {
+  if (!scheduler_.finish(id, reason))
     return false;
-  samplers_.erase(std::string(id));
+  // Samples that never forked end with their parent, as aborted.
+  if (auto it = pendingSamples_.find(std::string(id)); it != pendingSamples_.end()) {
+    for (PendingSample &child : it->second) {
+      auto dropped = std::make_unique<Request>(child.id, std::vector<int32_t>{});
+      dropped->status = RequestStatus::FinishedAborted;
+      droppedSamples_.push_back(std::move(dropped));
+    }
+    pendingSamples_.erase(it);
+  }
   return true;
 }
 
@@ -138,23 +166,59 @@ EngineOutput Engine::step() {
     // of one copy and the destination of a later one.
     executor_.copyBlocks(out.copies);
     std::vector<float> logits = executor_.step(flatten(out));
-    std::vector<int32_t> sampled;
-    const size_t vocab = static_cast<size_t>(executor_.vocabSize());
-    for (const ScheduledRequest &r : out.requests)
-      if (r.needsLogits) {
-        std::span<const float> row(logits.data() + sampled.size() * vocab, vocab);
-        sampled.push_back(samplers_.at(r.id).sample(row));
-      }
-    stats_.sampledTokens += sampled.size();
-    result.tokens = scheduler_.update(out, sampled);
+    sampleAndUpdate(out, logits, result);
     result.numScheduledTokens = out.totalTokens;
     result.numRequests = static_cast<int>(out.requests.size());
   }
   result.finished = scheduler_.takeFinished();
+  for (std::unique_ptr<Request> &r : droppedSamples_)
+    result.finished.push_back(std::move(r));
+  droppedSamples_.clear();
   for (const std::unique_ptr<Request> &r : result.finished)
     if (!scheduler_.find(r->id)) // NOTE: an aborted id may have been reused by a new request
       samplers_.erase(r->id);
   return result;
+}
+
+void Engine::sampleAndUpdate(const SchedulerOutput &out, std::span<const float> logits,
+                             EngineOutput &result) {
+  std::vector<int32_t> sampled;
+  std::unordered_map<std::string, TokenLogprobs> logprobs; // NOTE: owns its keys (children move)
+  auto draw = [&](Sampler &sampler, const Request &history, std::string_view id,
+                  std::span<const float> row) {
+    int32_t token = sampler.sample(row, history.promptTokens(), history.outputTokens());
+    if (sampler.params().logprobs >= 0)
+      logprobs[std::string(id)] = computeLogprobs(row, token, sampler.params().logprobs);
+    return token;
+  };
+  const size_t vocab = static_cast<size_t>(executor_.vocabSize());
+  for (const ScheduledRequest &r : out.requests) {
+    if (!r.needsLogits)
+      continue;
+    std::span<const float> row(logits.data() + sampled.size() * vocab, vocab);
+    const Request &request = *scheduler_.find(r.id);
+    sampled.push_back(draw(samplers_.at(r.id), request, r.id, row));
+    // n > 1: the other samples fork from the first token of the prompt's logits.
+    auto pending = pendingSamples_.find(r.id);
+    if (pending == pendingSamples_.end() || request.numOutputTokens() != 0)
+      continue;
+    for (PendingSample &child : pending->second) {
+      int32_t token = draw(child.sampler, request, child.id, row);
+      result.tokens.push_back(scheduler_.fork(r.id, child.id, token));
+      samplers_.insert_or_assign(child.id, std::move(child.sampler));
+      ++stats_.sampledTokens;
+    }
+    pendingSamples_.erase(pending);
+  }
+  stats_.sampledTokens += sampled.size();
+  std::vector<NewToken> updated = scheduler_.update(out, sampled);
+  result.tokens.insert(result.tokens.end(), std::make_move_iterator(updated.begin()),
+                       std::make_move_iterator(updated.end()));
+  result.logprobs.resize(result.tokens.size());
+  if (!logprobs.empty())
+    for (size_t i = 0; i < result.tokens.size(); ++i)
+      if (auto it = logprobs.find(result.tokens[i].id); it != logprobs.end())
+        result.logprobs[i] = std::move(it->second);
 }
 
 } // namespace llmrt

@@ -19,6 +19,8 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -44,7 +46,9 @@ struct EngineConfig {
 // What one step produced.
 struct EngineOutput {
   uint64_t step = 0;                          // the scheduler's step number
-  std::vector<NewToken> tokens;               // one per request that sampled, in batch order
+  std::vector<NewToken> tokens;               // one per sample that got a token this step
+  // Parallel to tokens: the log-probabilities of requests that asked for them (else nullopt).
+  std::vector<std::optional<TokenLogprobs>> logprobs;
   std::vector<std::unique_ptr<Request>> finished; // final states, since the last step (any reason)
   std::vector<std::string> preemptedIds;      // preempted while scheduling this step
   int numScheduledTokens = 0;                 // tokens the model ran
@@ -69,15 +73,25 @@ public:
 
   // Queues a request. Empty eos ids take the plan's (generation defaults). Throws llm::Error (and
   // queues nothing) on a bad request: see Scheduler::addRequest, Sampler, and token ids outside
-  // the vocabulary.
-  void add(Request request);
+  // the vocabulary, or numSamples outside [1, 256].
+  //
+  // numSamples > 1 (OpenAI's `n`): the prompt is computed once; when its first token is sampled,
+  // samples 1..n-1 fork from it (ids sampleId(id, i)), sharing its KV blocks (copy on write), each
+  // with its own sampler seeded seed + i. Every sample id appears in exactly one step's
+  // `finished`, also when the request is aborted before it forked.
+  void add(Request request, int numSamples = 1);
+  static std::string sampleId(std::string_view id, int sample);
+
+  // Finishes a running sample now with `reason` (a stop string matched by the caller's
+  // detokenizer: FinishedStopped). Returns false when no live request has this id.
+  bool finish(std::string_view id, RequestStatus reason);
 
   // Runs one step (nothing when no request is waiting or running).
   EngineOutput step();
 
   // Finishes a waiting or running request now; the next step() reports it as finished. Returns
   // false when no live request has this id.
-  bool abort(std::string_view id);
+  bool abort(std::string_view id) { return finish(id, RequestStatus::FinishedAborted); }
 
   bool hasUnfinished() const { return scheduler_.hasUnfinished(); }
   const Scheduler &scheduler() const { return scheduler_; }
@@ -96,6 +110,17 @@ private:
   std::vector<int32_t> eosTokenIds_;
   std::unordered_map<std::string, Sampler> samplers_;
   EngineStats stats_;
+  // Samples a token for every request that computed its last token, forks pending samples, then
+  // updates the scheduler.
+  void sampleAndUpdate(const SchedulerOutput &out, std::span<const float> logits,
+                       EngineOutput &result);
+  // Samples that wait for their parent's first token (n > 1).
+  struct PendingSample {
+    std::string id;
+    Sampler sampler;
+  };
+  std::unordered_map<std::string, std::vector<PendingSample>> pendingSamples_;
+  std::vector<std::unique_ptr<Request>> droppedSamples_; // never forked: reported as aborted
   // The flattened batch of the current step.
   std::vector<int32_t> tokenIds_, positions_, queryStart_, seqLens_, blockTables_, logitRows_;
   std::vector<int64_t> slotMapping_;

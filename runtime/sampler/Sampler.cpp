@@ -9,6 +9,10 @@
 namespace llmrt {
 using llm::fail;
 
+namespace {
+constexpr int kMaxLogprobs = 20;
+}
+
 Sampler::Sampler(SamplingParams params) : params_(params), rng_(params.seed) {
   if (!(params.temperature >= 0) || !std::isfinite(params.temperature))
     fail("sampling: temperature is {}, expected a finite value >= 0", params.temperature);
@@ -16,6 +20,70 @@ Sampler::Sampler(SamplingParams params) : params_(params), rng_(params.seed) {
     fail("sampling: top_k is {}, expected >= 0 (0 disables it)", params.topK);
   if (!(params.topP > 0 && params.topP <= 1))
     fail("sampling: top_p is {}, expected a value in (0, 1]", params.topP);
+  if (!(params.minP >= 0 && params.minP <= 1))
+    fail("sampling: min_p is {}, expected a value in [0, 1]", params.minP);
+  if (!(params.presencePenalty >= -2 && params.presencePenalty <= 2))
+    fail("sampling: presence_penalty is {}, expected a value in [-2, 2]", params.presencePenalty);
+  if (!(params.frequencyPenalty >= -2 && params.frequencyPenalty <= 2))
+    fail("sampling: frequency_penalty is {}, expected a value in [-2, 2]", params.frequencyPenalty);
+  if (!(params.repetitionPenalty > 0) || !std::isfinite(params.repetitionPenalty))
+    fail("sampling: repetition_penalty is {}, expected a finite value > 0",
+         params.repetitionPenalty);
+  if (params.logprobs < -1 || params.logprobs > kMaxLogprobs)
+    fail("sampling: logprobs is {}, expected -1 (none) or 0..{}", params.logprobs, kMaxLogprobs);
+}
+
+std::span<const float> Sampler::penalize(std::span<const float> logits,
+                                         std::span<const int32_t> prompt,
+                                         std::span<const int32_t> output) {
+  if (!params_.hasPenalties())
+    return logits;
+  penalized_.assign(logits.begin(), logits.end());
+  const auto inRange = [&](int32_t t) { return t >= 0 && size_t(t) < logits.size(); };
+  if (params_.repetitionPenalty != 1) {
+    const float p = params_.repetitionPenalty;
+    // NOTE: each seen token is penalized once, however often it occurs: mark with counts_.
+    counts_.assign(logits.size(), 0);
+    for (std::span<const int32_t> part : {prompt, output})
+      for (int32_t t : part)
+        if (inRange(t) && counts_[t]++ == 0)
+          penalized_[t] = penalized_[t] > 0 ? penalized_[t] / p : penalized_[t] * p;
+  }
+  if (params_.presencePenalty != 0 || params_.frequencyPenalty != 0) {
+    counts_.assign(logits.size(), 0);
+    for (int32_t t : output)
+      if (inRange(t))
+        ++counts_[t];
+    for (int32_t t : output)
+      if (inRange(t) && counts_[t] > 0) {
+        penalized_[t] -= params_.frequencyPenalty * float(counts_[t]) + params_.presencePenalty;
+        counts_[t] = 0; // once per distinct token
+      }
+  }
+  return penalized_;
+}
+
+TokenLogprobs computeLogprobs(std::span<const float> logits, int32_t token, int k) {
+  if (logits.empty() || token < 0 || size_t(token) >= logits.size())
+    fail("logprobs: token {} outside a row of {} logits", token, logits.size());
+  float maxLogit = *std::max_element(logits.begin(), logits.end());
+  double sum = 0;
+  for (float x : logits)
+    sum += std::exp(double(x) - maxLogit);
+  const double logZ = maxLogit + std::log(sum);
+  TokenLogprobs out;
+  out.logprob = static_cast<float>(logits[token] - logZ);
+  size_t keep = std::min<size_t>(std::max(k, 0), logits.size());
+  if (keep > 0) {
+    std::vector<int32_t> ids(logits.size());
+    std::iota(ids.begin(), ids.end(), 0);
+    std::partial_sort(ids.begin(), ids.begin() + keep, ids.end(), [&](int32_t a, int32_t b) {
+      return logits[a] > logits[b] || (logits[a] == logits[b] && a < b);
+    });
+    for (size_t i = 0; i < keep; ++i)
+      out.top.emplace_back(ids[i], static_cast<float>(logits[ids[i]] - logZ));
+  }
+  return out;
 }
 
 double Sampler::uniform() { return static_cast<double>(rng_() >> 11) * 0x1.0p-53; }
@@ -44,12 +112,14 @@ size_t Sampler::rankCandidates(std::span<const float> logits) {
   return keep;
 }
 
-int32_t Sampler::sample(std::span<const float> logits) {
-  if (logits.empty())
+int32_t Sampler::sample(std::span<const float> rawLogits, std::span<const int32_t> prompt,
+                        std::span<const int32_t> output) {
+  if (rawLogits.empty())
     fail("sampling: empty logits row");
-  for (size_t i = 0; i < logits.size(); ++i)
-    if (std::isnan(logits[i]))
+  for (size_t i = 0; i < rawLogits.size(); ++i)
+    if (std::isnan(rawLogits[i]))
       fail("sampling: logit {} is NaN", i);
+  std::span<const float> logits = penalize(rawLogits, prompt, output);
   if (params_.temperature == 0)
     return greedy(logits);
 
@@ -65,6 +135,19 @@ int32_t Sampler::sample(std::span<const float> logits) {
   for (size_t i = 0; i < keep; ++i) {
     weights_[i] = std::exp((static_cast<double>(logits[candidates_[i]]) - maxLogit) * invT);
     total += weights_[i];
+  }
+  if (params_.minP > 0) {
+    // Relative to the most likely token, whose weight is 1 (exp(0)). Candidates are sorted when a
+    // cut is active, so the kept ones stay a prefix; otherwise drop in place.
+    const double threshold = params_.minP;
+    size_t kept = 0;
+    for (size_t i = 0; i < keep; ++i)
+      if (weights_[i] >= threshold) {
+        candidates_[kept] = candidates_[i];
+        weights_[kept++] = weights_[i];
+      }
+    keep = kept; // >= 1: the maximum has weight 1 >= min_p
+    total = std::accumulate(weights_.begin(), weights_.begin() + keep, 0.0);
   }
   if (params_.topP < 1) {
     // The smallest prefix (sorted by probability) whose mass reaches top_p.

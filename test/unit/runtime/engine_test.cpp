@@ -12,6 +12,7 @@
 #include <algorithm>
 #include <map>
 #include <numeric>
+#include <set>
 
 namespace llmrt::test {
 namespace {
@@ -220,6 +221,96 @@ TEST(EngineTest, AbortAndBadRequests) {
   EXPECT_EQ(out.numRequests, 0); // nothing ran
   EXPECT_EQ(out.finished.size(), 2u);
   EXPECT_FALSE(engine.hasUnfinished());
+}
+
+// n > 1: sample i of a request equals the same request sent alone with seed + i (the fork draws
+// its first token from the prompt's logits with its own sampler; the executor is batch invariant).
+TEST(EngineTest, SamplesForkFromThePromptAndMatchSingleRequests) {
+  TempDir dir;
+  auto plan = loadPlan(planWithKvSpec(), dir);
+  EngineConfig c;
+  c.kvCacheBlocks = 64;
+  c.blockSize = 4;
+  StopParams stop;
+  stop.maxTokens = 6;
+  stop.ignoreEos = true;
+  SamplingParams p;
+  p.temperature = 1.5f;
+  p.seed = 11;
+  p.logprobs = 2;
+  const std::vector<int32_t> prompt{1, 2, 3, 4, 5, 6};
+  Engine together(*plan, c);
+  together.add(Request("r", prompt, stop, p), 3);
+  std::map<std::string, std::vector<int32_t>> samples;
+  std::map<std::string, int> withLogprobs;
+  std::map<std::string, RequestStatus> finished;
+  while (together.hasUnfinished()) {
+    EngineOutput out = together.step();
+    ASSERT_EQ(out.logprobs.size(), out.tokens.size());
+    for (size_t i = 0; i < out.tokens.size(); ++i) {
+      samples[out.tokens[i].id].push_back(out.tokens[i].token);
+      if (out.logprobs[i]) {
+        ++withLogprobs[out.tokens[i].id];
+        ASSERT_EQ(out.logprobs[i]->top.size(), 2u);
+        EXPECT_LE(out.logprobs[i]->logprob, 0.0f);
+        EXPECT_GE(out.logprobs[i]->top[0].second, out.logprobs[i]->top[1].second);
+      }
+    }
+    for (const auto &r : out.finished)
+      finished[r->id] = r->status;
+  }
+  ASSERT_EQ(samples.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    std::string id = Engine::sampleId("r", i);
+    EXPECT_EQ(finished[id], RequestStatus::FinishedLength) << id;
+    EXPECT_EQ(withLogprobs[id], 6) << id;
+    Engine alone(*plan, c);
+    SamplingParams q = p;
+    q.seed = p.seed + i;
+    alone.add(Request("x", prompt, stop, q));
+    EXPECT_EQ(samples[id], runAll(alone)["x"]) << id;
+  }
+  // The prompt was computed once: 6 prompt tokens + 3 x 5 decoded tokens (the last token of each
+  // sample is never run).
+  EXPECT_EQ(together.stats().computedTokens, 6u + 3 * 5);
+}
+
+TEST(EngineTest, SamplesAbortedBeforeTheyForkAreReported) {
+  TempDir dir;
+  auto plan = loadPlan(planWithKvSpec(), dir);
+  EngineConfig c;
+  c.kvCacheBlocks = 16;
+  Engine engine(*plan, c);
+  expectError([&] { engine.add(Request("r", {1}), 0); }, "samples");
+  engine.add(Request("r", {1, 2}), 3);
+  EXPECT_TRUE(engine.abort("r"));
+  EngineOutput out = engine.step();
+  std::set<std::string> ids;
+  for (const auto &r : out.finished) {
+    ids.insert(r->id);
+    EXPECT_EQ(r->status, RequestStatus::FinishedAborted);
+  }
+  EXPECT_EQ(ids, (std::set<std::string>{"r", "r#1", "r#2"}));
+  EXPECT_FALSE(engine.hasUnfinished());
+}
+
+TEST(EngineTest, FinishStopsARunningRequest) {
+  TempDir dir;
+  auto plan = loadPlan(planWithKvSpec(), dir);
+  EngineConfig c;
+  c.kvCacheBlocks = 16;
+  Engine engine(*plan, c);
+  StopParams stop;
+  stop.maxTokens = 20;
+  stop.ignoreEos = true;
+  engine.add(Request("s", {3, 4}, stop));
+  engine.step();
+  EXPECT_TRUE(engine.finish("s", RequestStatus::FinishedStopped));
+  EngineOutput out = engine.step();
+  ASSERT_EQ(out.finished.size(), 1u);
+  EXPECT_EQ(out.finished[0]->status, RequestStatus::FinishedStopped);
+  EXPECT_EQ(out.finished[0]->numOutputTokens(), 1);
+  EXPECT_FALSE(engine.finish("s", RequestStatus::FinishedStopped));
 }
 
 } // namespace

@@ -145,5 +145,102 @@ TEST(SamplerTest, BadLogitsRefused) {
   EXPECT_THROW(s.sample(nan), llm::Error);
 }
 
+// Repetition penalty: every token seen in the prompt or the output, once, divided when positive,
+// multiplied when negative; greedy then picks what wins after the penalty.
+TEST(SamplerTest, RepetitionPenaltyDividesPositiveAndMultipliesNegativeLogits) {
+  SamplingParams p;
+  p.repetitionPenalty = 2;
+  Sampler s(p);
+  std::vector<float> logits = {3.0f, 2.0f, -1.0f, -1.5f};
+  EXPECT_EQ(s.sample(logits), 0);
+  std::vector<int32_t> prompt{0, 0, 0}; // 3 / 2 = 1.5 < 2: token 1 wins
+  EXPECT_EQ(s.sample(logits, prompt), 1);
+  std::vector<int32_t> output{1};       // both penalized once: 1.5 vs 1.0
+  EXPECT_EQ(s.sample(logits, prompt, output), 0);
+  std::vector<float> negative = {-1.0f, -1.5f};
+  std::vector<int32_t> seen{0};         // -1 * 2 = -2 < -1.5
+  EXPECT_EQ(s.sample(negative, seen), 1);
+}
+
+// Frequency and presence penalties count the output only: logit -= f * count + p * (count > 0).
+TEST(SamplerTest, FrequencyAndPresencePenaltiesCountTheOutput) {
+  std::vector<float> logits = {5.0f, 4.0f};
+  std::vector<int32_t> prompt{0, 0, 0, 0, 0, 0};
+  SamplingParams f;
+  f.frequencyPenalty = 0.6f;
+  Sampler freq(f);
+  EXPECT_EQ(freq.sample(logits, prompt, std::vector<int32_t>{0}), 0);       // 4.4 > 4.0
+  EXPECT_EQ(freq.sample(logits, prompt, std::vector<int32_t>{0, 0}), 1);    // 3.8 < 4.0
+  SamplingParams pr;
+  pr.presencePenalty = 1.5f;
+  Sampler presence(pr);
+  EXPECT_EQ(presence.sample(logits, prompt, std::vector<int32_t>{0}), 1);   // 3.5 < 4.0
+  EXPECT_EQ(presence.sample(logits, prompt, std::vector<int32_t>{0, 1}), 0); // 3.5 > 2.5
+  SamplingParams negative;
+  negative.presencePenalty = -2;
+  Sampler encourage(negative);
+  EXPECT_EQ(encourage.sample(logits, prompt, std::vector<int32_t>{1}), 1);  // 6.0 > 5.0
+}
+
+// min_p keeps the tokens whose probability is at least min_p times the largest.
+TEST(SamplerTest, MinPDropsUnlikelyTokens) {
+  // Probabilities relative to the first: 1, e^-1 = 0.37, e^-3 = 0.05.
+  std::vector<float> logits = {2.0f, 1.0f, -1.0f};
+  SamplingParams p;
+  p.temperature = 1;
+  p.minP = 0.2f;
+  std::map<int32_t, int> seen;
+  for (uint64_t seed = 0; seed < 400; ++seed) {
+    p.seed = seed;
+    Sampler s(p);
+    ++seen[s.sample(logits)];
+  }
+  EXPECT_GT(seen[0], 0);
+  EXPECT_GT(seen[1], 0);
+  EXPECT_EQ(seen.count(2), 0u);
+  p.minP = 1; // only the most likely
+  for (uint64_t seed = 0; seed < 50; ++seed) {
+    p.seed = seed;
+    EXPECT_EQ(Sampler(p).sample(logits), 0);
+  }
+}
+
+// Log-probabilities are the raw distribution's (log_softmax): they exponentiate to 1, the top list
+// is sorted, and penalties or temperature do not change them.
+TEST(SamplerTest, LogprobsAreTheRawLogSoftmax) {
+  std::vector<float> logits = {1.0f, 3.0f, -2.0f, 3.0f, 0.5f};
+  TokenLogprobs lp = computeLogprobs(logits, 2, 3);
+  double total = 0, maxLogit = 3;
+  for (float x : logits)
+    total += std::exp(double(x) - maxLogit);
+  EXPECT_NEAR(lp.logprob, -2.0 - maxLogit - std::log(total), 1e-6);
+  ASSERT_EQ(lp.top.size(), 3u);
+  EXPECT_EQ(lp.top[0].first, 1); // ties by index
+  EXPECT_EQ(lp.top[1].first, 3);
+  EXPECT_EQ(lp.top[2].first, 0);
+  double mass = 0;
+  for (float x : logits)
+    mass += std::exp(double(x) - maxLogit - std::log(total));
+  EXPECT_NEAR(mass, 1.0, 1e-12);
+  EXPECT_TRUE(computeLogprobs(logits, 0, 0).top.empty());
+  EXPECT_EQ(computeLogprobs(logits, 0, 99).top.size(), logits.size());
+  EXPECT_THROW(computeLogprobs(logits, 5, 1), llm::Error);
+}
+
+TEST(SamplerTest, NewParametersAreValidated) {
+  auto bad = [](auto change) {
+    SamplingParams p;
+    change(p);
+    EXPECT_THROW(Sampler{p}, llm::Error);
+  };
+  bad([](SamplingParams &p) { p.minP = -0.1f; });
+  bad([](SamplingParams &p) { p.minP = 1.5f; });
+  bad([](SamplingParams &p) { p.presencePenalty = 2.5f; });
+  bad([](SamplingParams &p) { p.frequencyPenalty = -3; });
+  bad([](SamplingParams &p) { p.repetitionPenalty = 0; });
+  bad([](SamplingParams &p) { p.logprobs = 21; });
+  bad([](SamplingParams &p) { p.logprobs = -2; });
+}
+
 } // namespace
 } // namespace llmrt
