@@ -6,6 +6,8 @@
 //                       [--max-seq-len N]
 //   llmrt bench PLAN [--num-requests N] [--seed S] [--max-num-batched-tokens N] [--max-num-seqs N]
 //                    [--kv-cache-memory BYTES] [--block-size N] [--threads N] [--sequential]
+//   llmrt bench-serve [--url URL] [--endpoint PATH] [--num-requests N] [--request-rate R]
+//                     [--max-concurrency C] [--json FILE] ...   (runtime/tools/BenchServe.h)
 //
 // Every failure (a bad plan, a bad option, a bad input) prints "llmrt: error: ..." and exits 1.
 #include "engine/Executor.h"
@@ -15,6 +17,7 @@
 #include "tokenizer/Detokenizer.h"
 #include "tokenizer/PlanTokenizer.h"
 #include "tools/Bench.h"
+#include "tools/BenchServe.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -228,6 +231,8 @@ int main(int argc, char **argv) {
 
   llmrt::tools::BenchOptions benchOptions;
   CLI::App *benchCmd = llmrt::tools::addBenchCommand(app, benchOptions);
+  llmrt::tools::BenchServeOptions benchServeOptions;
+  CLI::App *benchServeCmd = llmrt::tools::addBenchServeCommand(app, benchServeOptions);
 
   GenerateOptions g;
   CLI::App *gen = app.add_subcommand("generate", "generate tokens from a prompt");
@@ -270,6 +275,8 @@ int main(int argc, char **argv) {
       return info(infoPlan);
     if (benchCmd->parsed())
       return llmrt::tools::runBench(benchOptions);
+    if (benchServeCmd->parsed())
+      return llmrt::tools::runBenchServe(benchServeOptions);
     return generate(g);
   } catch (const llm::Error &e) {
     fmt::print(stderr, "llmrt: error: {}\n", e.what());
