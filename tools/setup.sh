@@ -17,7 +17,7 @@ PACKAGES=(
   libmlir-19-dev mlir-19-tools llvm-19-dev llvm-19-tools libzstd-dev
   libflatbuffers-dev flatbuffers-compiler libfmt-dev libcli11-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libxxhash-dev libpcre2-dev libutf8proc-dev
-  clang-14 libclang-rt-14-dev libboost1.81-dev
+  clang-14 libclang-rt-14-dev libboost1.81-dev curl
 )
 
 install_packages() {
@@ -54,6 +54,22 @@ ${PROMPT:-What is the capital of France? Answer in one sentence.}<|im_end|>
 "
 }
 
+# The clients the server's end-to-end tests drive it with (PyPI, pinned), in a venv in the build.
+TEST_PYTHON_PACKAGES=(openai==3.54.0 prometheus_client==0.26.0)
+install_test_clients() {
+  local venv="$BUILD/test-venv"
+  if ! "$venv/bin/python" -c "import openai, prometheus_client" 2>/dev/null; then
+    if ! python3 -m venv "$venv" 2>/dev/null; then
+      local sudo=""; [ "$(id -u)" -ne 0 ] && sudo="sudo"
+      $sudo apt-get update -qq
+      DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq python3-venv >/dev/null
+      python3 -m venv "$venv"
+    fi
+    echo "setup: installing ${TEST_PYTHON_PACKAGES[*]} into $venv"
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check "${TEST_PYTHON_PACKAGES[@]}"
+  fi
+}
+
 install_packages
 build
 case "$MODE" in
@@ -61,6 +77,7 @@ case "$MODE" in
   run) run_default ;;
   test)
     tools/fetch-default-model.sh >/dev/null   # the end-to-end test runs the default model
+    install_test_clients
     cd "$BUILD" && ctest --output-on-failure -j "$JOBS" ;;
   *) echo "usage: tools/setup.sh [build|run|test]" >&2; exit 2 ;;
 esac
