@@ -10,7 +10,7 @@
 namespace llmrt::server {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json;
 
 json bytesJson(const Logprob &entry) {
   const std::string &bytes = entry.bytes ? *entry.bytes : entry.token;

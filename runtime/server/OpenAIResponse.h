@@ -11,6 +11,9 @@
 // stream_options.include_usage every chunk carries "usage": null and one last chunk (choices []),
 // made by *UsageChunkJson, carries the counts, as OpenAI does; then kSseDone.
 //
+// Objects keep their members in the order written (ordered_json): the order OpenAI uses (id,
+// object, created, model, choices, usage), and completions' top_logprobs dicts best first.
+//
 // NOTE: floats: a logprob is written as the shortest decimal that reads back as the same float
 // (-0.1, not -0.10000000149011612); a non-finite one (-inf for a token the sampler excluded) as
 // kMinLogprob, like vLLM, so the body is always valid JSON. Strings that are not valid UTF-8
@@ -100,47 +103,48 @@ struct ModelCard {
 };
 
 // /v1/completions
-nlohmann::json completionJson(const ResponseHeader &header,
+nlohmann::ordered_json completionJson(const ResponseHeader &header,
                               std::span<const CompletionChoice> choices, const Usage &usage);
 // `usage`: the counts so far (stream_options.continuous_usage_stats), or nullptr.
-nlohmann::json completionChunkJson(const ResponseHeader &header,
+nlohmann::ordered_json completionChunkJson(const ResponseHeader &header,
                                    std::span<const CompletionChoice> choices,
                                    const Usage *usage = nullptr);
-nlohmann::json completionUsageChunkJson(const ResponseHeader &header, const Usage &usage);
+nlohmann::ordered_json completionUsageChunkJson(const ResponseHeader &header, const Usage &usage);
 
 // /v1/chat/completions
-nlohmann::json chatCompletionJson(const ResponseHeader &header,
+nlohmann::ordered_json chatCompletionJson(const ResponseHeader &header,
                                   std::span<const ChatChoice> choices, const Usage &usage);
-nlohmann::json chatCompletionChunkJson(const ResponseHeader &header,
+nlohmann::ordered_json chatCompletionChunkJson(const ResponseHeader &header,
                                        std::span<const ChatChoice> choices,
                                        const Usage *usage = nullptr);
-nlohmann::json chatUsageChunkJson(const ResponseHeader &header, const Usage &usage);
+nlohmann::ordered_json chatUsageChunkJson(const ResponseHeader &header, const Usage &usage);
 
 // The parts, for handlers that build other shapes.
-nlohmann::json usageJson(const Usage &usage);
-nlohmann::json finishReasonJson(FinishReason reason);
-nlohmann::json stopReasonJson(const StopReason &reason);
-nlohmann::json logprobJson(float logprob); // finite, shortest round-trip decimal
-nlohmann::json completionLogprobsJson(std::span<const TokenLogprob> tokens, int64_t textOffset);
-nlohmann::json chatLogprobsJson(std::span<const TokenLogprob> tokens);
+nlohmann::ordered_json usageJson(const Usage &usage);
+nlohmann::ordered_json finishReasonJson(FinishReason reason);
+nlohmann::ordered_json stopReasonJson(const StopReason &reason);
+nlohmann::ordered_json logprobJson(float logprob); // finite, shortest round-trip decimal
+nlohmann::ordered_json completionLogprobsJson(std::span<const TokenLogprob> tokens,
+                                              int64_t textOffset);
+nlohmann::ordered_json chatLogprobsJson(std::span<const TokenLogprob> tokens);
 
 // /v1/models and /v1/models/{id}
-nlohmann::json modelJson(const ModelCard &model);
-nlohmann::json modelListJson(std::span<const ModelCard> models);
+nlohmann::ordered_json modelJson(const ModelCard &model);
+nlohmann::ordered_json modelListJson(std::span<const ModelCard> models);
 
 // /tokenize and /detokenize (vLLM). `tokenStrs`: for return_token_strs, or nullptr.
-nlohmann::json tokenizeJson(std::span<const int32_t> tokens, int64_t maxModelLen,
+nlohmann::ordered_json tokenizeJson(std::span<const int32_t> tokens, int64_t maxModelLen,
                             const std::vector<std::string> *tokenStrs = nullptr);
-nlohmann::json detokenizeJson(std::string_view prompt);
+nlohmann::ordered_json detokenizeJson(std::string_view prompt);
 
 // {"error": {"message", "type", "param", "code"}}; empty param and code are written as null.
-nlohmann::json errorJson(const ApiError &error);
+nlohmann::ordered_json errorJson(const ApiError &error);
 
 // A body as text: compact, invalid UTF-8 replaced (never throws for a string's content).
-std::string dumpJson(const nlohmann::json &body);
+std::string dumpJson(const nlohmann::ordered_json &body);
 
 // Server-sent events: one "data: <json>\n\n" frame per chunk, then kSseDone.
-std::string sseEvent(const nlohmann::json &chunk);
+std::string sseEvent(const nlohmann::ordered_json &chunk);
 inline constexpr std::string_view kSseDone = "data: [DONE]\n\n";
 
 // prefix + 32 random hex digits ("cmpl-", "chatcmpl-"); thread-safe.
