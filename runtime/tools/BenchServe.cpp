@@ -172,13 +172,24 @@ ServedModel resolveModel(HttpClient &client, const BenchServeOptions &o, ServeAp
   return m;
 }
 
-void raiseOpenFileLimit() {
-  // One connection per in-flight request: a burst of a thousand requests needs as many sockets.
+// One connection per in-flight request: a burst of a thousand requests needs as many sockets.
+// Raises the open-file limit as far as allowed, and warns when that is still too low.
+void makeRoomForSockets(int inFlight) {
   rlimit limit{};
-  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur < limit.rlim_max) {
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0)
+    return;
+  if (limit.rlim_cur < limit.rlim_max) {
     limit.rlim_cur = limit.rlim_max;
     setrlimit(RLIMIT_NOFILE, &limit);
+    getrlimit(RLIMIT_NOFILE, &limit);
   }
+  constexpr rlim_t kSpare = 32; // the process's other files
+  if (limit.rlim_cur != RLIM_INFINITY && rlim_t(inFlight) + kSpare > limit.rlim_cur)
+    fmt::print(stderr,
+               "llmrt: warning: up to {} requests in flight need as many sockets, but the "
+               "open-file limit is {}: requests beyond it will fail (raise `ulimit -n` or pass "
+               "--max-concurrency)\n",
+               inFlight, static_cast<uint64_t>(limit.rlim_cur));
 }
 
 void statsJson(json &out, const std::string &name, const LatencyStats &s) {
@@ -340,6 +351,8 @@ BenchServeRun benchServe(const BenchServeOptions &o) {
   for (size_t i = 0; i < work.size(); ++i)
     prepared[i] = {requestBody(run.api, run.model.id, work[i]),
                    static_cast<int64_t>(work[i].prompt.size())};
+  makeRoomForSockets(o.maxConcurrency > 0 ? std::min(o.maxConcurrency, o.numRequests)
+                                          : o.numRequests);
   LoadRunner runner(io, client, run.api, o.endpoint, std::move(prepared), std::move(arrivals),
                     o.maxConcurrency);
   run.report = runner.run();
@@ -426,7 +439,6 @@ CLI::App *addBenchServeCommand(CLI::App &app, BenchServeOptions &o) {
 }
 
 int runBenchServe(const BenchServeOptions &o) {
-  raiseOpenFileLimit();
   BenchServeRun run = benchServe(o);
   printReport(o, run);
   if (!o.jsonPath.empty()) {

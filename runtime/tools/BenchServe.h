@@ -104,8 +104,9 @@ struct BenchServeRun {
   ServeReport report;
 };
 
-// Fetches the model, builds the workload and runs it. Prints nothing. Throws llm::Error on a bad
-// option or when the model cannot be determined; failed requests are in the report.
+// Fetches the model, builds the workload and runs it. Prints only warnings (to stderr). Throws
+// llm::Error on a bad option or when the model cannot be determined; failed requests are in the
+// report.
 BenchServeRun benchServe(const BenchServeOptions &options);
 
 // The report as the --json object described above.

@@ -51,6 +51,8 @@ std::string oneLine(std::string_view text, size_t limit) {
   std::string s(text.substr(0, limit));
   std::replace(s.begin(), s.end(), '\n', ' ');
   std::replace(s.begin(), s.end(), '\r', ' ');
+  size_t first = s.find_first_not_of(" \t"), last = s.find_last_not_of(" \t");
+  s = first == std::string::npos ? "" : s.substr(first, last - first + 1);
   if (text.size() > limit)
     s += "...";
   return s;

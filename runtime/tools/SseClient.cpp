@@ -4,6 +4,7 @@
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <fmt/format.h>
@@ -172,6 +173,18 @@ public:
   }
 
   void start(const tcp::resolver::results_type &endpoints) {
+    // The range connect reports a socket it cannot open as "operation aborted"; say why instead
+    // (most often the open-file limit).
+    beast::error_code ec;
+    stream_.socket().open(endpoints.begin()->endpoint().protocol(), ec);
+    if (ec) {
+      // Ended from the io_context like every other failure, never inside the caller's call.
+      std::string why = fmt::format("cannot open a socket for {}: {}", where_, ec.message());
+      net::post(stream_.get_executor(), [self = shared_from_this(), why = std::move(why)]() mutable {
+        self->end(std::move(why));
+      });
+      return;
+    }
     stream_.expires_after(timeout_);
     stream_.async_connect(endpoints,
                           beast::bind_front_handler(&Exchange::onConnect, shared_from_this()));
