@@ -32,12 +32,12 @@ constexpr uint64_t kArrivalStream = 0x9E3779B97F4A7C15ull;
 
 // Common English words that BPE vocabularies hold as one token each (with a leading space).
 constexpr const char *kChatWords[64] = {
-    "the",  "of",   "and",   "to",    "in",    "is",   "it",    "that", "was",  "for",  "on",
-    "are",  "with", "as",    "his",   "they",  "be",   "at",    "one",  "have", "this", "from",
-    "or",   "had",  "by",    "word",  "but",   "what", "some",  "we",   "can",  "out",  "other",
-    "were", "all",  "there", "when",  "up",    "use",  "your",  "how",  "said", "an",   "each",
-    "she",  "which", "do",   "their", "time",  "if",   "will",  "way",  "about", "many", "then",
-    "them", "write", "would", "like", "so",    "these", "her",  "long", "make"};
+    "the",  "of",    "and",   "to",    "in",   "is",    "it",   "that", "was",   "for",  "on",
+    "are",  "with",  "as",    "his",   "they", "be",    "at",   "one",  "have",  "this", "from",
+    "or",   "had",   "by",    "word",  "but",  "what",  "some", "we",   "can",   "out",  "other",
+    "were", "all",   "there", "when",  "up",   "use",   "your", "how",  "said",  "an",   "each",
+    "she",  "which", "do",    "their", "time", "if",    "will", "way",  "about", "many", "then",
+    "them", "write", "would", "like",  "so",   "these", "her",  "long", "make"};
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
@@ -147,8 +147,7 @@ ServedModel resolveModel(HttpClient &client, const BenchServeOptions &o, ServeAp
     m = pickServedModel(r.body, o.model);
   } else {
     std::string why = r.status == 0 ? r.error : httpErrorMessage(r.status, r.body);
-    if (o.model.empty() || o.maxModelLen == 0 ||
-        (api == ServeApi::Completions && o.vocabSize == 0))
+    if (o.model.empty() || o.maxModelLen == 0 || (api == ServeApi::Completions && o.vocabSize == 0))
       llm::fail("GET {}/v1/models failed ({}); is the server up at {}? Without it give --model, "
                 "--max-model-len and (for /v1/completions) --vocab-size",
                 parseHttpUrl(o.url).prefix, why, o.url);
@@ -234,8 +233,8 @@ void printReport(const BenchServeOptions &o, const BenchServeRun &run) {
   fmt::print("{:<40} {:<10}\n", "Total generated tokens:", r.totalOutputTokens);
   fmt::print("{:<40} {:<10.2f}\n", "Request throughput (req/s):", r.requestThroughput);
   fmt::print("{:<40} {:<10.2f}\n", "Output token throughput (tok/s):", r.outputThroughput);
-  fmt::print("{:<40} {:<10.2f}\n", "Peak output token throughput (tok/s):",
-             r.maxOutputTokensPerSecond);
+  fmt::print("{:<40} {:<10.2f}\n",
+             "Peak output token throughput (tok/s):", r.maxOutputTokensPerSecond);
   fmt::print("{:<40} {:<10}\n", "Peak concurrent requests:", r.maxConcurrentRequests);
   fmt::print("{:<40} {:<10.2f}\n", "Total token throughput (tok/s):", r.totalTokenThroughput);
   printStats("Time to First Token", "TTFT", r.ttft);
@@ -318,7 +317,8 @@ std::string requestBody(ServeApi api, const std::string &model, const BenchReque
   if (api == ServeApi::Completions)
     body["prompt"] = request.prompt;
   else
-    body["messages"] = json::array({{{"role", "user"}, {"content", chatPromptText(request.prompt)}}});
+    body["messages"] =
+        json::array({{{"role", "user"}, {"content", chatPromptText(request.prompt)}}});
   body["max_tokens"] = request.outputTokens;
   body["ignore_eos"] = true;
   body["temperature"] = 0;

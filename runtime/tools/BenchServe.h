@@ -66,7 +66,7 @@ struct BenchServeOptions {
   std::string apiKey; // sent as "Authorization: Bearer KEY" when not empty
   int numRequests = 64;
   double requestRate = std::numeric_limits<double>::infinity(); // requests per second
-  int maxConcurrency = 0; // 0 = no cap
+  int maxConcurrency = 0;                                       // 0 = no cap
   uint64_t seed = 0;
   std::string jsonPath;
   int vocabSize = 0;   // 0 = the server's

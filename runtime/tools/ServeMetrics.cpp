@@ -80,8 +80,9 @@ std::string errorText(const json &j) {
 
 std::string_view stringField(const json &object, const char *key) {
   auto it = object.find(key);
-  return it != object.end() && it->is_string() ? std::string_view(it->get_ref<const std::string &>())
-                                               : std::string_view();
+  return it != object.end() && it->is_string()
+             ? std::string_view(it->get_ref<const std::string &>())
+             : std::string_view();
 }
 
 // Whether a choice carries a generated token (see ServeMetrics.h).

@@ -53,14 +53,14 @@ LatencyStats latencyStats(const std::vector<double> &seconds);
 
 struct RequestOutcome {
   bool success = false;
-  std::string error;      // why it failed; empty on success
+  std::string error; // why it failed; empty on success
   int64_t promptTokens = 0;
   int64_t outputTokens = 0; // 0 for a failed request
   int contentChunks = 0;
-  double arrival = 0;   // seconds from the start of the run: when the schedule released it
-  double start = 0;     // when it was sent (after waiting for a concurrency slot)
-  double ttft = 0;      // seconds
-  double latency = 0;   // E2E, seconds
+  double arrival = 0;      // seconds from the start of the run: when the schedule released it
+  double start = 0;        // when it was sent (after waiting for a concurrency slot)
+  double ttft = 0;         // seconds
+  double latency = 0;      // E2E, seconds
   std::vector<double> itl; // seconds
 };
 
@@ -93,7 +93,7 @@ std::string httpErrorMessage(int status, const std::string &body);
 
 struct ServeReport {
   int completed = 0, failed = 0;
-  double duration = 0; // seconds
+  double duration = 0;                                 // seconds
   int64_t totalInputTokens = 0, totalOutputTokens = 0; // successful requests
   double requestThroughput = 0, outputThroughput = 0, totalTokenThroughput = 0; // per second
   LatencyStats ttft, tpot, itl, e2el, queue;

@@ -180,9 +180,10 @@ public:
     if (ec) {
       // Ended from the io_context like every other failure, never inside the caller's call.
       std::string why = fmt::format("cannot open a socket for {}: {}", where_, ec.message());
-      net::post(stream_.get_executor(), [self = shared_from_this(), why = std::move(why)]() mutable {
-        self->end(std::move(why));
-      });
+      net::post(stream_.get_executor(),
+                [self = shared_from_this(), why = std::move(why)]() mutable {
+                  self->end(std::move(why));
+                });
       return;
     }
     stream_.expires_after(timeout_);
@@ -237,8 +238,8 @@ private:
 
   void take(std::string_view bytes, Clock::time_point now) {
     if (!streaming_ || result_.status != 200) {
-      size_t room = HttpClient::kMaxErrorBody - std::min(HttpClient::kMaxErrorBody,
-                                                         result_.body.size());
+      size_t room =
+          HttpClient::kMaxErrorBody - std::min(HttpClient::kMaxErrorBody, result_.body.size());
       if (streaming_)
         bytes = bytes.substr(0, room);
       result_.body.append(bytes);
@@ -287,12 +288,11 @@ HttpClient::HttpClient(net::io_context &io, HttpUrl url, std::vector<HttpHeader>
 
 HttpClient::~HttpClient() = default;
 
-void HttpClient::postStreaming(const std::string &path, std::string body,
-                               StreamHandlers handlers) {
-  auto exchange = std::make_shared<Exchange>(
-      impl_->io, impl_->request(http::verb::post, path, std::move(body)),
-      "http://" + impl_->url.hostHeader() + impl_->url.prefix + path, impl_->timeout, true,
-      std::move(handlers));
+void HttpClient::postStreaming(const std::string &path, std::string body, StreamHandlers handlers) {
+  auto exchange =
+      std::make_shared<Exchange>(impl_->io, impl_->request(http::verb::post, path, std::move(body)),
+                                 "http://" + impl_->url.hostHeader() + impl_->url.prefix + path,
+                                 impl_->timeout, true, std::move(handlers));
   exchange->start(impl_->endpoints);
 }
 
@@ -300,10 +300,10 @@ HttpResult HttpClient::get(const std::string &path) {
   HttpResult result;
   StreamHandlers handlers;
   handlers.onEnd = [&result](const HttpResult &r) { result = r; };
-  auto exchange = std::make_shared<Exchange>(
-      impl_->io, impl_->request(http::verb::get, path, ""),
-      "http://" + impl_->url.hostHeader() + impl_->url.prefix + path, impl_->timeout, false,
-      std::move(handlers));
+  auto exchange =
+      std::make_shared<Exchange>(impl_->io, impl_->request(http::verb::get, path, ""),
+                                 "http://" + impl_->url.hostHeader() + impl_->url.prefix + path,
+                                 impl_->timeout, false, std::move(handlers));
   exchange->start(impl_->endpoints);
   exchange.reset();
   impl_->io.restart();

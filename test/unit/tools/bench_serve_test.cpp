@@ -35,9 +35,9 @@ constexpr int kMockVocab = 1000;
 constexpr int kMockMaxModelLen = 256;
 
 struct MockConfig {
-  int failArrival = -1;  // the request (in the order they reach the server) answered with a 500
-  int breakArrival = -1; // the request whose stream stops halfway, without its last chunk
-  std::string apiKey;    // required as a bearer token when not empty
+  int failArrival = -1;   // the request (in the order they reach the server) answered with a 500
+  int breakArrival = -1;  // the request whose stream stops halfway, without its last chunk
+  std::string apiKey;     // required as a bearer token when not empty
   bool listLimits = true; // /v1/models gives vocab_size and max_model_len
 };
 
@@ -49,7 +49,8 @@ struct Served {
 class MockOpenAIServer {
 public:
   explicit MockOpenAIServer(MockConfig config)
-      : config_(std::move(config)), acceptor_(io_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
+      : config_(std::move(config)),
+        acceptor_(io_, tcp::endpoint(net::ip::make_address("127.0.0.1"), 0)) {
     port_ = acceptor_.local_endpoint().port();
     acceptThread_ = std::thread([this] { acceptLoop(); });
   }
@@ -128,7 +129,8 @@ private:
       return "model";
     if (body.value("stream", false) != true || body.value("ignore_eos", false) != true)
       return "stream / ignore_eos";
-    if (!body.contains("stream_options") || body["stream_options"].value("include_usage", false) != true)
+    if (!body.contains("stream_options") ||
+        body["stream_options"].value("include_usage", false) != true)
       return "stream_options.include_usage";
     if (body.value("temperature", -1.0) != 0.0 || body.value("max_tokens", 0) < 1)
       return "temperature / max_tokens";
@@ -162,13 +164,15 @@ private:
     for (int64_t k = 0; k < n; ++k) {
       std::string text = " w" + std::to_string(k);
       const char *finish = !chat && k == n - 1 ? "length" : nullptr;
-      add({{"choices", {chat ? choice({{"delta", {{"content", text}}}}, nullptr)
-                             : choice({{"text", text}}, finish)}}});
+      add({{"choices",
+            {chat ? choice({{"delta", {{"content", text}}}}, nullptr)
+                  : choice({{"text", text}}, finish)}}});
     }
     if (chat)
       add({{"choices", {choice({{"delta", json::object()}}, "length")}}});
     add({{"choices", json::array()},
-         {"usage", {{"prompt_tokens", prompt}, {"completion_tokens", n}, {"total_tokens", prompt + n}}}});
+         {"usage",
+          {{"prompt_tokens", prompt}, {"completion_tokens", n}, {"total_tokens", prompt + n}}}});
     s += "data: [DONE]\n\n";
     return s;
   }
@@ -303,10 +307,10 @@ TEST(BenchServe, CompletionsRunCountsTokensAndReportsFailures) {
   EXPECT_TRUE(report["max_concurrency"].is_null());
   EXPECT_EQ(report["errors"].size(), 12u);
   EXPECT_EQ(report["itls"].size(), 12u);
-  for (const char *key : {"duration", "request_throughput", "output_throughput",
-                          "total_token_throughput", "mean_ttft_ms", "median_tpot_ms",
-                          "p90_itl_ms", "p99_e2el_ms", "std_e2el_ms", "max_concurrent_requests",
-                          "max_output_tokens_per_s", "mean_client_queue_time_ms"})
+  for (const char *key :
+       {"duration", "request_throughput", "output_throughput", "total_token_throughput",
+        "mean_ttft_ms", "median_tpot_ms", "p90_itl_ms", "p99_e2el_ms", "std_e2el_ms",
+        "max_concurrent_requests", "max_output_tokens_per_s", "mean_client_queue_time_ms"})
     EXPECT_TRUE(report.contains(key)) << key;
 }
 

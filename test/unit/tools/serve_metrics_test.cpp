@@ -164,17 +164,17 @@ TEST(ResponseStream, Failures) {
   EXPECT_EQ(failed({}, 502, "", "").error, "HTTP 502");
   EXPECT_EQ(failed({}, 0, "cannot connect to http://h:1/v1/completions: refused").error,
             "cannot connect to http://h:1/v1/completions: refused");
-  EXPECT_EQ(failed({completionChunk("a"), completionChunk("b")}, 200, "the connection closed")
-                .error,
-            "the stream broke after 2 content chunks: the connection closed");
+  EXPECT_EQ(
+      failed({completionChunk("a"), completionChunk("b")}, 200, "the connection closed").error,
+      "the stream broke after 2 content chunks: the connection closed");
   EXPECT_EQ(failed({completionChunk("a")}, 200, "").error,
             "the stream ended without 'data: [DONE]'");
   EXPECT_EQ(failed({usageChunk(3, 0), "[DONE]"}, 200, "").error,
             "the stream carried no content chunk (no generated token)");
-  EXPECT_EQ(failed({completionChunk("a"), R"({"error": {"message": "engine died"}})", "[DONE]"},
-                   200, "")
-                .error,
-            "the server reported an error in the stream: engine died");
+  EXPECT_EQ(
+      failed({completionChunk("a"), R"({"error": {"message": "engine died"}})", "[DONE]"}, 200, "")
+          .error,
+      "the server reported an error in the stream: engine died");
   EXPECT_EQ(failed({completionChunk("a"), "{\"choices\": [", "[DONE]"}, 200, "").error,
             "event 2 of the stream is not a JSON object: {\"choices\": [");
 }

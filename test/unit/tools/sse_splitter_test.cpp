@@ -107,7 +107,10 @@ TEST(SseSplitter, SkipsALeadingByteOrderMarkOnly) {
   std::vector<SseEvent> out;
   SseSplitter splitter;
   splitter.feed("\xEF\xBB", out);
-  splitter.feed("\xBF" "data: x\n\n\xEF\xBB\xBF" "data: y\n\n", out);
+  splitter.feed("\xBF"
+                "data: x\n\n\xEF\xBB\xBF"
+                "data: y\n\n",
+                out);
   ASSERT_EQ(out.size(), 1u) << "a mark after the start makes the field name unknown";
   EXPECT_EQ(out[0].data, "x");
 }
