@@ -216,6 +216,8 @@ private:
   }
 
   void readBody() {
+    if (parser_.is_done() && streaming_ && result_.status == 200 && sse_.pending())
+      return end("the response ended inside an event (its blank line never came)");
     if (parser_.is_done())
       return end("");
     parser_.get().body().data = piece_.data();

@@ -35,10 +35,11 @@ constexpr int kMockVocab = 1000;
 constexpr int kMockMaxModelLen = 256;
 
 struct MockConfig {
-  int failArrival = -1;   // the request (in the order they reach the server) answered with a 500
-  int breakArrival = -1;  // the request whose stream stops halfway, without its last chunk
-  std::string apiKey;     // required as a bearer token when not empty
-  bool listLimits = true; // /v1/models gives vocab_size and max_model_len
+  int failArrival = -1;  // the request (in the order they reach the server) answered with a 500
+  int breakArrival = -1; // the request whose stream stops halfway, without its last chunk
+  int unterminatedArrival = -1; // the request whose stream ends without its last blank line
+  std::string apiKey;           // required as a bearer token when not empty
+  bool listLimits = true;       // /v1/models gives vocab_size and max_model_len
 };
 
 // What the mock did with one request: its prompt length and max_tokens.
@@ -197,6 +198,8 @@ private:
     bool cut = arrival == config_.breakArrival;
     if (cut)
       s.resize(s.size() / 2);
+    if (arrival == config_.unterminatedArrival)
+      s.pop_back(); // "data: [DONE]\n": a complete HTTP message, an unfinished event
     http::response<http::empty_body> res{http::status::ok, 11};
     res.set(http::field::content_type, "text/event-stream");
     res.chunked(true);
@@ -247,7 +250,11 @@ int64_t sum(const std::vector<Served> &v, int64_t Served::*field) {
 }
 
 TEST(BenchServe, CompletionsRunCountsTokensAndReportsFailures) {
-  MockOpenAIServer server({/*failArrival=*/1, /*breakArrival=*/3, /*apiKey=*/"test-key"});
+  MockConfig config;
+  config.failArrival = 1;
+  config.breakArrival = 3;
+  config.apiKey = "test-key";
+  MockOpenAIServer server(config);
   BenchServeOptions o = options(server, 12, 5);
   o.apiKey = "test-key";
   BenchServeRun run = benchServe(o);
@@ -312,6 +319,20 @@ TEST(BenchServe, CompletionsRunCountsTokensAndReportsFailures) {
         "mean_ttft_ms", "median_tpot_ms", "p90_itl_ms", "p99_e2el_ms", "std_e2el_ms",
         "max_concurrent_requests", "max_output_tokens_per_s", "mean_client_queue_time_ms"})
     EXPECT_TRUE(report.contains(key)) << key;
+}
+
+TEST(BenchServe, AnEventWithoutItsBlankLineIsNotTakenForDone) {
+  MockConfig config;
+  config.unterminatedArrival = 0;
+  MockOpenAIServer server(config);
+  BenchServeRun run = benchServe(options(server, 3, 1));
+  EXPECT_EQ(run.report.completed, 2);
+  ASSERT_EQ(run.report.failed, 1);
+  for (const RequestOutcome &q : run.report.requests) {
+    if (!q.success) {
+      EXPECT_THAT(q.error, HasSubstr("the response ended inside an event"));
+    }
+  }
 }
 
 TEST(BenchServe, ChatRunUnderAConcurrencyCap) {
