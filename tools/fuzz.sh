@@ -28,13 +28,15 @@ build gguf_fuzz test/fuzz/gguf_fuzz.cpp compiler/import/GGUF.cpp compiler/import
 build tokenizer_fuzz test/fuzz/tokenizer_fuzz.cpp \
   $(ls runtime/tokenizer/*.cpp | grep -v PlanTokenizer) \
   runtime/support/MappedFile.cpp -lpcre2-8 -lutf8proc -lxxhash
+build openai_request_fuzz test/fuzz/openai_request_fuzz.cpp runtime/server/OpenAIRequest.cpp \
+  runtime/server/OpenAIResponse.cpp
 
 if [ "${1:-}" = "--smoke" ]; then
   RUN=(-runs=${FUZZ_RUNS:-20000} -seed=1)
 else
   RUN=(-max_total_time=${FUZZ_SECONDS:-60})
 fi
-for target in safetensors_fuzz gguf_fuzz tokenizer_fuzz; do
+for target in safetensors_fuzz gguf_fuzz tokenizer_fuzz openai_request_fuzz; do
   # Smoke runs start from the committed seeds only, so they are repeatable.
   corpus="$OUT/corpus-$target"
   [ "${1:-}" = "--smoke" ] && rm -rf "$corpus"
@@ -44,6 +46,7 @@ for target in safetensors_fuzz gguf_fuzz tokenizer_fuzz; do
   extra=()
   # Tokenizer inputs are kept short: loading a whole tokenizer.json per input is slow.
   [ "$target" = tokenizer_fuzz ] && seeds=(test/fuzz/tokenizer-seeds) && extra=(-max_len=4096)
+  [ "$target" = openai_request_fuzz ] && seeds=(test/fuzz/openai-request-seeds) && extra=(-max_len=4096)
   if "$OUT/$target" "${RUN[@]}" "${extra[@]}" -rss_limit_mb=2048 "$corpus" "${seeds[@]}" \
       >"$log" 2>&1; then
     echo "fuzz: $target: $(grep -E '^Done [0-9]+ runs' "$log" || tail -n 1 "$log")"

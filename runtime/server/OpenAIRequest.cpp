@@ -213,7 +213,8 @@ public:
 private:
   const json &object_;
   std::string prefix_;
-  std::vector<std::string> known_;
+  // NOTE: the keys are string literals (static storage), so views of them stay valid.
+  std::vector<std::string_view> known_;
 };
 
 // ------------------------------------------------------------------------------------------------
