@@ -107,7 +107,9 @@ struct ChatRequest {
   // null, or a non-empty array of {"type": "function", "function": {"name": non-empty string,
   // "description"?: string, "parameters"?: object, "strict"?: bool}} ("type" added when absent).
   nlohmann::json tools;
-  ToolChoice toolChoice = ToolChoice::None; // "auto" when tools are given and tool_choice is not
+  // "auto" when tools are given and tool_choice is not. None: the model is not to call tools (vLLM
+  // then leaves the tools out of the prompt by default); the tools are still here.
+  ToolChoice toolChoice = ToolChoice::None;
   bool addGenerationPrompt = true;          // vLLM extensions; both true is refused
   bool continueFinalMessage = false;
   bool addSpecialTokens = false;            // vLLM extension (the template adds BOS itself)
