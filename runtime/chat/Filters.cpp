@@ -54,13 +54,16 @@ std::string softStr(const Value &v) { return v.str(); }
 
 // ---- strings ----
 
+// str methods of a Markup return Markup (markupsafe), so filters built on them keep the flag.
+Value like(const Value &v, std::string s) { return v.isMarkup() ? Value::markup(std::move(s)) : Value::string(std::move(s)); }
+
 Value fTrim(Interpreter &, const Value &v, CallArgs &a) {
   const Value &chars = arg(a, 0, "chars", kNone);
-  return Value::string(pystr::strip(softStr(v), chars.isString() ? std::optional<std::string>(chars.asString()) : std::nullopt, true, true));
+  return like(v, pystr::strip(softStr(v), chars.isString() ? std::optional<std::string>(chars.asString()) : std::nullopt, true, true));
 }
-Value fUpper(Interpreter &, const Value &v, CallArgs &) { return Value::string(pystr::upper(softStr(v))); }
-Value fLower(Interpreter &, const Value &v, CallArgs &) { return Value::string(pystr::lower(softStr(v))); }
-Value fCapitalize(Interpreter &, const Value &v, CallArgs &) { return Value::string(pystr::capitalize(softStr(v))); }
+Value fUpper(Interpreter &, const Value &v, CallArgs &) { return like(v, pystr::upper(softStr(v))); }
+Value fLower(Interpreter &, const Value &v, CallArgs &) { return like(v, pystr::lower(softStr(v))); }
+Value fCapitalize(Interpreter &, const Value &v, CallArgs &) { return like(v, pystr::capitalize(softStr(v))); }
 
 Value fTitle(Interpreter &, const Value &v, CallArgs &) {
   // jinja2: split before runs of [-\s({[<], then upper-case the first character of each piece.
@@ -79,23 +82,13 @@ Value fTitle(Interpreter &, const Value &v, CallArgs &) {
   return Value::string(out);
 }
 
-Value fString(Interpreter &, const Value &v, CallArgs &) { return Value::string(softStr(v)); }
-Value fSafe(Interpreter &, const Value &v, CallArgs &) { return Value::string(softStr(v)); }
+Value fString(Interpreter &, const Value &v, CallArgs &) { return v.isMarkup() ? v : Value::string(softStr(v)); }
+Value fSafe(Interpreter &, const Value &v, CallArgs &) { return Value::markup(softStr(v)); }
 
 Value fEscape(Interpreter &, const Value &v, CallArgs &) {
-  std::string out;
-  for (char c : softStr(v)) {
-    switch (c) {
-    case '&': out += "&amp;"; break;
-    case '<': out += "&lt;"; break;
-    case '>': out += "&gt;"; break;
-    case '"': out += "&#34;"; break;
-    case '\'': out += "&#39;"; break;
-    default: out += c;
-    }
-  }
-  return Value::string(out);
+  return v.isMarkup() ? v : Value::markup(pystr::htmlEscape(softStr(v)));
 }
+
 
 Value fReplace(Interpreter &, const Value &v, CallArgs &a) {
   const Value &count = arg(a, 2, "count", kNone);
@@ -109,11 +102,12 @@ Value fIndent(Interpreter &, const Value &v, CallArgs &a) {
   bool first = arg(a, 1, "first", kFalse).truthy(), blank = arg(a, 2, "blank", kFalse).truthy();
   std::vector<std::string> lines = pystr::splitlines(softStr(v) + "\n", false);
   std::string rv;
-  if (blank) {
-    for (size_t i = 0; i < lines.size(); ++i) rv += (i ? "\n" + indention : "") + lines[i];
-  } else {
-    rv = lines.empty() ? "" : lines[0];
-    for (size_t i = 1; i < lines.size(); ++i) rv += "\n" + (lines[i].empty() ? "" : indention) + lines[i];
+  for (size_t i = 0; i < lines.size(); ++i) {
+    if (i > 0) {
+      rv += '\n';
+      if (blank || !lines[i].empty()) rv += indention;
+    }
+    rv += lines[i];
   }
   return Value::string(first ? indention + rv : rv);
 }
@@ -378,6 +372,7 @@ Value fAttr(Interpreter &, const Value &v, CallArgs &a) { return getAttr(v, arg(
 // map(attribute=...) or map('filter', args...)
 Value fMap(Interpreter &in, const Value &v, CallArgs &a) {
   ValueList out;
+  if (!v.truthy()) return Value::list({});  // jinja2 maps nothing over a falsy value (None, '')
   if (const Value *attribute = a.namedArg("attribute")) {
     const Value *dflt = a.namedArg("default");
     for (const Value &item : iterate(v)) {
@@ -400,6 +395,7 @@ Value fMap(Interpreter &in, const Value &v, CallArgs &a) {
 
 // select/reject(test, args...) and selectattr/rejectattr(attribute, test, args...)
 Value selectImpl(Interpreter &in, const Value &v, CallArgs &a, bool byAttr, bool keepIfTrue) {
+  if (!v.truthy()) return Value::list({});  // jinja2 selects nothing from a falsy value (None, '')
   size_t testAt = byAttr ? 1 : 0;
   Value attribute = byAttr ? arg(a, 0, "attribute") : Value();
   bool hasTest = a.positional.size() > testAt;

@@ -102,7 +102,7 @@ Value repeat(const Value &seq, int64_t n, size_t maxBytes) {
     std::string out;
     out.reserve(s.size() * n);
     for (int64_t i = 0; i < n; ++i) out += s;
-    return Value::string(std::move(out));
+    return seq.isMarkup() ? Value::markup(std::move(out)) : Value::string(std::move(out));
   }
   const ValueList &items = seq.asList();
   if (!items.empty() && uint64_t(n) > maxBytes / (items.size() * sizeof(Value))) fault("the repeated list is too long");
@@ -121,6 +121,11 @@ Value binaryOp(std::string_view op, const Value &a, const Value &b, size_t maxBy
   }
   if (a.isNumber() && b.isNumber()) return arithmetic(op, a, b);
   if (op == "+") {
+    if (a.isString() && b.isString() && (a.isMarkup() || b.isMarkup())) {
+      // Markup + str escapes the plain side (markupsafe), and stays Markup.
+      auto safe = [](const Value &v) { return v.isMarkup() ? v.asString() : pystr::htmlEscape(v.asString()); };
+      return Value::markup(safe(a) + safe(b));
+    }
     if (a.isString() && b.isString()) {
       if (a.asString().size() + b.asString().size() > maxBytes) fault("the string would exceed the output limit");
       return Value::string(a.asString() + b.asString());

@@ -221,6 +221,21 @@ int64_t count(std::string_view s, std::string_view sub) {
   return n;
 }
 
+std::string htmlEscape(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    switch (c) {
+    case '&': out += "&amp;"; break;
+    case '<': out += "&lt;"; break;
+    case '>': out += "&gt;"; break;
+    case '"': out += "&#34;"; break;
+    case '\'': out += "&#39;"; break;
+    default: out += c;
+    }
+  }
+  return out;
+}
+
 static char up(char c) { return c >= 'a' && c <= 'z' ? char(c - 32) : c; }
 static char down(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
 static bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }

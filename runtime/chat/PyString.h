@@ -32,6 +32,8 @@ int64_t find(std::string_view s, std::string_view sub);   // code point index or
 int64_t rfind(std::string_view s, std::string_view sub);  // code point index or -1
 int64_t count(std::string_view s, std::string_view sub);
 
+std::string htmlEscape(std::string_view s);  // markupsafe.escape: & < > " '
+
 std::string upper(std::string_view s);
 std::string lower(std::string_view s);
 std::string capitalize(std::string_view s);  // str.capitalize()

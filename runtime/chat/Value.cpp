@@ -77,6 +77,12 @@ Value Value::string(std::string s) {
   return v;
 }
 
+Value Value::markup(std::string s) {
+  Value v = string(std::move(s));
+  v.markup_ = true;
+  return v;
+}
+
 Value Value::list(ValueList items, bool tuple) {
   Value v;
   v.kind_ = Kind::List;

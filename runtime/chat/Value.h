@@ -64,6 +64,7 @@ public:
   static Value integer(int64_t i);
   static Value number(double f);
   static Value string(std::string s);
+  static Value markup(std::string s);  // a markupsafe.Markup: `|safe` or `|escape` output
   static Value list(ValueList items, bool tuple = false);
   static Value dict(Dict d);
   static Value namespaceOf(Dict d);
@@ -77,6 +78,7 @@ public:
   bool isFloat() const { return kind_ == Kind::Float; }
   bool isNumber() const { return kind_ == Kind::Int || kind_ == Kind::Float || kind_ == Kind::Bool; }
   bool isString() const { return kind_ == Kind::String; }
+  bool isMarkup() const { return kind_ == Kind::String && markup_; }
   bool isList() const { return kind_ == Kind::List; }
   bool isTuple() const { return kind_ == Kind::List && tuple_; }
   bool isDict() const { return kind_ == Kind::Dict; }
@@ -101,6 +103,7 @@ public:
 private:
   Kind kind_ = Kind::Undefined;
   bool tuple_ = false;
+  bool markup_ = false;
   union {
     bool b_;
     int64_t i_ = 0;

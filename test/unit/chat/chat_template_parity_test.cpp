@@ -99,7 +99,9 @@ TEST_P(ChatTemplateParity, MatchesJinja2) {
                     << Json(got).dump();
     } catch (const TemplateError &e) {
       EXPECT_EQ(e.raisedByTemplate(), c["raised"].get<bool>()) << e.what();
-      if (c["raised"].get<bool>()) EXPECT_EQ(e.detail(), c["message"].get<std::string>());
+      if (c["raised"].get<bool>()) {
+        EXPECT_EQ(e.detail(), c["message"].get<std::string>());
+      }
     }
   }
 }
