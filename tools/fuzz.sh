@@ -30,13 +30,14 @@ build tokenizer_fuzz test/fuzz/tokenizer_fuzz.cpp \
   runtime/support/MappedFile.cpp -lpcre2-8 -lutf8proc -lxxhash
 build openai_request_fuzz test/fuzz/openai_request_fuzz.cpp runtime/server/OpenAIRequest.cpp \
   runtime/server/OpenAIResponse.cpp
+build chat_template_fuzz test/fuzz/chat_template_fuzz.cpp runtime/chat/*.cpp -lutf8proc
 
 if [ "${1:-}" = "--smoke" ]; then
   RUN=(-runs=${FUZZ_RUNS:-20000} -seed=1)
 else
   RUN=(-max_total_time=${FUZZ_SECONDS:-60})
 fi
-for target in safetensors_fuzz gguf_fuzz tokenizer_fuzz openai_request_fuzz; do
+for target in safetensors_fuzz gguf_fuzz tokenizer_fuzz openai_request_fuzz chat_template_fuzz; do
   # Smoke runs start from the committed seeds only, so they are repeatable.
   corpus="$OUT/corpus-$target"
   [ "${1:-}" = "--smoke" ] && rm -rf "$corpus"
@@ -47,6 +48,7 @@ for target in safetensors_fuzz gguf_fuzz tokenizer_fuzz openai_request_fuzz; do
   # Tokenizer inputs are kept short: loading a whole tokenizer.json per input is slow.
   [ "$target" = tokenizer_fuzz ] && seeds=(test/fuzz/tokenizer-seeds) && extra=(-max_len=4096)
   [ "$target" = openai_request_fuzz ] && seeds=(test/fuzz/openai-request-seeds) && extra=(-max_len=4096)
+  [ "$target" = chat_template_fuzz ] && seeds=(test/fuzz/chat-template-seeds) && extra=(-max_len=16384)
   if "$OUT/$target" "${RUN[@]}" "${extra[@]}" -rss_limit_mb=2048 "$corpus" "${seeds[@]}" \
       >"$log" 2>&1; then
     echo "fuzz: $target: $(grep -E '^Done [0-9]+ runs' "$log" || tail -n 1 "$log")"

@@ -11,7 +11,7 @@
 
 namespace llmrt::chat {
 
-const Value &argument(const CallArgs &args, size_t index, std::string_view name, const Value &dflt) {
+Value argument(const CallArgs &args, size_t index, std::string_view name, const Value &dflt) {
   if (index < args.positional.size()) return args.positional[index];
   if (const Value *v = args.namedArg(name)) return *v;
   return dflt;
@@ -78,7 +78,7 @@ using Method = Value (*)(const Value &self, CallArgs &args);
 
 Value strMethod(const std::string &name, const Value &self, CallArgs &a) {
   const std::string &s = self.asString();
-  auto arg = [&](size_t i, std::string_view n) -> const Value & { return argument(a, i, n, kUndefined); };
+  auto arg = [&](size_t i, std::string_view n) { return argument(a, i, n, kUndefined); };
   if (name == "strip" || name == "lstrip" || name == "rstrip")
     return Value::string(pystr::strip(s, optString(arg(0, "chars"), name), name != "rstrip", name != "lstrip"));
   if (name == "split" || name == "rsplit") {
@@ -171,7 +171,7 @@ Value dictMethod(const std::string &name, const Value &self, CallArgs &a) {
 Value listMethod(const std::string &name, const Value &self, CallArgs &a) {
   const ValueList &items = self.asList();
   if (name == "copy") return self;
-  const Value &x = argument(a, 0, "value", kUndefined);
+  Value x = argument(a, 0, "value", kUndefined);
   if (name == "count") return Value::integer(std::count_if(items.begin(), items.end(), [&](const Value &v) { return equals(v, x); }));
   for (size_t i = 0; i < items.size(); ++i)
     if (equals(items[i], x)) return Value::integer(int64_t(i));

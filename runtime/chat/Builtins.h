@@ -34,6 +34,6 @@ std::string percentFormat(const std::string &fmt, const Value &args);
 std::string strFormat(const std::string &fmt, const CallArgs &args);
 
 // Argument binding for native functions: positional `index` or keyword `name`, else `dflt`.
-const Value &argument(const CallArgs &args, size_t index, std::string_view name, const Value &dflt);
+Value argument(const CallArgs &args, size_t index, std::string_view name, const Value &dflt);
 
 } // namespace llmrt::chat

@@ -21,7 +21,7 @@ const Value kUndefined;
 const Value kNone = Value::none();
 const Value kFalse = Value::boolean(false);
 
-const Value &arg(const CallArgs &a, size_t i, std::string_view name, const Value &dflt = kUndefined) {
+Value arg(const CallArgs &a, size_t i, std::string_view name, const Value &dflt = kUndefined) {
   return argument(a, i, name, dflt);
 }
 
@@ -66,20 +66,22 @@ Value fLower(Interpreter &, const Value &v, CallArgs &) { return like(v, pystr::
 Value fCapitalize(Interpreter &, const Value &v, CallArgs &) { return like(v, pystr::capitalize(softStr(v))); }
 
 Value fTitle(Interpreter &, const Value &v, CallArgs &) {
-  // jinja2: split before runs of [-\s({[<], then upper-case the first character of each piece.
-  std::string s = softStr(v), out;
-  auto isSep = [](char c) { return c == '-' || c == '(' || c == '{' || c == '[' || c == '<' || pystr::isSpace((unsigned char)c); };
+  // jinja2: split before runs of [-\s({[<], then upper-case the first character of each piece
+  // and lower-case the rest.
+  std::string out;
   bool start = true;
-  for (char c : s) {
-    if (isSep(c)) {
-      out += c;
+  for (uint32_t cp : pystr::decode(softStr(v))) {
+    std::string one;
+    pystr::append(one, cp);
+    if (cp == '-' || cp == '(' || cp == '{' || cp == '[' || cp == '<' || pystr::isSpace(cp)) {
+      out += one;
       start = true;
     } else {
-      out += start ? pystr::upper(std::string(1, c)) : pystr::lower(std::string(1, c));
+      out += start ? pystr::upper(one) : pystr::lower(one);
       start = false;
     }
   }
-  return Value::string(out);
+  return like(v, std::move(out));
 }
 
 Value fString(Interpreter &, const Value &v, CallArgs &) { return v.isMarkup() ? v : Value::string(softStr(v)); }

@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <stdexcept>
 
+#include <utf8proc.h>
+
 namespace llmrt::chat::pystr {
 
 std::vector<uint32_t> decode(std::string_view s) {
@@ -238,39 +240,64 @@ std::string htmlEscape(std::string_view s) {
 
 static char up(char c) { return c >= 'a' && c <= 'z' ? char(c - 32) : c; }
 static char down(char c) { return c >= 'A' && c <= 'Z' ? char(c + 32) : c; }
-static bool isAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
+
+static bool isCased(uint32_t cp) {
+  auto cat = utf8proc_category(utf8proc_int32_t(cp));
+  return cat == UTF8PROC_CATEGORY_LU || cat == UTF8PROC_CATEGORY_LL || cat == UTF8PROC_CATEGORY_LT;
+}
+
+// Python's full case mapping where it differs from the one-to-one mapping: only ß (-> SS) is
+// common in chat text; other multi-character mappings keep the one-to-one result.
+static void appendUpper(std::string &out, uint32_t cp) {
+  if (cp == 0xDF) {
+    out += "SS";
+    return;
+  }
+  append(out, uint32_t(utf8proc_toupper(utf8proc_int32_t(cp))));
+}
+
+static void appendLower(std::string &out, uint32_t cp) { append(out, uint32_t(utf8proc_tolower(utf8proc_int32_t(cp)))); }
 
 std::string upper(std::string_view s) {
-  std::string out(s);
-  for (char &c : out) c = up(c);
+  std::string out;
+  if (isAscii(s)) {
+    out.assign(s);
+    for (char &c : out) c = up(c);
+    return out;
+  }
+  for (uint32_t cp : decode(s)) appendUpper(out, cp);
   return out;
 }
 
 std::string lower(std::string_view s) {
-  std::string out(s);
-  for (char &c : out) c = down(c);
+  std::string out;
+  if (isAscii(s)) {
+    out.assign(s);
+    for (char &c : out) c = down(c);
+    return out;
+  }
+  for (uint32_t cp : decode(s)) appendLower(out, cp);
   return out;
 }
 
 std::string capitalize(std::string_view s) {
-  std::string out = lower(s);
-  if (!out.empty()) out[0] = up(out[0]);
+  std::vector<uint32_t> cps = decode(s);
+  std::string out;
+  for (size_t i = 0; i < cps.size(); ++i) {
+    if (i == 0) append(out, uint32_t(utf8proc_totitle(utf8proc_int32_t(cps[0]))));
+    else appendLower(out, cps[i]);
+  }
   return out;
 }
 
 std::string title(std::string_view s) {
-  // A letter that follows a cased letter is lowered, any other letter is raised. Non-ASCII
-  // bytes count as cased (most non-ASCII letters are), so "naïve" stays one word.
-  std::string out(s);
+  // A cased character after a cased character is lowered; any other is title-cased.
+  std::string out;
   bool prevCased = false;
-  for (char &c : out) {
-    bool nonAscii = (unsigned char)c >= 0x80;
-    if (isAlpha(c)) {
-      c = prevCased ? down(c) : up(c);
-      prevCased = true;
-    } else {
-      prevCased = nonAscii;
-    }
+  for (uint32_t cp : decode(s)) {
+    if (prevCased) appendLower(out, cp);
+    else append(out, uint32_t(utf8proc_totitle(utf8proc_int32_t(cp))));
+    prevCased = isCased(cp);
   }
   return out;
 }

@@ -1,8 +1,8 @@
 // Python str semantics over UTF-8: templates index, slice, measure and strip strings by code
 // point (len('é') == 1), and Python's notion of whitespace includes Unicode spaces.
 //
-// NOTE: case mapping (upper, lower, title, capitalize) changes ASCII letters only; other letters
-// are kept as they are. Chat templates apply case changes to role names and keywords.
+// NOTE: case mapping (upper, lower, title, capitalize) uses utf8proc's one-to-one mappings plus
+// ß -> SS; Python's other multi-character mappings (rare ligatures) are not reproduced.
 #pragma once
 
 #include <cstdint>

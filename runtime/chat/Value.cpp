@@ -1,5 +1,6 @@
 #include "chat/Value.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -83,10 +84,18 @@ Value Value::markup(std::string s) {
   return v;
 }
 
+static uint16_t nestedDepth(int childDepth) {
+  if (childDepth + 1 > kMaxValueDepth) fault(fmt::format("lists and dicts nest deeper than {} levels", kMaxValueDepth));
+  return uint16_t(childDepth + 1);
+}
+
 Value Value::list(ValueList items, bool tuple) {
   Value v;
   v.kind_ = Kind::List;
   v.tuple_ = tuple;
+  int d = 0;
+  for (const Value &item : items) d = std::max(d, item.depth());
+  v.depth_ = nestedDepth(d);
   v.list_ = std::make_shared<const ValueList>(std::move(items));
   return v;
 }
@@ -94,6 +103,9 @@ Value Value::list(ValueList items, bool tuple) {
 Value Value::dict(Dict d) {
   Value v;
   v.kind_ = Kind::Dict;
+  int depth = 0;
+  for (const auto &[k, x] : d.entries) depth = std::max({depth, k.depth(), x.depth()});
+  v.depth_ = nestedDepth(depth);
   v.dict_ = std::make_shared<Dict>(std::move(d));
   return v;
 }

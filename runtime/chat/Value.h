@@ -71,6 +71,7 @@ public:
   static Value function(std::string name, std::function<Value(CallArgs &)> fn);
 
   Kind kind() const { return kind_; }
+  int depth() const { return depth_; }
   bool isUndefined() const { return kind_ == Kind::Undefined; }
   bool isNone() const { return kind_ == Kind::None; }
   bool isBool() const { return kind_ == Kind::Bool; }
@@ -104,6 +105,7 @@ private:
   Kind kind_ = Kind::Undefined;
   bool tuple_ = false;
   bool markup_ = false;
+  uint16_t depth_ = 0;  // nesting of lists and dicts, bounded so that no recursion runs deep
   union {
     bool b_;
     int64_t i_ = 0;
@@ -118,6 +120,9 @@ private:
 // jinja2's UndefinedError text for using `v`: "'name' is undefined", or the recorded reason
 // ("'dict object' has no attribute 'x'").
 std::string undefinedMessage(const Value &v);
+
+// Lists and dicts nest at most this deep (repr, tojson, == and destruction recurse).
+inline constexpr int kMaxValueDepth = 512;
 
 bool equals(const Value &a, const Value &b);      // Python ==
 int compare(const Value &a, const Value &b);      // Python <, >: -1, 0, 1; faults when unordered
