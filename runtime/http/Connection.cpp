@@ -213,7 +213,6 @@ void Connection::dispatchRequest() {
 
   auto state = std::make_shared<ResponseState>();
   state->connection = weak_from_this();
-  state->strand = strand_;
   state->maxQueuedBytes = core_->options.maxQueuedBytes;
   state->version = request.version;
   state->keepAlive = message.keep_alive();

@@ -48,6 +48,8 @@ public:
   // Thread-safe: close if idle between requests (stopAccepting).
   void requestCloseIfIdle();
 
+  // The connection's strand (thread-safe: never changes).
+  const boost::asio::any_io_executor &executor() const { return strand_; }
   // Strand only: one writer call (ConnectionWriter posts it here).
   void deliver(const std::shared_ptr<ResponseState> &state, WriterOp op);
 

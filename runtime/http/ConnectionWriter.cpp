@@ -28,7 +28,7 @@ void ConnectionWriter::postLocked(WriterOp op) {
   std::shared_ptr<Connection> connection = state_->connection.lock();
   if (!connection)
     return;
-  boost::asio::post(state_->strand,
+  boost::asio::post(connection->executor(),
                     [connection, state = state_, op = std::move(op)]() mutable {
                       connection->deliver(state, std::move(op));
                     });

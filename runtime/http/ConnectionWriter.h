@@ -10,8 +10,6 @@
 #include "http/ResponseHead.h"
 #include "http/ResponseWriter.h"
 
-#include <boost/asio/any_io_executor.hpp>
-
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -39,8 +37,9 @@ struct WriterOp {
 
 struct ResponseState {
   std::mutex mutex;
+  // NOTE: no executor of the connection here: a writer may outlive the io_context, and a strand
+  // must not (its destructor touches the io_context's strand service).
   std::weak_ptr<Connection> connection;
-  boost::asio::any_io_executor strand;
   size_t maxQueuedBytes = 0;
 
   // Under mutex, writer side.

@@ -13,7 +13,8 @@
 namespace llmrt::http {
 
 // Runs on the I/O thread that read the request; may keep the writer and finish the response from
-// another thread. An exception thrown before the response started becomes a 500 JSON error.
+// another thread. The Request lives only for the call: copy what outlives it. An exception thrown
+// before the response started becomes a 500 JSON error (after it started, the stream is ended).
 using Handler = std::function<void(const Request &, std::shared_ptr<ResponseWriter>)>;
 
 struct Route {

@@ -16,7 +16,7 @@
 // onClose fires, closed() turns true, queued output is dropped), which lets the API layer abort the
 // request and free its KV cache blocks. Output is queued per connection and written one batch at
 // a time; a client that does not read is cut off once more than maxQueuedBytes wait (or a write
-// makes no progress for writeTimeout), so the server never buffers without bound.
+// does not complete within writeTimeout), so the server never buffers without bound.
 //
 // Graceful shutdown (orchestrated by the serve command): stopAccepting(), wait until
 // activeResponses() == 0 (waitUntilIdle) or a grace period passes, then stop().
@@ -49,7 +49,8 @@ struct ServerOptions {
   // A request (from the end of the previous response, or the connection's start, to its last
   // body byte) must arrive within this time, else the connection closes.
   std::chrono::milliseconds readTimeout = std::chrono::seconds(60);
-  // One write that makes no progress for this long closes the connection (a stalled reader).
+  // A batch of queued output (one socket write of up to 64 queued pieces) that cannot be
+  // written within this time closes the connection (a stalled reader).
   std::chrono::milliseconds writeTimeout = std::chrono::seconds(60);
   // Output waiting for a slow reader beyond this closes the connection.
   size_t maxQueuedBytes = 16 << 20;
