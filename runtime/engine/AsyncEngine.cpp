@@ -118,6 +118,8 @@ void AsyncEngine::publish(const EngineOutput *out) {
   snap.waiting = s.numWaiting();
   snap.usedKvBlocks = s.kvCache().numUsedBlocks();
   snap.totalKvBlocks = engine_.numKvBlocks();
+  snap.blockSize = engine_.blockSize();
+  snap.kvCacheBytes = engine_.executor().kvCache().bytes();
   snap.prefixQueryTokens = s.kvCache().prefixQueryTokens();
   snap.prefixHitTokens = s.kvCache().prefixHitTokens();
   snap.preemptions = s.numPreemptions();

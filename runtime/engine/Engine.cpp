@@ -27,6 +27,7 @@ ExecutorOptions executorOptions(const LoadedPlan &plan, const EngineConfig &c) {
   ExecutorOptions o;
   o.threads = c.threads;
   o.maxSeqLen = c.maxModelLen;
+  o.kvCachePrefault = c.kvCachePrefault;
   o.kvBlockSize = c.blockSize > 0                    ? c.blockSize
                   : spec && spec->block_size() > 0 ? static_cast<int>(spec->block_size())
                                                    : kDefaultBlockSize;

@@ -41,6 +41,7 @@ struct EngineConfig {
   double kvCacheMemoryFraction = 0.25;
   int blockSize = 0; // positions per block; 0 = the plan's kv_cache.block_size
   int threads = 0;   // CPU threads; 0 = all cores
+  bool kvCachePrefault = false; // commit the KV cache's memory at start (servers)
 };
 
 // What one step produced.

@@ -70,7 +70,7 @@ Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan
                         : spec && spec->block_size() > 0 ? spec->block_size()
                                                          : kDefaultBlockSize;
     kv_ = std::make_unique<PagedKVCache>(layers, kvHeads, headDim, options.kvCacheBlocks,
-                                         blockSize);
+                                         blockSize, options.kvCachePrefault);
   } else {
     // One block holding every position of the one sequence: slot = position.
     kv_ = std::make_unique<PagedKVCache>(layers, kvHeads, headDim, 1, maxSeqLen);

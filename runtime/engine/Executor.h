@@ -41,6 +41,7 @@ struct ExecutorOptions {
   int maxSeqLen = 0;
   int kvCacheBlocks = 0; // > 0: a paged KV cache of this many blocks; 0: one sequence
   int kvBlockSize = 0;   // positions per block (paged); 0 = the plan's kv_cache.block_size
+  bool kvCachePrefault = false; // touch every KV page now (see PagedKVCache)
 };
 
 // One step over a flattened batch: the tokens of sequence s are [queryStart[s], queryStart[s + 1])

@@ -24,7 +24,7 @@ int64_t PagedKVCache::bytesPerBlock(int64_t numLayers, int64_t numKvHeads, int64
 }
 
 PagedKVCache::PagedKVCache(int64_t numLayers, int64_t numKvHeads, int64_t headDim,
-                           int64_t numBlocks, int64_t blockSize) {
+                           int64_t numBlocks, int64_t blockSize, bool prefault) {
   if (numLayers < 0 || numKvHeads < 0 || headDim < 0 || numBlocks <= 0 || blockSize <= 0 ||
       numLayers > kMaxDim || numKvHeads > kMaxDim || headDim > kMaxDim || blockSize > kMaxDim ||
       numKvHeads * headDim > kMaxDim || numBlocks > kMaxSlots / blockSize)
@@ -51,6 +51,12 @@ PagedKVCache::PagedKVCache(int64_t numLayers, int64_t numKvHeads, int64_t headDi
     llm::fail("KV cache: cannot allocate 2 x {} bytes ({} layers x {} blocks of {} positions x {} "
               "floats)",
               elems * sizeof(float), numLayers, numBlocks, blockSize, rowWidth_);
+  // One write per page commits it (volatile: a compiler may drop a store of zero to calloc'd
+  // memory).
+  if (prefault)
+    for (float *buffer : {k_.get(), v_.get()})
+      for (size_t at = 0; at < elems * sizeof(float); at += 4096)
+        static_cast<volatile char *>(static_cast<void *>(buffer))[at] = 0;
 }
 
 void PagedKVCache::copyBlock(int32_t src, int32_t dst) {

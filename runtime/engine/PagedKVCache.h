@@ -7,7 +7,10 @@
 // of one block are contiguous (decode attention reads a block as one run of memory).
 //
 // NOTE: the memory is calloc'd: pages the OS hands out lazily cost nothing until a block is
-// written, so a budget sized for the worst case does not commit memory up front.
+// written, so a budget sized for the worst case does not commit memory up front. A server wants
+// the opposite (prefault): every page touched at start, so the memory is committed before the
+// first request (a shortage shows at start-up, not as an OOM kill under load) and no step pays
+// page faults.
 #pragma once
 
 #include <cstdint>
@@ -19,7 +22,7 @@ class PagedKVCache {
 public:
   // Throws llm::Error when a dimension is out of range or the memory cannot be had.
   PagedKVCache(int64_t numLayers, int64_t numKvHeads, int64_t headDim, int64_t numBlocks,
-               int64_t blockSize);
+               int64_t blockSize, bool prefault = false);
 
   // Bytes of K and V for one block over all layers (what a memory budget is divided by).
   static int64_t bytesPerBlock(int64_t numLayers, int64_t numKvHeads, int64_t headDim,

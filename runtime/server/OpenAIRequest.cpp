@@ -10,7 +10,7 @@
 namespace llmrt::server {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json; // insertion order: templates print tools and messages as sent
 
 constexpr int64_t kInt32Max = std::numeric_limits<int32_t>::max();
 constexpr int64_t kInt32Min = std::numeric_limits<int32_t>::min();
@@ -733,7 +733,7 @@ json readTemplateKwargs(Params &p) {
 
 // ------------------------------------------------------------------------------------------------
 
-nlohmann::json parseRequestBody(std::string_view body) {
+json parseRequestBody(std::string_view body) {
   checkNesting(body);
   json value;
   try {

@@ -103,17 +103,17 @@ struct ChatRequest {
   //                             "function": {"name": string, "arguments": string}}].
   // Fields the OpenAI client echoes back from a response (refusal, annotations, audio,
   // function_call, reasoning_content: null) are dropped.
-  nlohmann::json messages;
+  nlohmann::ordered_json messages;
   // null, or a non-empty array of {"type": "function", "function": {"name": non-empty string,
   // "description"?: string, "parameters"?: object, "strict"?: bool}} ("type" added when absent).
-  nlohmann::json tools;
+  nlohmann::ordered_json tools;
   // "auto" when tools are given and tool_choice is not. None: the model is not to call tools (vLLM
   // then leaves the tools out of the prompt by default); the tools are still here.
   ToolChoice toolChoice = ToolChoice::None;
   bool addGenerationPrompt = true;          // vLLM extensions; both true is refused
   bool continueFinalMessage = false;
   bool addSpecialTokens = false;            // vLLM extension (the template adds BOS itself)
-  nlohmann::json chatTemplateKwargs = nlohmann::json::object(); // vLLM extension: an object
+  nlohmann::ordered_json chatTemplateKwargs = nlohmann::ordered_json::object(); // vLLM extension: an object
   SamplingRequest sampling;
 };
 
@@ -122,12 +122,12 @@ struct TokenizeRequest {
   std::string model; // may be empty (the served model)
   bool isChat = false;
   std::string prompt;
-  nlohmann::json messages;
-  nlohmann::json tools;                // chat only: as in ChatRequest
+  nlohmann::ordered_json messages;
+  nlohmann::ordered_json tools;                // chat only: as in ChatRequest
   bool addSpecialTokens = true;        // default true for a prompt, false for messages
   bool addGenerationPrompt = true;     // chat only
   bool continueFinalMessage = false;   // chat only
-  nlohmann::json chatTemplateKwargs = nlohmann::json::object();
+  nlohmann::ordered_json chatTemplateKwargs = nlohmann::ordered_json::object();
   bool returnTokenStrs = false;
 };
 
@@ -143,6 +143,6 @@ TokenizeRequest parseTokenizeRequest(std::string_view body);
 DetokenizeRequest parseDetokenizeRequest(std::string_view body);
 
 // The body as a JSON object, or ApiError 400 (too deep, not JSON, not UTF-8, not an object).
-nlohmann::json parseRequestBody(std::string_view body);
+nlohmann::ordered_json parseRequestBody(std::string_view body);
 
 } // namespace llmrt::server

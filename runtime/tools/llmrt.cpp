@@ -6,6 +6,8 @@
 //                       [--max-seq-len N]
 //   llmrt bench PLAN [--num-requests N] [--seed S] [--max-num-batched-tokens N] [--max-num-seqs N]
 //                    [--kv-cache-memory BYTES] [--block-size N] [--threads N] [--sequential]
+//   llmrt serve PLAN [--host H] [--port P] [--api-key KEY] [--served-model-name NAME] ...
+//                    (runtime/tools/Serve.h)
 //   llmrt bench-serve [--url URL] [--endpoint PATH] [--num-requests N] [--request-rate R]
 //                     [--max-concurrency C] [--json FILE] ...   (runtime/tools/BenchServe.h)
 //
@@ -18,6 +20,7 @@
 #include "tokenizer/PlanTokenizer.h"
 #include "tools/Bench.h"
 #include "tools/BenchServe.h"
+#include "tools/Serve.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -231,6 +234,8 @@ int main(int argc, char **argv) {
 
   llmrt::tools::BenchOptions benchOptions;
   CLI::App *benchCmd = llmrt::tools::addBenchCommand(app, benchOptions);
+  llmrt::tools::ServeOptions serveOptions;
+  CLI::App *serveCmd = llmrt::tools::addServeCommand(app, serveOptions);
   llmrt::tools::BenchServeOptions benchServeOptions;
   CLI::App *benchServeCmd = llmrt::tools::addBenchServeCommand(app, benchServeOptions);
 
@@ -275,6 +280,8 @@ int main(int argc, char **argv) {
       return info(infoPlan);
     if (benchCmd->parsed())
       return llmrt::tools::runBench(benchOptions);
+    if (serveCmd->parsed())
+      return llmrt::tools::runServe(serveOptions);
     if (benchServeCmd->parsed())
       return llmrt::tools::runBenchServe(benchServeOptions);
     return generate(g);
