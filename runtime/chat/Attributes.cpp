@@ -20,7 +20,7 @@ Value argument(const CallArgs &args, size_t index, std::string_view name, const 
 namespace {
 
 const Value kNone = Value::none();
-const Value kUndefined;
+const Value kUndefined = Value::undefined();
 
 std::string missingAttr(const Value &obj, std::string_view name) {
   if (obj.isNone()) return fmt::format("'None' has no attribute '{}'", name);

@@ -17,7 +17,7 @@
 namespace llmrt::chat {
 namespace {
 
-const Value kUndefined;
+const Value kUndefined = Value::undefined();
 const Value kNone = Value::none();
 const Value kFalse = Value::boolean(false);
 

@@ -12,7 +12,7 @@
 namespace llmrt::chat {
 namespace {
 
-const Value kUndefined;
+const Value kUndefined = Value::undefined();
 
 const Value &other(const CallArgs &a) {
   if (a.positional.empty()) fault("the test needs an argument");
