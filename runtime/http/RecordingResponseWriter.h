@@ -18,14 +18,35 @@ namespace llmrt::http {
 
 class RecordingResponseWriter final : public ResponseWriter {
 public:
-  int status() const { return locked([&] { return status_; }); }
-  std::string contentType() const { return locked([&] { return contentType_; }); }
-  std::vector<Header> headers() const { return locked([&] { return headers_; }); }
+  int status() const {
+    std::lock_guard lock(mutex_);
+    return status_;
+  }
+  std::string contentType() const {
+    std::lock_guard lock(mutex_);
+    return contentType_;
+  }
+  std::vector<Header> headers() const {
+    std::lock_guard lock(mutex_);
+    return headers_;
+  }
   // respond()'s body, or every chunk written so far, concatenated.
-  std::string body() const { return locked([&] { return body_; }); }
-  std::vector<std::string> chunks() const { return locked([&] { return chunks_; }); }
-  bool streaming() const { return locked([&] { return streaming_; }); }
-  bool ended() const { return locked([&] { return ended_; }); }
+  std::string body() const {
+    std::lock_guard lock(mutex_);
+    return body_;
+  }
+  std::vector<std::string> chunks() const {
+    std::lock_guard lock(mutex_);
+    return chunks_;
+  }
+  bool streaming() const {
+    std::lock_guard lock(mutex_);
+    return streaming_;
+  }
+  bool ended() const {
+    std::lock_guard lock(mutex_);
+    return ended_;
+  }
 
   // Waits until respond() or end() was called; false on timeout.
   bool waitEnded(std::chrono::milliseconds timeout) {
@@ -93,7 +114,10 @@ protected:
     ended_ = true;
     cv_.notify_all();
   }
-  bool isClosed() const override { return locked([&] { return closed_ || ended_; }); }
+  bool isClosed() const override {
+    std::lock_guard lock(mutex_);
+    return closed_ || ended_;
+  }
   void doOnClose(std::function<void()> callback) override {
     std::unique_lock lock(mutex_);
     if (closed_ && !ended_) {
@@ -106,11 +130,6 @@ protected:
   }
 
 private:
-  template <class F> auto locked(F f) const {
-    std::lock_guard lock(mutex_);
-    return f();
-  }
-
   mutable std::mutex mutex_;
   std::condition_variable cv_;
   int status_ = 0;

@@ -23,7 +23,7 @@
 //
 // NOTE: route() only before start(). stopAccepting(), activeResponses(), waitUntilIdle() and
 // stop() are safe from any thread (a signal-handling thread included) and may be called more than
-// once. Every connection object is destroyed once it is closed (liveConnections() counts them).
+// once (a stop() racing with another returns at once; the destructor always joins). Every connection object is destroyed once it is closed (liveConnections() counts them).
 #pragma once
 
 #include "http/ErrorBody.h"

@@ -5,6 +5,7 @@
 
 #include "http/ApiKey.h"
 #include "http/ErrorBody.h"
+#include "http/RecordingResponseWriter.h"
 #include "http/Server.h"
 #include "support/Error.h"
 
@@ -588,6 +589,45 @@ TEST(ApiKey, ConstantTimeEqualsAndBearerParsing) {
   EXPECT_FALSE(bearerToken("Bearertok").has_value());
   EXPECT_FALSE(apiKeyMatches("", "k"));
   EXPECT_TRUE(apiKeyMatches("Bearer k", "k"));
+}
+
+// ---- the test double for the API layer ----
+
+TEST(RecordingResponseWriter, RecordsAStreamAndPlaysADisconnect) {
+  auto writer = std::make_shared<RecordingResponseWriter>();
+  CloseFlag flag;
+  writer->onClose(flag.callback());
+  writer->setHeader("x-request-id", "r1");
+  EXPECT_THROW(writer->setHeader("Bad Name", "v"), llm::Error);
+  EXPECT_THROW(writer->setHeader("X-Ok", "a\r\nInjected: 1"), llm::Error);
+  EXPECT_THROW(writer->setHeader("Content-Length", "3"), llm::Error);
+  writer->write("before begin: dropped");
+  writer->beginStream();
+  writer->respond(200, "after begin: dropped");
+  writer->write("a");
+  writer->write("");
+  writer->write("b");
+  EXPECT_FALSE(writer->closed());
+  writer->disconnect();
+  EXPECT_TRUE(writer->closed());
+  EXPECT_EQ(flag.calls.load(), 1);
+  writer->write("c");
+  EXPECT_EQ(writer->chunks(), (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(writer->status(), 200);
+  EXPECT_EQ(writer->contentType(), "text/event-stream");
+  EXPECT_EQ(writer->headers(), (std::vector<Header>{{"x-request-id", "r1"}}));
+  EXPECT_FALSE(writer->ended());
+
+  auto plain = std::make_shared<RecordingResponseWriter>();
+  std::thread engine([plain] { plain->respond(404, "{}"); });
+  EXPECT_TRUE(plain->waitEnded(10s));
+  engine.join();
+  EXPECT_EQ(plain->status(), 404);
+  EXPECT_EQ(plain->body(), "{}");
+  CloseFlag never;
+  plain->onClose(never.callback());
+  plain->disconnect();
+  EXPECT_FALSE(never.fired()); // the response had ended
 }
 
 // ---- CORS ----
