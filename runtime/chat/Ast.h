@@ -34,9 +34,9 @@ struct Expr {
     GetAttr,   // a.name
     GetItem,   // a[b]
     Slice,     // items: start, stop, step (each may be null); only as GetItem's b
-    Call,      // a(items..., kwargs...)
-    Filter,    // a | name(items..., kwargs...)
-    Test,      // a is [not] name(items..., kwargs...); negated
+    Call,      // a(items..., kwargs..., *b, **c)
+    Filter,    // a | name(items..., kwargs..., *b, **c)
+    Test,      // a is [not] name(items..., kwargs..., *b, **c); negated
     Unary,     // name ("-", "+", "not") a
     Binary,    // a name b: + - * / // % ** ~
     And,       // a and b

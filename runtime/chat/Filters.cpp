@@ -221,7 +221,9 @@ Value fLength(Interpreter &, const Value &v, CallArgs &) {
   switch (v.kind()) {
   case Value::Kind::Undefined: return Value::integer(0);
   case Value::Kind::String: return Value::integer(int64_t(pystr::length(v.asString())));
-  case Value::Kind::List: return Value::integer(int64_t(v.asList().size()));
+  case Value::Kind::List:
+    if (v.isGenerator()) fault("object of type 'generator' has no len()");
+    return Value::integer(int64_t(v.asList().size()));
   case Value::Kind::Dict: return Value::integer(int64_t(v.asDict().entries.size()));
   default: fault(fmt::format("object of type '{}' has no len()", v.typeName()));
   }
@@ -235,7 +237,7 @@ Value fFirst(Interpreter &, const Value &v, CallArgs &) {
 }
 
 Value fLast(Interpreter &, const Value &v, CallArgs &) {
-  if (v.isDict()) fault("'dict' object is not reversible");
+  if (v.isDict() || v.isGenerator()) fault(fmt::format("'{}' object is not reversible", v.typeName()));
   ValueList items = iterate(v);
   return items.empty() ? Value::undefined("No last item, sequence was empty.") : items.back();
 }
@@ -244,7 +246,7 @@ Value fReverse(Interpreter &, const Value &v, CallArgs &) {
   if (v.isString()) return sliceOf(v, kNone, kNone, Value::integer(-1));
   ValueList items = iterate(v);
   std::reverse(items.begin(), items.end());
-  return Value::list(std::move(items));
+  return Value::generator(std::move(items));  // reversed(): an iterator
 }
 
 Value fItems(Interpreter &, const Value &v, CallArgs &) {
@@ -252,7 +254,7 @@ Value fItems(Interpreter &, const Value &v, CallArgs &) {
   if (!v.isDict()) fault("Can only get item pairs from a mapping.");
   ValueList items;
   for (const auto &[k, x] : v.asDict().entries) items.push_back(Value::list({k, x}, true));
-  return Value::list(std::move(items));
+  return Value::generator(std::move(items));
 }
 
 Value fJoin(Interpreter &, const Value &v, CallArgs &a) {
@@ -318,7 +320,7 @@ Value fUnique(Interpreter &, const Value &v, CallArgs &a) {
       out.push_back(item);
     }
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 Value extreme(const Value &v, CallArgs &a, bool wantMax) {
@@ -366,7 +368,7 @@ Value fBatch(Interpreter &, const Value &v, CallArgs &a) {
       while (int64_t(cur.size()) < n) cur.push_back(fill);
     out.push_back(Value::list(std::move(cur)));
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 Value fAttr(Interpreter &, const Value &v, CallArgs &a) { return getAttr(v, arg(a, 0, "name").str()); }
@@ -374,14 +376,14 @@ Value fAttr(Interpreter &, const Value &v, CallArgs &a) { return getAttr(v, arg(
 // map(attribute=...) or map('filter', args...)
 Value fMap(Interpreter &in, const Value &v, CallArgs &a) {
   ValueList out;
-  if (!v.truthy()) return Value::list({});  // jinja2 maps nothing over a falsy value (None, '')
+  if (!v.truthy()) return Value::generator({});  // jinja2 maps nothing over a falsy value (None, '')
   if (const Value *attribute = a.namedArg("attribute")) {
     const Value *dflt = a.namedArg("default");
     for (const Value &item : iterate(v)) {
       Value x = attributeOf(item, *attribute);
       out.push_back(x.isUndefined() && dflt ? *dflt : x);
     }
-    return Value::list(std::move(out));
+    return Value::generator(std::move(out));
   }
   if (a.positional.empty()) fault("map requires a filter argument");
   std::string name = a.positional[0].str();
@@ -392,12 +394,12 @@ Value fMap(Interpreter &in, const Value &v, CallArgs &a) {
     CallArgs copy = rest;
     out.push_back(in.applyFilter(name, item, copy));
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 
 // select/reject(test, args...) and selectattr/rejectattr(attribute, test, args...)
 Value selectImpl(Interpreter &in, const Value &v, CallArgs &a, bool byAttr, bool keepIfTrue) {
-  if (!v.truthy()) return Value::list({});  // jinja2 selects nothing from a falsy value (None, '')
+  if (!v.truthy()) return Value::generator({});  // jinja2 selects nothing from a falsy value (None, '')
   size_t testAt = byAttr ? 1 : 0;
   Value attribute = byAttr ? arg(a, 0, "attribute") : Value();
   bool hasTest = a.positional.size() > testAt;
@@ -417,7 +419,7 @@ Value selectImpl(Interpreter &in, const Value &v, CallArgs &a, bool byAttr, bool
     }
     if (r == keepIfTrue) out.push_back(item);
   }
-  return Value::list(std::move(out));
+  return Value::generator(std::move(out));
 }
 Value fSelect(Interpreter &in, const Value &v, CallArgs &a) { return selectImpl(in, v, a, false, true); }
 Value fReject(Interpreter &in, const Value &v, CallArgs &a) { return selectImpl(in, v, a, false, false); }

@@ -398,6 +398,16 @@ CallArgs Interpreter::evalArgs(const Expr &e) {
   CallArgs args;
   for (const auto &item : e.items) args.positional.push_back(eval(*item));
   for (const auto &[name, expr] : e.kwargs) args.named.emplace_back(name, eval(*expr));
+  if (e.b)
+    for (Value &v : iterate(eval(*e.b))) args.positional.push_back(std::move(v));
+  if (e.c) {
+    Value kw = eval(*e.c);
+    if (!kw.isDict()) fault(fmt::format("argument after ** must be a mapping, not {}", kw.typeName()));
+    for (const auto &[k, v] : kw.asDict().entries) {
+      if (!k.isString()) fault("keywords must be strings");
+      args.named.emplace_back(k.asString(), v);
+    }
+  }
   return args;
 }
 

@@ -130,15 +130,16 @@ Value binaryOp(std::string_view op, const Value &a, const Value &b, size_t maxBy
       if (a.asString().size() + b.asString().size() > maxBytes) fault("the string would exceed the output limit");
       return Value::string(a.asString() + b.asString());
     }
-    if (a.isList() && b.isList() && a.isTuple() == b.isTuple()) {
+    if (a.isList() && b.isList() && a.isTuple() == b.isTuple() && !a.isGenerator() && !b.isGenerator()) {
       ValueList out = a.asList();
       out.insert(out.end(), b.asList().begin(), b.asList().end());
       return Value::list(std::move(out), a.isTuple());
     }
   }
   if (op == "*") {
-    if ((a.isString() || a.isList()) && (b.isInt() || b.isBool())) return repeat(a, b.asInt(), maxBytes);
-    if ((b.isString() || b.isList()) && (a.isInt() || a.isBool())) return repeat(b, a.asInt(), maxBytes);
+    bool seqA = a.isString() || (a.isList() && !a.isGenerator()), seqB = b.isString() || (b.isList() && !b.isGenerator());
+    if (seqA && (b.isInt() || b.isBool())) return repeat(a, b.asInt(), maxBytes);
+    if (seqB && (a.isInt() || a.isBool())) return repeat(b, a.asInt(), maxBytes);
   }
   if (op == "%" && a.isString()) fault("internal: string formatting is handled by the interpreter");
   std::string_view shown = op == "**" ? "** or pow()" : op;
@@ -172,6 +173,7 @@ bool contains(const Value &container, const Value &item) {
 }
 
 Value subscript(const Value &seq, int64_t index) {
+  if (seq.isGenerator()) return Value::undefined("'generator' object is not subscriptable");
   if (seq.isList()) {
     const ValueList &items = seq.asList();
     int64_t n = int64_t(items.size());
@@ -224,6 +226,7 @@ static std::vector<int64_t> slicePositions(int64_t n, const Value &start, const 
 }
 
 Value sliceOf(const Value &seq, const Value &start, const Value &stop, const Value &step) {
+  if (seq.isGenerator()) return Value::undefined("'generator' object is not subscriptable");
   if (seq.isList()) {
     const ValueList &items = seq.asList();
     ValueList out;

@@ -629,7 +629,14 @@ private:
       if (!first) expectOp(",");
       first = false;
       if (isOp(")")) break;
-      if (isOp("*") || isOp("**")) error(cur(), "*args and **kwargs in calls are not supported.");
+      if (isOp("*") || isOp("**")) {
+        bool star2 = next().text == "**";
+        ExprPtr &slot = star2 ? e.c : e.b;
+        if (slot) error(cur(), star2 ? "**kwargs is given twice." : "*args is given twice.");
+        slot = parseExpression(true);
+        continue;
+      }
+      if (e.b || e.c) error(cur(), "an argument follows *args or **kwargs.");
       if (cur().type == TT::Name && peek().type == TT::Op && peek().text == "=") {
         std::string key = next().text;
         next();

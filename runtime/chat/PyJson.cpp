@@ -98,7 +98,10 @@ public:
     case Value::Kind::Int: out += std::to_string(v.asInt()); return;
     case Value::Kind::Float: out += floatJson(v.asDouble()); return;
     case Value::Kind::String: appendEscaped(out, v.asString(), o_.ensureAscii); return;
-    case Value::Kind::List: dumpList(v.asList(), level); return;
+    case Value::Kind::List:
+      if (v.isGenerator()) fault("Object of type generator is not JSON serializable");
+      dumpList(v.asList(), level);
+      return;
     case Value::Kind::Dict: dumpDict(v.asDict(), level); return;
     default: fault(fmt::format("Object of type {} is not JSON serializable", v.typeName()));
     }

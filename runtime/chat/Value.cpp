@@ -100,6 +100,12 @@ Value Value::list(ValueList items, bool tuple) {
   return v;
 }
 
+Value Value::generator(ValueList items) {
+  Value v = list(std::move(items));
+  v.generator_ = true;
+  return v;
+}
+
 Value Value::dict(Dict d) {
   Value v;
   v.kind_ = Kind::Dict;
@@ -145,7 +151,7 @@ bool Value::truthy() const {
   case Kind::Int: return i_ != 0;
   case Kind::Float: return f_ != 0.0;
   case Kind::String: return !s_->empty();
-  case Kind::List: return !list_->empty();
+  case Kind::List: return generator_ || !list_->empty();
   case Kind::Dict: return !dict_->entries.empty();
   case Kind::Callable:
   case Kind::Namespace: return true;
@@ -258,7 +264,7 @@ std::string Value::repr() const {
   case Kind::Int: return std::to_string(i_);
   case Kind::Float: return pyFloatRepr(f_);
   case Kind::String: return pyStringRepr(*s_);
-  case Kind::List: return reprList(*list_, tuple_);
+  case Kind::List: return generator_ ? "<generator object>" : reprList(*list_, tuple_);
   case Kind::Dict: return reprDict(*dict_);
   case Kind::Namespace: return "<Namespace " + reprDict(*dict_) + ">";
   case Kind::Callable: return "<function " + fn_->name + ">";
@@ -274,7 +280,7 @@ std::string Value::typeName() const {
   case Kind::Int: return "int";
   case Kind::Float: return "float";
   case Kind::String: return "str";
-  case Kind::List: return tuple_ ? "tuple" : "list";
+  case Kind::List: return generator_ ? "generator" : tuple_ ? "tuple" : "list";
   case Kind::Dict: return "dict";
   case Kind::Namespace: return "Namespace";
   case Kind::Callable: return "function";
@@ -301,6 +307,7 @@ bool equals(const Value &a, const Value &b) {
   case K::None: return true;
   case K::String: return a.asString() == b.asString();
   case K::List: {
+    if (a.isGenerator() || b.isGenerator()) return &a.asList() == &b.asList();
     if (a.isTuple() != b.isTuple()) return false;
     const auto &x = a.asList(), &y = b.asList();
     if (x.size() != y.size()) return false;
@@ -336,7 +343,7 @@ int compare(const Value &a, const Value &b) {
     int c = a.asString().compare(b.asString());  // UTF-8 byte order is code point order
     return c < 0 ? -1 : (c > 0 ? 1 : 0);
   }
-  if (a.isList() && b.isList() && a.isTuple() == b.isTuple()) {
+  if (a.isList() && b.isList() && a.isTuple() == b.isTuple() && !a.isGenerator() && !b.isGenerator()) {
     const auto &x = a.asList(), &y = b.asList();
     for (size_t i = 0; i < x.size() && i < y.size(); ++i)
       if (!equals(x[i], y[i])) return compare(x[i], y[i]);

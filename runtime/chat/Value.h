@@ -66,6 +66,10 @@ public:
   static Value string(std::string s);
   static Value markup(std::string s);  // a markupsafe.Markup: `|safe` or `|escape` output
   static Value list(ValueList items, bool tuple = false);
+  // What jinja2's map, select, reject, selectattr, rejectattr, unique, batch and items filters
+  // return: a Python generator. It iterates like a list, but is always true, has no len(), no
+  // items by index and no JSON form (so `x|select(...)|tojson` fails as it does in jinja2).
+  static Value generator(ValueList items);
   static Value dict(Dict d);
   static Value namespaceOf(Dict d);
   static Value function(std::string name, std::function<Value(CallArgs &)> fn);
@@ -82,6 +86,7 @@ public:
   bool isMarkup() const { return kind_ == Kind::String && markup_; }
   bool isList() const { return kind_ == Kind::List; }
   bool isTuple() const { return kind_ == Kind::List && tuple_; }
+  bool isGenerator() const { return kind_ == Kind::List && generator_; }
   bool isDict() const { return kind_ == Kind::Dict; }
   bool isCallable() const { return kind_ == Kind::Callable; }
   bool isNamespace() const { return kind_ == Kind::Namespace; }
@@ -105,6 +110,7 @@ private:
   Kind kind_ = Kind::Undefined;
   bool tuple_ = false;
   bool markup_ = false;
+  bool generator_ = false;
   uint16_t depth_ = 0;  // nesting of lists and dicts, bounded so that no recursion runs deep
   union {
     bool b_;
