@@ -93,7 +93,12 @@ Interpreter::Flow Interpreter::execStmt(const Stmt &s) {
   try {
     switch (s.kind) {
     case Stmt::Kind::Text: write(s.text); return Flow::Normal;
-    case Stmt::Kind::Output: write(eval(*s.expr).str()); return Flow::Normal;
+    case Stmt::Kind::Output: {
+      Value v = eval(*s.expr);
+      if (v.isString()) write(v.asString());
+      else write(v.str());
+      return Flow::Normal;
+    }
     case Stmt::Kind::If:
       for (size_t i = 0; i < s.conditions.size(); ++i)
         if (eval(*s.conditions[i]).truthy()) return exec(s.bodies[i]);

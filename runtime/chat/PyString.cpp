@@ -78,7 +78,34 @@ bool isSpace(uint32_t cp) {
          cp == 0x202F || cp == 0x205F || cp == 0x3000;
 }
 
+// The code point that starts at byte `i` (invalid bytes read as U+FFFD) and its length.
+static std::pair<uint32_t, size_t> codePointAt(std::string_view s, size_t i) {
+  unsigned char c = s[i];
+  if (c < 0x80) return {c, 1};
+  size_t n = (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+  if (n == 1 || i + n > s.size()) return {0xFFFD, 1};
+  auto cps = decode(s.substr(i, n));
+  return cps.size() == 1 ? std::pair{cps[0], n} : std::pair{uint32_t(0xFFFD), size_t(1)};
+}
+
 std::string strip(std::string_view s, const std::optional<std::string> &chars, bool left, bool right) {
+  if (!chars) {
+    // Whitespace only: walk the ends without decoding the middle (contents can be long).
+    size_t b = 0, e = s.size();
+    while (left && b < e) {
+      auto [cp, n] = codePointAt(s, b);
+      if (!isSpace(cp)) break;
+      b += n;
+    }
+    while (right && e > b) {
+      size_t start = e - 1;
+      while (start > b && (static_cast<unsigned char>(s[start]) & 0xC0) == 0x80 && e - start < 4) --start;
+      auto [cp, n] = codePointAt(s, start);
+      if (start + n != e || !isSpace(cp)) break;
+      e = start;
+    }
+    return std::string(s.substr(b, e - b));
+  }
   std::vector<uint32_t> cps = decode(s);
   std::vector<uint32_t> set;
   if (chars) set = decode(*chars);
