@@ -98,16 +98,18 @@ void AsyncEngine::deliver(const EngineOutput &out) {
       continue;
     Route route = std::move(it->second);
     routes_.erase(it);
-    route.sink->onFinished(route.sample, *r);
     auto group = samples_.find(route.requestId);
     bool last = true;
     for (const std::string &id : group->second)
       last = last && !routes_.count(id);
     if (last) {
+      // NOTE: the request leaves the in-flight count before its sink learns it finished: a
+      // client that sends its next request on seeing the end must find room.
       samples_.erase(group);
       std::lock_guard lock(mutex_);
       --inFlight_;
     }
+    route.sink->onFinished(route.sample, *r);
   }
 }
 

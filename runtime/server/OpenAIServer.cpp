@@ -49,10 +49,14 @@ void OpenAIServer::stop() {
     engine_->stop();
 }
 
-std::vector<OpenAIServer::Route> OpenAIServer::routes() {
-  return {{"POST", "/v1/completions", false}, {"POST", "/v1/chat/completions", false},
-          {"GET", "/v1/models", false},       {"POST", "/tokenize", false},
-          {"POST", "/detokenize", false},     {"GET", "/health", true},
+std::vector<OpenAIServer::Route> OpenAIServer::routes() const {
+  return {{"POST", "/v1/completions", false},
+          {"POST", "/v1/chat/completions", false},
+          {"GET", "/v1/models", false},
+          {"GET", "/v1/models/" + model_.name, false},
+          {"POST", "/tokenize", false},
+          {"POST", "/detokenize", false},
+          {"GET", "/health", true},
           {"GET", "/metrics", true}};
 }
 
@@ -299,7 +303,7 @@ void OpenAIServer::models(const http::Request &request, http::ResponseWriter &wr
     body = modelListJson(std::span(&card, 1));
   } else {
     std::string id = request.path.substr(std::string_view("/v1/models/").size());
-    if (id != model_.name)
+    if (id != model_.name) // routes() registers the served id only
       throw ApiError::modelNotFound(id);
     body = modelJson(card);
   }

@@ -45,7 +45,8 @@ public:
     std::string method, path;
     bool isPublic;
   };
-  static std::vector<Route> routes();
+  // /v1/models/{id} is registered for the served model's id only (other ids: 404).
+  std::vector<Route> routes() const;
 
   // Answers one request (a route from routes(); /v1/models/{id} by prefix). Never throws: every
   // failure becomes an error response.

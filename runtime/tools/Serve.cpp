@@ -91,7 +91,7 @@ int runServe(const ServeOptions &o) {
       httpOptions.apiKey = env;
   httpOptions.corsOrigins = o.allowedOrigins;
   http::Server server(httpOptions);
-  for (const server::OpenAIServer::Route &r : server::OpenAIServer::routes())
+  for (const server::OpenAIServer::Route &r : api.routes())
     server.route(r.method, r.path,
                  [&api](const http::Request &request, std::shared_ptr<http::ResponseWriter> w) {
                    api.handle(request, std::move(w));

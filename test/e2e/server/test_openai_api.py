@@ -53,6 +53,9 @@ class OpenAIApiTest(unittest.TestCase):
         models = self.client.models.list().data
         self.assertEqual([m.id for m in models], [MODEL])
         self.assertEqual(models[0].model_extra["max_model_len"], 512)
+        self.assertEqual(self.client.models.retrieve(MODEL).id, MODEL)
+        with self.assertRaises(openai.NotFoundError):
+            self.client.models.retrieve("other")
 
     def test_chat_matches_transformers(self):
         for case in self.ref["cases"]:
@@ -337,6 +340,24 @@ class ShutdownTest(unittest.TestCase):
         log = "".join(server.log)
         self.assertIn("1 responses in flight", log)
         self.assertIn("every request finished", log)
+
+    def test_overload_is_503_and_disturbs_nothing(self):
+        server = Server(compile_plan(), "--served-model-name", MODEL,
+                        "--max-pending-requests", "1")
+        try:
+            stream = self._stream(server, 480, n=64)
+            next(iter(stream))
+            client = openai.OpenAI(base_url=server.url + "/v1", api_key="x", max_retries=0)
+            with self.assertRaises(openai.InternalServerError) as e:
+                client.completions.create(model=MODEL, prompt=[1], max_tokens=2)
+            self.assertEqual(e.exception.status_code, 503)
+            reasons = [c.choices[0].finish_reason for c in stream if c.choices]
+            self.assertEqual(reasons.count("length"), 64)
+            # Room again once the first request is done.
+            self.assertEqual(client.completions.create(model=MODEL, prompt=[1], max_tokens=2)
+                             .usage.completion_tokens, 2)
+        finally:
+            self.assertEqual(server.terminate(), 0)
 
     def test_grace_period_then_abort(self):
         # 64 samples of 480 tokens: longer than the 0.3 s grace on any machine of this size.

@@ -16,7 +16,7 @@
 namespace llmrt::server {
 namespace {
 
-using nlohmann::json;
+using json = nlohmann::ordered_json; // requests keep the key order they were sent in
 
 // Bodies with the required fields and `extra` members.
 std::string completionBody(const std::string &extra = "") {
