@@ -9,14 +9,6 @@ namespace llmrt::server {
 
 namespace {
 
-std::string_view tokenizerFile(const fb::Plan &plan, std::string_view name) {
-  if (plan.tokenizer_files())
-    for (const fb::TokenizerFile *f : *plan.tokenizer_files())
-      if (f->name()->string_view() == name && f->data())
-        return {reinterpret_cast<const char *>(f->data()->data()), f->data()->size()};
-  return {};
-}
-
 // tokenizer_config.json writes special tokens as strings or as AddedToken objects.
 std::string specialToken(const nlohmann::json &config, const char *key) {
   auto it = config.find(key);
@@ -42,7 +34,7 @@ ServedModel ServedModel::fromPlan(const LoadedPlan &plan, std::string servedName
     llm::fail("plan '{}' carries no tokenizer.json: the server needs one to read prompts and "
               "write text (compile the model folder with its tokenizer files)",
               plan.path());
-  std::string_view configText = tokenizerFile(p, "tokenizer_config.json");
+  std::string_view configText = planTokenizerFile(p, "tokenizer_config.json");
   if (!configText.empty()) {
     nlohmann::json config = nlohmann::json::parse(configText, nullptr, false);
     if (config.is_object()) {

@@ -6,22 +6,20 @@
 
 namespace llmrt {
 
-namespace {
-std::string_view fileData(const fb::Plan &plan, std::string_view name) {
+std::string_view planTokenizerFile(const fb::Plan &plan, std::string_view name) {
   if (plan.tokenizer_files())
     for (const fb::TokenizerFile *f : *plan.tokenizer_files())
       if (f->name()->string_view() == name && f->data())
         return {reinterpret_cast<const char *>(f->data()->data()), f->data()->size()};
   return {};
 }
-} // namespace
 
 std::unique_ptr<Tokenizer> tokenizerFromPlan(const LoadedPlan &plan) {
-  std::string_view json = fileData(plan.plan(), "tokenizer.json");
+  std::string_view json = planTokenizerFile(plan.plan(), "tokenizer.json");
   if (json.empty())
     return nullptr;
   try {
-    return Tokenizer::fromJson(json, fileData(plan.plan(), "tokenizer_config.json"));
+    return Tokenizer::fromJson(json, planTokenizerFile(plan.plan(), "tokenizer_config.json"));
   } catch (const llm::Error &e) {
     llm::fail("plan '{}': its tokenizer.json is not usable: {}", plan.path(), e.what());
   }
