@@ -138,6 +138,31 @@ Executor::Slot Executor::bindBuffer(const std::string &where, const fb::Buffer &
   return slot;
 }
 
+// Each bucket's params are the call's with the bucket's tunables replaced; the kernel validates
+// them as it validates the call's (a bucket's tunables never change buffer shapes).
+void Executor::bindBuckets(BoundCall &bound, const fb::KernelCall &call, int numWeights) {
+  const reg::KernelSpec &spec = *reg::findKernel(call.kernel()->string_view());
+  bound.bucketByLogitRows = spec.outputRows == reg::Rows::LogitRows;
+  if (!call.buckets())
+    return;
+  for (const fb::TunableBucket *b : *call.buckets()) {
+    ParamBucket bucket{b->min_rows(), b->max_rows(), bound.params};
+    if (b->params())
+      for (const fb::Param *p : *b->params())
+        bucket.params.setInt(p->name()->string_view(), p->int_value());
+    bound.kernel->shapes(bucket.params, numWeights);
+    bound.buckets.push_back(std::move(bucket));
+  }
+}
+
+const cpu::KernelParams &Executor::BoundCall::paramsFor(int64_t tokens, int64_t logitRows) const {
+  int64_t rows = bucketByLogitRows ? logitRows : tokens;
+  for (const ParamBucket &b : buckets)
+    if (rows >= b.minRows && (b.maxRows == 0 || rows <= b.maxRows))
+      return b.params;
+  return params;
+}
+
 void Executor::bindCall(uint32_t index, const fb::KernelCall &call) {
   std::string where = callWhere(plan_, index, call);
   BoundCall bound;
@@ -149,6 +174,7 @@ void Executor::bindCall(uint32_t index, const fb::KernelCall &call) {
   cpu::KernelShapes shapes;
   try {
     shapes = bound.kernel->shapes(bound.params, numWeights);
+    bindBuckets(bound, call, numWeights);
   } catch (const llm::Error &e) {
     fail("{}: {}", where, e.what());
   }
@@ -334,7 +360,7 @@ std::vector<float> Executor::step(const StepBatch &batch) {
     outputPtrs_.clear();
     for (const Slot &s : call.outputs)
       outputPtrs_.push_back(resolve(s, tokens, rows));
-    cpu::KernelArgs args{call.params,
+    cpu::KernelArgs args{call.paramsFor(tokens, rows),
                          inputPtrs_.data(),
                          call.weights.data(),
                          outputPtrs_[0],

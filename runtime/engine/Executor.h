@@ -105,9 +105,17 @@ private:
     uint64_t offsetPerToken = 0; // per logit row in the logit region
     bool logitRegion = false;   // a LogitRows buffer: after the per-token region
   };
+  // Tunables for steps whose call computes rows in [minRows, maxRows] (plan schema 1.2).
+  struct ParamBucket {
+    int64_t minRows = 1, maxRows = 0; // maxRows 0: no bound
+    cpu::KernelParams params;         // the call's params with the bucket's tunables
+  };
   struct BoundCall {
     const cpu::CpuKernelFn *kernel = nullptr;
     cpu::KernelParams params;
+    std::vector<ParamBucket> buckets;
+    bool bucketByLogitRows = false; // logits: the call computes R rows, not T
+    const cpu::KernelParams &paramsFor(int64_t tokens, int64_t logitRows) const;
     std::vector<Slot> inputs;
     std::vector<Slot> outputs;
     std::vector<const float *> weights;
@@ -116,6 +124,7 @@ private:
 
   void bindInputs(const fb::Program &program);
   void bindCall(uint32_t index, const fb::KernelCall &call);
+  void bindBuckets(BoundCall &bound, const fb::KernelCall &call, int numWeights);
   Slot bindBuffer(const std::string &where, const fb::Buffer &buffer, int64_t width,
                   fb::DType dtype, fb::Rows rows) const;
   void validateStep(std::span<const int32_t> tokenIds, std::span<const int32_t> positions,

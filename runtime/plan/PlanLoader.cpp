@@ -113,6 +113,39 @@ void checkParams(const std::string &where, const fb::KernelCall &call,
       fail("{}: missing required parameter '{}' ({})", where, ps.name, reg::paramTypeName(ps.type));
 }
 
+// Schema 1.2 buckets: tunables of the target family only, each once, among the registered
+// choices; row ranges non-empty and pairwise disjoint (so the bucket a step uses is unambiguous).
+void checkBuckets(const std::string &where, const fb::KernelCall &call,
+                  const reg::KernelSpec &spec, reg::TargetFamily family) {
+  if (!call.buckets())
+    return;
+  std::vector<std::pair<uint64_t, uint64_t>> ranges;
+  for (uint32_t i = 0; i < call.buckets()->size(); ++i) {
+    const fb::TunableBucket &bucket = *call.buckets()->Get(i);
+    std::string at = fmt::format("{} bucket {}", where, i);
+    uint64_t lo = bucket.min_rows(), hi = bucket.max_rows() ? bucket.max_rows() : UINT64_MAX;
+    if (lo == 0 || hi < lo)
+      fail("{}: rows [{}, {}] are not a range of at least one row (max_rows 0 means no bound)",
+           at, bucket.min_rows(), bucket.max_rows());
+    for (auto [l, h] : ranges)
+      if (lo <= h && l <= hi)
+        fail("{}: rows [{}, {}] overlap another bucket of the call", at, bucket.min_rows(),
+             bucket.max_rows());
+    ranges.emplace_back(lo, hi);
+    std::set<std::string_view> seen;
+    if (bucket.params())
+      for (const fb::Param *p : *bucket.params()) {
+        std::string_view name = p->name()->string_view();
+        const reg::TunableSpec *t = reg::findTunable(spec, family, name);
+        if (!t)
+          fail("{}: '{}' is not a tunable of '{}' for this target", at, name, spec.name);
+        if (!seen.insert(name).second)
+          fail("{}: tunable '{}' is given twice", at, name);
+        checkTunable(at, *p, *t);
+      }
+  }
+}
+
 void checkBuffer(const std::string &where, const fb::Buffer *b, const fb::Program &program) {
   if (!b)
     fail("{}: buffer is missing", where);
@@ -164,6 +197,7 @@ void checkCall(const std::string &file, uint32_t index, const fb::KernelCall &ca
       if (w >= numWeights)
         fail("{}: weight index {} is out of range (the plan has {} weights)", where, w, numWeights);
   checkParams(where, call, *spec, family);
+  checkBuckets(where, call, *spec, family);
   for (uint32_t i = 0; i < numInputs; ++i)
     checkBuffer(fmt::format("{} input {}", where, i), call.inputs()->Get(i), program);
   for (uint32_t o = 0; o < numOutputs; ++o) {

@@ -4,7 +4,7 @@
 
 namespace llmrt {
 inline constexpr uint16_t kPlanSchemaMajor = 1;
-inline constexpr uint16_t kPlanSchemaMinor = 1;
+inline constexpr uint16_t kPlanSchemaMinor = 2; // 1.2: KernelCall.buckets
 
 // A weight file starts with a 4 KiB header page: magic, format version, the plan id it belongs to.
 inline constexpr char kWeightFileMagic[8] = {'L', 'L', 'M', 'W', 'E', 'I', 'G', 'T'};
