@@ -8,6 +8,8 @@
 #include "import/GGUFTokenizer.h"
 #include "registry/KernelRegistry.h"
 #include "support/Error.h"
+#include "tune/Tuner.h"
+#include "tuning/TuningDB.h"
 
 #include "mlir/IR/MLIRContext.h"
 #include "mlir/Support/Timing.h"
@@ -96,6 +98,16 @@ int64_t intAttr(mlir::Operation *op, llvm::StringRef name) {
 int64_t tunedCalls(mlir::ModuleOp m) { return intAttr(m, "kplan.tuned_calls"); }
 int64_t unsharedBytes(mlir::ModuleOp m) {
   return intAttr(m.lookupSymbol("forward"), kplan::kUnsharedAttr);
+// ", per token-count bucket (1, 2-8, 9-64, 65+)" when the database had bucketed entries.
+std::string tunedBuckets(mlir::ModuleOp m) {
+  auto list = m->getAttrOfType<mlir::ArrayAttr>("kplan.tuned_buckets");
+  if (!list)
+    return {};
+  std::string names;
+  for (mlir::Attribute a : list)
+    names += (names.empty() ? "" : ", ") + mlir::cast<mlir::StringAttr>(a).str();
+  return fmt::format(" in {} token-count buckets ({})", list.size(), names);
+}
 }
 
 // A model as the pipeline needs it, from a Hugging Face folder or a GGUF file.
@@ -218,7 +230,8 @@ int compile(const CompileOptions &o) {
   std::cerr << "\n";
   std::cerr << fmt::format("  per layer  {} kernel calls ({} before fusion)\n",
                            opsOfLayer0(*module), unfusedPerLayer);
-  std::cerr << fmt::format("  tuning     {} of {} calls tuned{}\n", tunedCalls(*module), s.numCalls,
+  std::cerr << fmt::format("  tuning     {} of {} calls tuned{}{}\n", tunedCalls(*module),
+                           s.numCalls, tunedBuckets(*module),
                            o.tuningDb.empty() ? " (no --tuning-db: registry defaults)" : "");
   std::cerr << fmt::format("  arena      {} bytes per token + {} bytes per logit row ({} bytes "
                            "per token without reuse)\n",
@@ -238,6 +251,105 @@ int main(int argc, char **argv) {
   app.require_subcommand(1);
   CompileOptions o;
   CLI::App *c = app.add_subcommand("compile", "compile a model (HF folder or GGUF file) into a plan");
+// ---------------------------------------------------------------------------------------------
+// llmc tune
+
+struct TuneCliOptions {
+  std::string input; // a model (folder or .gguf) or a plan (.fb)
+  std::string tokens = "1,8,64,512";
+  bool list = false;
+  llmc::tune::TuneOptions tune;
+};
+
+// A kernel call's parameters as the runtime decodes them.
+llmc::tune::CallSite callSite(kplan::CallOp c) {
+  llmc::tune::CallSite site{c.getKernel().str(), {}, {}};
+  for (mlir::NamedAttribute na : c.getParams()) {
+    std::string name = na.getName().str();
+    mlir::Attribute a = na.getValue();
+    if (auto i = mlir::dyn_cast<mlir::IntegerAttr>(a)) {
+      site.params.setInt(name, i.getInt());
+      site.ints[name] = i.getInt();
+    } else if (auto f = mlir::dyn_cast<mlir::FloatAttr>(a)) {
+      site.params.setFloat(name, f.getValueAsDouble());
+    } else if (auto str = mlir::dyn_cast<mlir::StringAttr>(a)) {
+      site.params.setString(name, str.str());
+    } else if (auto arr = mlir::dyn_cast<mlir::DenseF32ArrayAttr>(a)) {
+      site.params.setFloatArray(name, std::vector<float>(arr.asArrayRef().begin(),
+                                                         arr.asArrayRef().end()));
+    }
+  }
+  return site;
+}
+
+// The kernel calls of a plan file, or of a model compiled (in memory) for the target.
+std::vector<llmc::tune::CallSite> tuneCalls(const std::string &input, const std::string &target) {
+  if (fs::is_regular_file(input) && fs::path(input).extension() == ".fb")
+    return llmc::tune::callsFromPlanFile(input);
+  ImportedModel model = importModel(input);
+  mlir::MLIRContext ctx;
+  ctx.loadDialect<llm::LLMDialect, kplan::KPlanDialect, mlir::func::FuncDialect>();
+  mlir::OwningOpRef<mlir::ModuleOp> module =
+      llmc::buildForward(ctx, model.config, *model.weights, target);
+  mlir::PassManager pm(&ctx);
+  llm::buildCompilePipeline(pm, llm::CompileOptions{true, ""});
+  if (mlir::failed(pm.run(*module)))
+    llm::fail("compilation of '{}' failed (see the diagnostics above)", input);
+  std::vector<llmc::tune::CallSite> calls;
+  module->walk([&](kplan::CallOp c) { calls.push_back(callSite(c)); });
+  return calls;
+}
+
+std::vector<int64_t> parseTokens(const std::string &list) {
+  std::vector<int64_t> out;
+  std::stringstream in(list);
+  std::string item;
+  while (std::getline(in, item, ',')) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stoll(item, &used));
+      if (used != item.size())
+        throw std::invalid_argument(item);
+    } catch (const std::exception &) {
+      llm::fail("--tokens must be a comma-separated list of token counts, got '{}'", list);
+    }
+  }
+  return out;
+}
+
+int tune(TuneCliOptions &o) {
+  o.tune.tokens = parseTokens(o.tokens);
+  llmc::tune::bucketsFromPoints(o.tune.tokens); // validates
+  std::vector<llmc::tune::CallSite> calls = tuneCalls(o.input, o.tune.target);
+  if (o.list) {
+    for (const llmc::tune::PlannedProblem &p : llmc::tune::planSweep(calls, o.tune))
+      std::cout << fmt::format("{} {} tokens {} (measured at {}): {} calls, {} of {} candidates\n",
+                               p.problem.kernel, p.problem.shapeKey,
+                               llmc::TuningDB::TokenRange{p.problem.bucket.min,
+                                                          p.problem.bucket.max}
+                                   .str(),
+                               p.problem.bucket.measureRows, p.calls, p.candidates, p.fullSpace);
+    return 0;
+  }
+  o.tune.log = &std::cerr;
+  o.tune.tty = isatty(STDERR_FILENO);
+  llmc::tune::TuneReport r = llmc::tune::runTune(calls, o.tune);
+  std::cerr << fmt::format(
+      "llmc tune: {} entries for {} calls on {} in {:.1f}s ({} measured now, {} from the existing "
+      "file); {} candidates run, {} stopped early, {} rejected for wrong output\n",
+      r.written + r.resumed, r.calls, o.tune.target, r.seconds, r.written, r.resumed, r.candidates,
+      r.stoppedEarly, r.rejected);
+  if (r.complete) {
+    std::cerr << fmt::format("llmc tune: wrote {} ({} of {} entries: complete)\n", o.tune.output,
+                             r.written + r.resumed, r.problems);
+    return 0;
+  }
+  std::cerr << fmt::format("llmc tune: stopped ({}) after {} of {} entries; {} is valid, and "
+                           "--resume continues the sweep\n",
+                           r.stopReason, r.written + r.resumed, r.problems, o.tune.output);
+  return r.stopReason == "interrupt" ? 130 : 0;
+}
+
   c->add_option("MODEL", o.model, "Hugging Face model folder (config.json + *.safetensors) or GGUF file")
       ->required();
   c->add_option("-o,--output", o.output, "plan file to write (with --emit=llm|kplan: IR file, "
@@ -251,6 +363,21 @@ int main(int argc, char **argv) {
   c->add_flag("-q,--quiet", o.quiet, "no progress or summary");
   c->add_flag("!--no-fusion", o.fusion, "skip the fusion passes (one kernel call per llm op)");
   c->add_option("--tuning-db", o.tuningDb, "tuning database (JSON) written by llmc tune");
+  TuneCliOptions t;
+  CLI::App *tc = app.add_subcommand("tune", "measure kernel variants and write a tuning database");
+  tc->add_option("MODEL_OR_PLAN", t.input, "model (HF folder or GGUF file) or plan (.fb)")
+      ->required();
+  tc->add_option("--target", t.tune.target, "target to tune for: " + llm::registry::targetNames())
+      ->capture_default_str();
+  tc->add_option("-o,--output", t.tune.output, "tuning database to write")->capture_default_str();
+  tc->add_option("--budget", t.tune.budgetSeconds,
+                 "stop (cleanly, keeping finished entries) after this many seconds; 0: none")
+      ->capture_default_str();
+  tc->add_flag("--resume", t.tune.resume, "continue the sweep in the existing output file");
+  tc->add_option("--tokens", t.tokens,
+                 "token counts to measure; each is the top of a bucket, the last one open-ended")
+      ->capture_default_str();
+  tc->add_flag("--list", t.list, "print the problems and candidate counts without measuring");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError &e) {
@@ -263,3 +390,5 @@ int main(int argc, char **argv) {
     return 1;
   }
 }
+    if (*tc)
+      return tune(t);

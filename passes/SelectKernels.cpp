@@ -10,6 +10,7 @@
 #include "mlir/IR/Builders.h"
 
 #include <optional>
+#include <map>
 
 namespace llm {
 #define GEN_PASS_DEF_SELECTKERNELS
@@ -21,6 +22,9 @@ using namespace mlir;
 namespace reg = llm::registry;
 
 int64_t cols(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(1); }
+// A call's tunables per token-count bucket (read by emission).
+constexpr StringLiteral kBucketsAttr = "kplan.buckets";
+
 
 // Parameters of one call, in the registry's vocabulary.
 struct Params {
@@ -54,6 +58,7 @@ struct Call {
   SmallVector<NamedAttribute> params;
   SmallVector<Value> inputs, weights;
 };
+  SmallVector<Attribute> buckets; // kplan.buckets: tunables per token-count bucket
 
 std::optional<Call> lowerCall(Operation *op, OpBuilder &b) {
   Params p{b, {}};
@@ -221,11 +226,16 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
     auto w = b.create<kplan::WeightOp>(op->getLoc(), op->getResult(0).getType(),
                                        b.getArrayAttr(names), b.getStringAttr("row_major"));
     op->replaceAllUsesWith(w);
+      if (!call->buckets.empty())
+        k->setAttr(kBucketsAttr, b.getArrayAttr(call->buckets));
     op->erase();
     return success();
   }
 
-  // Adds the kernel's tunables for the target family; returns 1 when they came from the database.
+  // Adds the kernel's tunables for the target family: the database's entry for every token count,
+  // else the defaults; entries for token-count buckets become the call's `kplan.buckets`
+  // ([{min, max (absent: no bound), params}], the plan's KernelCall.buckets). Returns 1 when
+  // anything came from the database.
   int addTunables(Call &call, const reg::TargetInfo &target, OpBuilder &b) {
     const reg::KernelSpec *spec = reg::findKernel(call.kernel);
     auto tunables = reg::tunables(*spec, target.family);
@@ -235,19 +245,43 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
     if (db_) {
       llmc::TuningDB::Params shape;
       for (const NamedAttribute &na : call.params)
+    if (!bucketRanges_.empty()) {
+      SmallVector<Attribute> ranges;
+      for (const auto &[min, name] : bucketRanges_)
+        ranges.push_back(b.getStringAttr(name));
+      module->setAttr("kplan.tuned_buckets", b.getArrayAttr(ranges));
+    }
         if (auto i = dyn_cast<IntegerAttr>(na.getValue()))
           shape[na.getName().str()] = i.getInt();
-      found = db_->lookup(target.name, call.kernel, llmc::TuningDB::shapeKey(call.kernel, shape));
+      std::string key = llmc::TuningDB::shapeKey(call.kernel, shape);
+      found = db_->lookup(target.name, call.kernel, key);
+      bucketed = db_->buckets(target.name, call.kernel, key);
     }
-    for (const reg::TunableSpec &t : tunables) {
-      int64_t v = t.defaultValue;
-      if (found)
-        if (auto it = found->find(std::string(t.name)); it != found->end())
-          v = it->second;
-      call.params.push_back(
-          b.getNamedAttr(StringRef(t.name.data(), t.name.size()), b.getI64IntegerAttr(v)));
+    for (const reg::TunableSpec &t : tunables)
+      call.params.push_back(b.getNamedAttr(StringRef(t.name.data(), t.name.size()),
+                                           b.getI64IntegerAttr(pick(t, found))));
+    for (const llmc::TuningDB::Entry *e : bucketed) {
+      SmallVector<NamedAttribute> params;
+      for (const reg::TunableSpec &t : tunables)
+        params.push_back(b.getNamedAttr(StringRef(t.name.data(), t.name.size()),
+                                        b.getI64IntegerAttr(pick(t, &e->params))));
+      SmallVector<NamedAttribute> bucket{
+          b.getNamedAttr("min", b.getI64IntegerAttr(e->tokens->min)),
+          b.getNamedAttr("params", b.getDictionaryAttr(params))};
+      if (e->tokens->max)
+        bucket.push_back(b.getNamedAttr("max", b.getI64IntegerAttr(e->tokens->max)));
+      call.buckets.push_back(b.getDictionaryAttr(bucket));
+      bucketRanges_.emplace(e->tokens->min, e->tokens->str());
     }
-    return found ? 1 : 0;
+    return found || !bucketed.empty() ? 1 : 0;
+  }
+
+  // A tunable's value: the entry's when it gives one, else the registry default.
+  static int64_t pick(const reg::TunableSpec &t, const llmc::TuningDB::Params *entry) {
+    if (entry)
+      if (auto it = entry->find(std::string(t.name)); it != entry->end())
+        return it->second;
+    return t.defaultValue;
   }
 
   std::shared_ptr<llmc::TuningDB> db_;
@@ -256,3 +290,5 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
 
 } // namespace
 } // namespace llm
+    std::vector<const llmc::TuningDB::Entry *> bucketed;
+  std::map<int64_t, std::string> bucketRanges_; // the buckets used, by first row count

@@ -210,6 +210,25 @@ EmitSummary emitPlan(ModuleOp module, const EmitInputs &in, const std::string &p
       std::vector<float> data(
           ShapedType::getNumElements(cast<RankedTensorType>(w.getType()).getShape()));
       size_t at = 0;
+// Tunables per token-count bucket (select-kernels' `kplan.buckets`: [{min, max?, params}]).
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::TunableBucket>>>
+buckets(flatbuffers::FlatBufferBuilder &b, kplan::CallOp c) {
+  auto list = c->getAttrOfType<ArrayAttr>("kplan.buckets");
+  if (!list)
+    return 0;
+  std::vector<flatbuffers::Offset<fb::TunableBucket>> out;
+  for (Attribute a : list) {
+    auto d = cast<DictionaryAttr>(a);
+    auto max = d.getAs<IntegerAttr>("max");
+    std::vector<flatbuffers::Offset<fb::Param>> params;
+    for (NamedAttribute na : d.getAs<DictionaryAttr>("params"))
+      params.push_back(param(b, na));
+    out.push_back(fb::CreateTunableBucket(b, d.getAs<IntegerAttr>("min").getInt(),
+                                          max ? max.getInt() : 0, b.CreateVector(params)));
+  }
+  return b.CreateVector(out);
+}
+
       for (const SourceTensor *t : sources(*in.weights, w)) {
         in.weights->readFloat32(t->name, std::span<float>(data).subspan(at, t->numel()));
         at += t->numel();
@@ -275,7 +294,8 @@ EmitSummary emitPlan(ModuleOp module, const EmitInputs &in, const std::string &p
       std::string kernel = c.getKernel().str();
       calls.push_back(fb::CreateKernelCall(b, b.CreateString(kernel), b.CreateVector(params),
                                            b.CreateVector(ins), b.CreateVector(outs),
-                                           b.CreateVector(ws), b.CreateString(label(c.getLoc()))));
+                                           b.CreateVector(ws), b.CreateString(label(c.getLoc())),
+                                           buckets(b, c)));
       summary.callsByKernel[kernel]++;
       if (kernel == "attention" || kernel == "attention_qkv") {
         ++numLayers;
