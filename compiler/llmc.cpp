@@ -38,6 +38,8 @@ struct CompileOptions {
   bool statistics = false;
   bool fusion = true;
   std::string tuningDb;
+  std::string quant = "keep";
+  std::vector<std::string> quantExclude;
   bool quiet = false;
 };
 
@@ -96,8 +98,6 @@ int64_t intAttr(mlir::Operation *op, llvm::StringRef name) {
   return a ? a.getInt() : 0;
 }
 int64_t tunedCalls(mlir::ModuleOp m) { return intAttr(m, "kplan.tuned_calls"); }
-int64_t unsharedBytes(mlir::ModuleOp m) {
-  return intAttr(m.lookupSymbol("forward"), kplan::kUnsharedAttr);
 // ", per token-count bucket (1, 2-8, 9-64, 65+)" when the database had bucketed entries.
 std::string tunedBuckets(mlir::ModuleOp m) {
   auto list = m->getAttrOfType<mlir::ArrayAttr>("kplan.tuned_buckets");
@@ -108,6 +108,8 @@ std::string tunedBuckets(mlir::ModuleOp m) {
     names += (names.empty() ? "" : ", ") + mlir::cast<mlir::StringAttr>(a).str();
   return fmt::format(" in {} token-count buckets ({})", list.size(), names);
 }
+int64_t unsharedBytes(mlir::ModuleOp m) {
+  return intAttr(m.lookupSymbol("forward"), kplan::kUnsharedAttr);
 }
 
 // A model as the pipeline needs it, from a Hugging Face folder or a GGUF file.
@@ -190,7 +192,8 @@ int compile(const CompileOptions &o) {
   if (o.emit == "llm")
     llm::buildImportPipeline(pm);
   else
-    llm::buildCompilePipeline(pm, llm::CompileOptions{o.fusion, o.tuningDb});
+    llm::buildCompilePipeline(pm,
+                              llm::CompileOptions{o.fusion, o.tuningDb, o.quant, o.quantExclude});
   auto t2 = std::chrono::steady_clock::now();
   if (mlir::failed(pm.run(*module)))
     llm::fail("compilation of '{}' failed (see the diagnostics above)", o.model);
@@ -236,21 +239,18 @@ int compile(const CompileOptions &o) {
   std::cerr << fmt::format("  arena      {} bytes per token + {} bytes per logit row ({} bytes "
                            "per token without reuse)\n",
                            s.arenaBytesPerToken, s.arenaBytesPerLogitRow, unsharedBytes(*module));
-  std::cerr << fmt::format("  weights    {} tensors, {:.2f} MiB (f32)\n", s.numWeights,
-                           s.weightBytes / 1048576.0);
+  std::string byDType;
+  for (const auto &[dtype, bytes] : s.bytesByDType)
+    byDType += fmt::format("{}{} {:.2f} MiB", byDType.empty() ? "" : ", ", dtype,
+                           bytes / 1048576.0);
+  std::cerr << fmt::format("  weights    {} tensors, {:.2f} MiB ({}; --quant {})\n", s.numWeights,
+                           s.weightBytes / 1048576.0, byDType, o.quant);
   std::cerr << fmt::format("  time       read {:.3f}s, import {:.3f}s, passes {:.3f}s, emit "
                            "{:.3f}s, total {:.3f}s\n",
                            tImport, tBuild, tPasses, tEmit, secondsSince(start));
   return 0;
 }
 
-} // namespace
-
-int main(int argc, char **argv) {
-  CLI::App app{"llmc: compiles language models into llmrt plans"};
-  app.require_subcommand(1);
-  CompileOptions o;
-  CLI::App *c = app.add_subcommand("compile", "compile a model (HF folder or GGUF file) into a plan");
 // ---------------------------------------------------------------------------------------------
 // llmc tune
 
@@ -350,6 +350,13 @@ int tune(TuneCliOptions &o) {
   return r.stopReason == "interrupt" ? 130 : 0;
 }
 
+} // namespace
+
+int main(int argc, char **argv) {
+  CLI::App app{"llmc: compiles language models into llmrt plans"};
+  app.require_subcommand(1);
+  CompileOptions o;
+  CLI::App *c = app.add_subcommand("compile", "compile a model (HF folder or GGUF file) into a plan");
   c->add_option("MODEL", o.model, "Hugging Face model folder (config.json + *.safetensors) or GGUF file")
       ->required();
   c->add_option("-o,--output", o.output, "plan file to write (with --emit=llm|kplan: IR file, "
@@ -363,6 +370,14 @@ int tune(TuneCliOptions &o) {
   c->add_flag("-q,--quiet", o.quiet, "no progress or summary");
   c->add_flag("!--no-fusion", o.fusion, "skip the fusion passes (one kernel call per llm op)");
   c->add_option("--tuning-db", o.tuningDb, "tuning database (JSON) written by llmc tune");
+  c->add_option("--quant", o.quant,
+                "weight storage: keep (the checkpoint's q8_0/q4_0/q4_1 blocks, else f32), none "
+                "(all f32), q8_0, q4_0 or q4_1 (quantize every weight matrix)")
+      ->capture_default_str();
+  c->add_option("--quant-exclude", o.quantExclude,
+                "weights to store otherwise: PATTERN (f32) or PATTERN=FORMAT (f32, keep, q8_0, "
+                "q4_0, q4_1), PATTERN a substring of weight names, e.g. lm_head,embed_tokens=q8_0")
+      ->delimiter(',');
   TuneCliOptions t;
   CLI::App *tc = app.add_subcommand("tune", "measure kernel variants and write a tuning database");
   tc->add_option("MODEL_OR_PLAN", t.input, "model (HF folder or GGUF file) or plan (.fb)")
@@ -384,11 +399,11 @@ int tune(TuneCliOptions &o) {
     return app.exit(e);
   }
   try {
+    if (*tc)
+      return tune(t);
     return compile(o);
   } catch (const llm::Error &e) {
     std::cerr << "llmc: error: " << e.what() << "\n";
     return 1;
   }
 }
-    if (*tc)
-      return tune(t);

@@ -12,12 +12,23 @@
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/Builders.h"
 
+#include <cctype>
 #include <cmath>
 
 namespace llmc {
 namespace {
 
 using namespace mlir;
+
+// "q4_1" for a GGUF block type name ("Q4_1", "Q6_K"); empty for float storage (F32, BF16, ...).
+std::string blockFormat(const std::string &dtype) {
+  if (dtype.empty() || dtype[0] != 'Q')
+    return {};
+  std::string f = dtype;
+  for (char &c : f)
+    c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return f;
+}
 
 class LlamaFamilyBuilder {
 public:
@@ -161,7 +172,12 @@ private:
     else
       b_.setInsertionPointToStart(b_.getInsertionBlock());
     auto type = RankedTensorType::get(shapes_.at(name), b_.getF32Type());
-    auto op = b_.create<llm::WeightOp>(at(name), type, b_.getStringAttr(name));
+    // A tensor the checkpoint stores in a block format says so (llm-quantize-weights may keep it).
+    StringAttr sourceFormat;
+    if (std::string f = blockFormat(weights_.find(name)->dtype); !f.empty())
+      sourceFormat = b_.getStringAttr(f);
+    auto op = b_.create<llm::WeightOp>(at(name), type, b_.getStringAttr(name), StringAttr(),
+                                       sourceFormat);
     lastWeight_ = op;
     Value v = op;
     created_[name] = v;

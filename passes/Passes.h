@@ -23,6 +23,8 @@ bool isKnownTarget(llvm::StringRef target);
 struct CompileOptions {
   bool fusion = true;
   std::string tuningDb; // empty: registry defaults for every tunable
+  std::string quant = "none";           // llm-quantize-weights' scheme
+  std::vector<std::string> quantExclude; // and its exclude entries
 };
 
 // The compile pipeline: legality, fusions, lowering to kernel calls, memory planning.

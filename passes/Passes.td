@@ -142,6 +142,55 @@ def FuseAddNorm : Pass<"llm-fuse-add-norm", "mlir::ModuleOp"> {
 // Lowering to kernel calls
 //===----------------------------------------------------------------------===//
 
+//===----------------------------------------------------------------------===//
+// Quantization
+//===----------------------------------------------------------------------===//
+
+def QuantizeWeights : Pass<"llm-quantize-weights", "mlir::ModuleOp"> {
+  let summary = "Decides the storage format of every weight matrix (weight-only quantization)";
+  let description = [{
+    Sets `quant` on the `llm.weight`s that the plan stores quantized; plan emission then copies
+    the checkpoint's blocks (when it stores that format) or quantizes the float tensor, and
+    `llm-select-kernels` picks the kernels that read that format. Eligible weights are matrices
+    whose rows are whole 32-element blocks and that are read only as a linear's weight (also
+    stacked, through `llm.weight_concat`), a logits projection or an embedding table; norms and
+    biases stay f32. `scheme`:
+      - `none`: nothing is quantized (the checkpoint is dequantized to f32 as before);
+      - `keep`: weights the checkpoint stores in a format the kernels read (`source_format` q8_0,
+        q4_0, q4_1) keep it; others stay f32;
+      - `q8_0`, `q4_0`, `q4_1`: every eligible weight gets that format.
+    `exclude` entries are `pattern` (matching weights stay f32) or `pattern=format` (matching
+    weights get `format`: f32, keep, q8_0, q4_0 or q4_1 instead), where a pattern matches weight
+    names containing it; the first matching entry wins, and an entry matching no weight is an
+    error (a typo would otherwise silently quantize what it meant to protect). Weights stacked
+    together must end up in one format: when their choices differ they all stay f32.
+
+    Before (scheme=q8_0, exclude=lm_head):
+    ```mlir
+    %w = llm.weight "model.layers.0.mlp.down_proj.weight" : tensor<64x128xf32>
+    %h = llm.weight "lm_head.weight" : tensor<256x64xf32>
+    %n = llm.weight "model.norm.weight" : tensor<64xf32>
+    ```
+    After:
+    ```mlir
+    %w = llm.weight "model.layers.0.mlp.down_proj.weight" {quant = "q8_0"} : tensor<64x128xf32>
+    %h = llm.weight "lm_head.weight" : tensor<256x64xf32>
+    %n = llm.weight "model.norm.weight" : tensor<64xf32>
+    ```
+  }];
+  let dependentDialects = ["::llm::LLMDialect"];
+  let options = [
+    Option<"scheme", "scheme", "std::string", /*default=*/"\"none\"",
+           "none | keep | q8_0 | q4_0 | q4_1">,
+    ListOption<"exclude", "exclude", "std::string",
+               "pattern (stays f32) or pattern=format, matched as a substring of weight names">,
+  ];
+  let statistics = [
+    Statistic<"numQuantized", "quantized-weights", "Weights given a quantized format">,
+    Statistic<"numFloat", "float-weights", "Eligible weight matrices left in f32">,
+  ];
+}
+
 def SelectKernels : Pass<"llm-select-kernels", "mlir::ModuleOp"> {
   let summary = "Lowers llm ops to kernel-plan calls for the module's target";
   let description = [{
@@ -153,7 +202,9 @@ def SelectKernels : Pass<"llm-select-kernels", "mlir::ModuleOp"> {
     target's family (`llm.target`: cpu, cpu-avx2, cpu-avx512, cuda-sm80, cuda-sm90) get them from
     the tuning database (`tuning-db`, entries keyed by target, kernel and shape) or, without an
     entry, the registry's defaults; the module records how many calls were tuned in
-    `kplan.tuned_calls`.
+    `kplan.tuned_calls`. A weight with `quant` becomes a `kplan.weight` with layout `row_blocks`
+    and that `quant`, and the linear, logits or embedding call reading it gets
+    `weight_format = "<quant>"` (the runtime's quantized kernels; no parameter: f32).
 
     Before:
     ```mlir

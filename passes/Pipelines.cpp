@@ -21,6 +21,8 @@ void buildCompilePipeline(mlir::OpPassManager &pm, const CompileOptions &options
   buildImportPipeline(pm);
   if (options.fusion)
     buildFusionPipeline(pm);
+  // After fusion: stacked weights ([q; k; v], [gate; up]) are decided as one.
+  pm.addPass(createQuantizeWeights(QuantizeWeightsOptions{options.quant, options.quantExclude}));
   pm.addPass(createSelectKernels(SelectKernelsOptions{options.tuningDb}));
   pm.addPass(createPlanBuffers());
 }

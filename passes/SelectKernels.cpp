@@ -3,14 +3,15 @@
 #include "Passes.h"
 
 #include "llm/RopeParams.h"
+#include "plan/QuantFormat.h"
 #include "registry/KernelRegistry.h"
 #include "support/Error.h"
 #include "tuning/TuningDB.h"
 
 #include "mlir/IR/Builders.h"
 
-#include <optional>
 #include <map>
+#include <optional>
 
 namespace llm {
 #define GEN_PASS_DEF_SELECTKERNELS
@@ -21,10 +22,10 @@ namespace {
 using namespace mlir;
 namespace reg = llm::registry;
 
-int64_t cols(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(1); }
 // A call's tunables per token-count bucket (read by emission).
 constexpr StringLiteral kBucketsAttr = "kplan.buckets";
 
+int64_t cols(Value v) { return cast<RankedTensorType>(v.getType()).getDimSize(1); }
 
 // Parameters of one call, in the registry's vocabulary.
 struct Params {
@@ -57,17 +58,29 @@ struct Call {
   StringRef kernel;
   SmallVector<NamedAttribute> params;
   SmallVector<Value> inputs, weights;
-};
   SmallVector<Attribute> buckets; // kplan.buckets: tunables per token-count bucket
+};
+
+// The quantized format of a (lowered) weight, or "" for f32.
+StringRef quantOf(Value w) {
+  auto op = w.getDefiningOp<kplan::WeightOp>();
+  return op && op.getQuant() ? *op.getQuant() : StringRef();
+}
 
 std::optional<Call> lowerCall(Operation *op, OpBuilder &b) {
   Params p{b, {}};
+  // Kernels reading a quantized matrix take its format (the registry's weight_format).
+  auto format = [&](Value w) {
+    if (StringRef q = quantOf(w); !q.empty())
+      p.str("weight_format", q);
+  };
   auto call = [&](StringRef kernel, ValueRange inputs, ValueRange weights) {
     return Call{kernel, p.list, SmallVector<Value>(inputs), SmallVector<Value>(weights)};
   };
   if (auto e = dyn_cast<EmbeddingOp>(op)) {
     auto t = cast<RankedTensorType>(e.getTable().getType());
     p.i64("hidden", t.getDimSize(1)).i64("vocab", t.getDimSize(0));
+    format(e.getTable());
     return call("embedding", e.getIds(), e.getTable());
   }
   if (auto n = dyn_cast<RMSNormOp>(op)) {
@@ -91,6 +104,7 @@ std::optional<Call> lowerCall(Operation *op, OpBuilder &b) {
         .i64("has_bias", lin.getBias() ? 1 : 0);
     if (auto e = lin.getEpilogue())
       p.str("epilogue", *e);
+    format(lin.getWeight());
     return call("linear", lin.getInput(), weights);
   }
   if (auto r = dyn_cast<RopeOp>(op)) {
@@ -132,23 +146,32 @@ std::optional<Call> lowerCall(Operation *op, OpBuilder &b) {
   if (auto lg = dyn_cast<LogitsOp>(op)) {
     auto w = cast<RankedTensorType>(lg.getWeight().getType());
     p.i64("hidden", w.getDimSize(1)).i64("vocab", w.getDimSize(0));
+    format(lg.getWeight());
     return call("logits", ValueRange{lg.getInput(), lg.getRows()}, lg.getWeight());
   }
   return std::nullopt;
 }
 
-// The checkpoint tensors a weight value is made of, in stacking order.
-LogicalResult weightSources(Value w, SmallVectorImpl<Attribute> &names, OpBuilder &b) {
-  if (auto op = w.getDefiningOp<WeightOp>())
+// The checkpoint tensors a weight value is made of, in stacking order, and their `quant` formats
+// ("" for f32).
+LogicalResult weightSources(Value w, SmallVectorImpl<Attribute> &names, OpBuilder &b,
+                            SmallVectorImpl<StringRef> *quants = nullptr) {
+  if (auto op = w.getDefiningOp<WeightOp>()) {
+    if (quants)
+      quants->push_back(op.getQuant() ? *op.getQuant() : StringRef());
     return names.push_back(op.getNameAttr()), success();
+  }
   if (auto concat = w.getDefiningOp<WeightConcatOp>()) {
     for (Value part : concat.getParts())
-      if (failed(weightSources(part, names, b)))
+      if (failed(weightSources(part, names, b, quants)))
         return failure();
     return success();
   }
-  if (auto op = w.getDefiningOp<kplan::WeightOp>())
+  if (auto op = w.getDefiningOp<kplan::WeightOp>()) {
+    if (quants)
+      quants->append(op.getSources().size(), op.getQuant() ? *op.getQuant() : StringRef());
     return names.append(op.getSources().begin(), op.getSources().end()), success();
+  }
   return failure();
 }
 
@@ -203,6 +226,8 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
       auto k = b.create<kplan::CallOp>(op->getLoc(), op->getResultTypes(),
                                        b.getStringAttr(call->kernel), call->inputs, call->weights,
                                        b.getDictionaryAttr(call->params), DenseI64ArrayAttr());
+      if (!call->buckets.empty())
+        k->setAttr(kBucketsAttr, b.getArrayAttr(call->buckets));
       ++numCalls;
       op->replaceAllUsesWith(k->getResults());
       op->erase();
@@ -217,17 +242,28 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
       w.erase();
     numTuned += tuned;
     module->setAttr("kplan.tuned_calls", b.getI64IntegerAttr(tuned));
+    if (!bucketRanges_.empty()) {
+      SmallVector<Attribute> ranges;
+      for (const auto &[min, name] : bucketRanges_)
+        ranges.push_back(b.getStringAttr(name));
+      module->setAttr("kplan.tuned_buckets", b.getArrayAttr(ranges));
+    }
   }
 
   LogicalResult lowerWeight(Operation *op, OpBuilder &b) {
     SmallVector<Attribute> names;
-    if (failed(weightSources(op->getResult(0), names, b)))
+    SmallVector<StringRef> quants;
+    if (failed(weightSources(op->getResult(0), names, b, &quants)))
       return op->emitError("weights can only be stacked from llm.weight values");
-    auto w = b.create<kplan::WeightOp>(op->getLoc(), op->getResult(0).getType(),
-                                       b.getArrayAttr(names), b.getStringAttr("row_major"));
+    // llm-quantize-weights gives stacked parts one format.
+    if (llvm::any_of(quants, [&](StringRef q) { return q != quants.front(); }))
+      return op->emitError("stacked weights have different quant formats");
+    bool quantized = !quants.empty() && !quants.front().empty();
+    auto w = b.create<kplan::WeightOp>(
+        op->getLoc(), op->getResult(0).getType(), b.getArrayAttr(names),
+        b.getStringAttr(quantized ? llm::quant::kRowBlocksLayout.data() : "row_major"),
+        quantized ? b.getStringAttr(quants.front()) : StringAttr());
     op->replaceAllUsesWith(w);
-      if (!call->buckets.empty())
-        k->setAttr(kBucketsAttr, b.getArrayAttr(call->buckets));
     op->erase();
     return success();
   }
@@ -242,15 +278,10 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
     if (tunables.empty())
       return 0;
     const llmc::TuningDB::Params *found = nullptr;
+    std::vector<const llmc::TuningDB::Entry *> bucketed;
     if (db_) {
       llmc::TuningDB::Params shape;
       for (const NamedAttribute &na : call.params)
-    if (!bucketRanges_.empty()) {
-      SmallVector<Attribute> ranges;
-      for (const auto &[min, name] : bucketRanges_)
-        ranges.push_back(b.getStringAttr(name));
-      module->setAttr("kplan.tuned_buckets", b.getArrayAttr(ranges));
-    }
         if (auto i = dyn_cast<IntegerAttr>(na.getValue()))
           shape[na.getName().str()] = i.getInt();
       std::string key = llmc::TuningDB::shapeKey(call.kernel, shape);
@@ -286,9 +317,8 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
 
   std::shared_ptr<llmc::TuningDB> db_;
   std::string dbError_;
+  std::map<int64_t, std::string> bucketRanges_; // the buckets used, by first row count
 };
 
 } // namespace
 } // namespace llm
-    std::vector<const llmc::TuningDB::Entry *> bucketed;
-  std::map<int64_t, std::string> bucketRanges_; // the buckets used, by first row count

@@ -2,6 +2,7 @@
 
 #include "kplan/KPlanDialect.h"
 #include "plan/PlanVersion.h"
+#include "plan/QuantFormat.h"
 #include "plan_generated.h"
 #include "registry/KernelRegistry.h"
 #include "support/Error.h"
@@ -91,13 +92,12 @@ public:
   }
 
   // Appends one tensor (4 KiB aligned); returns its offset.
-  uint64_t append(const std::vector<float> &data, uint64_t &checksum) {
+  uint64_t append(std::span<const uint8_t> data, uint64_t &checksum) {
     uint64_t start = alignUp(offset_, llmrt::kWeightAlignment);
     pad(start - offset_);
-    size_t bytes = data.size() * sizeof(float);
-    out_.write(reinterpret_cast<const char *>(data.data()), bytes);
-    checksum = XXH3_64bits(data.data(), bytes);
-    offset_ = start + bytes;
+    out_.write(reinterpret_cast<const char *>(data.data()), data.size());
+    checksum = XXH3_64bits(data.data(), data.size());
+    offset_ = start + data.size();
     return start;
   }
 
@@ -156,6 +156,44 @@ std::vector<const SourceTensor *> sources(const WeightSource &weights, kplan::We
   return parts;
 }
 
+// A plan weight's bytes: f32 row-major, or blocks of its quant format (row_blocks), each stacked
+// source copied from the checkpoint when it stores that format, else quantized from float32.
+std::vector<uint8_t> weightData(const WeightSource &weights, kplan::WeightOp w, fb::DType &dtype) {
+  auto shape = cast<RankedTensorType>(w.getType()).getShape();
+  int64_t numel = ShapedType::getNumElements(shape);
+  std::vector<const SourceTensor *> parts = sources(weights, w);
+  if (!w.getQuant()) {
+    dtype = fb::DType::F32;
+    std::vector<uint8_t> data(numel * sizeof(float));
+    size_t at = 0;
+    for (const SourceTensor *t : parts) {
+      weights.readFloat32(t->name, std::span<float>(reinterpret_cast<float *>(data.data()) + at,
+                                                    t->numel()));
+      at += t->numel();
+    }
+    return data;
+  }
+  llm::quant::Scheme scheme = *llm::quant::parseScheme(w.getQuant()->str());
+  dtype = scheme == llm::quant::Scheme::Q8_0   ? fb::DType::Q8_0
+          : scheme == llm::quant::Scheme::Q4_0 ? fb::DType::Q4_0
+                                               : fb::DType::Q4_1;
+  std::string stored = fb::EnumNameDType(dtype); // ggml's name of the same blocks
+  int64_t cols = shape.back();
+  std::vector<uint8_t> data(llm::quant::tensorBytes(scheme, numel / cols, cols));
+  size_t at = 0;
+  std::vector<float> floats;
+  for (const SourceTensor *t : parts) {
+    std::span<uint8_t> out(data.data() + at, llm::quant::tensorBytes(scheme, t->numel() / cols, cols));
+    if (!weights.readBlocks(t->name, stored, out)) {
+      floats.resize(t->numel());
+      weights.readFloat32(t->name, floats);
+      llm::quant::quantize(scheme, floats.data(), t->numel(), out.data());
+    }
+    at += out.size();
+  }
+  return data;
+}
+
 flatbuffers::Offset<fb::Param> param(flatbuffers::FlatBufferBuilder &b, NamedAttribute na) {
   auto name = b.CreateString(na.getName().str());
   Attribute a = na.getValue();
@@ -170,6 +208,25 @@ flatbuffers::Offset<fb::Param> param(flatbuffers::FlatBufferBuilder &b, NamedAtt
     return fb::CreateParam(b, name, fb::ParamKind::FloatArray, 0, 0, 0, b.CreateVector(v));
   }
   llm::fail("emission: parameter '{}' has an unsupported attribute kind", na.getName().str());
+}
+
+// Tunables per token-count bucket (select-kernels' `kplan.buckets`: [{min, max?, params}]).
+flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::TunableBucket>>>
+buckets(flatbuffers::FlatBufferBuilder &b, kplan::CallOp c) {
+  auto list = c->getAttrOfType<ArrayAttr>("kplan.buckets");
+  if (!list)
+    return 0;
+  std::vector<flatbuffers::Offset<fb::TunableBucket>> out;
+  for (Attribute a : list) {
+    auto d = cast<DictionaryAttr>(a);
+    auto max = d.getAs<IntegerAttr>("max");
+    std::vector<flatbuffers::Offset<fb::Param>> params;
+    for (NamedAttribute na : d.getAs<DictionaryAttr>("params"))
+      params.push_back(param(b, na));
+    out.push_back(fb::CreateTunableBucket(b, d.getAs<IntegerAttr>("min").getInt(),
+                                          max ? max.getInt() : 0, b.CreateVector(params)));
+  }
+  return b.CreateVector(out);
 }
 
 } // namespace
@@ -197,53 +254,29 @@ EmitSummary emitPlan(ModuleOp module, const EmitInputs &in, const std::string &p
   flatbuffers::FlatBufferBuilder b(1 << 20);
   llvm::DenseMap<Value, uint32_t> weightIndex;
   std::vector<flatbuffers::Offset<fb::WeightEntry>> entries;
-  uint64_t total = 0;
+  uint64_t total = 0; // progress in elements
   for (kplan::WeightOp w : prog.weights)
-    total += ShapedType::getNumElements(cast<RankedTensorType>(w.getType()).getShape()) *
-             sizeof(float);
+    total += ShapedType::getNumElements(cast<RankedTensorType>(w.getType()).getShape());
   uint64_t idHash = XXH3_64bits(planPath.data(), 0);
   {
     WeightWriter writer(tmpWeights);
     uint64_t done = 0;
     for (kplan::WeightOp w : prog.weights) {
       // Stacked sources are written one after the other: row-wise concatenation.
-      std::vector<float> data(
-          ShapedType::getNumElements(cast<RankedTensorType>(w.getType()).getShape()));
-      size_t at = 0;
-// Tunables per token-count bucket (select-kernels' `kplan.buckets`: [{min, max?, params}]).
-flatbuffers::Offset<flatbuffers::Vector<flatbuffers::Offset<fb::TunableBucket>>>
-buckets(flatbuffers::FlatBufferBuilder &b, kplan::CallOp c) {
-  auto list = c->getAttrOfType<ArrayAttr>("kplan.buckets");
-  if (!list)
-    return 0;
-  std::vector<flatbuffers::Offset<fb::TunableBucket>> out;
-  for (Attribute a : list) {
-    auto d = cast<DictionaryAttr>(a);
-    auto max = d.getAs<IntegerAttr>("max");
-    std::vector<flatbuffers::Offset<fb::Param>> params;
-    for (NamedAttribute na : d.getAs<DictionaryAttr>("params"))
-      params.push_back(param(b, na));
-    out.push_back(fb::CreateTunableBucket(b, d.getAs<IntegerAttr>("min").getInt(),
-                                          max ? max.getInt() : 0, b.CreateVector(params)));
-  }
-  return b.CreateVector(out);
-}
-
-      for (const SourceTensor *t : sources(*in.weights, w)) {
-        in.weights->readFloat32(t->name, std::span<float>(data).subspan(at, t->numel()));
-        at += t->numel();
-      }
+      fb::DType dtype = fb::DType::F32;
+      std::vector<uint8_t> data = weightData(*in.weights, w, dtype);
       uint64_t checksum = 0;
       uint64_t offset = writer.append(data, checksum);
       idHash = XXH3_64bits_withSeed(&checksum, sizeof checksum, idHash);
       auto shape = cast<RankedTensorType>(w.getType()).getShape();
       std::vector<int64_t> dims(shape.begin(), shape.end());
       entries.push_back(fb::CreateWeightEntry(
-          b, b.CreateString(weightName(w)), fb::DType::F32, b.CreateVector(dims),
-          b.CreateString(w.getLayout().str()), 0, offset, data.size() * sizeof(float), checksum));
+          b, b.CreateString(weightName(w)), dtype, b.CreateVector(dims),
+          b.CreateString(w.getLayout().str()), 0, offset, data.size(), checksum));
       weightIndex[w.getResult()] = entries.size() - 1;
-      done += data.size() * sizeof(float);
-      summary.weightBytes += data.size() * sizeof(float);
+      done += ShapedType::getNumElements(shape);
+      summary.weightBytes += data.size();
+      summary.bytesByDType[fb::EnumNameDType(dtype)] += data.size();
       if (progress)
         progress(done, total);
     }

@@ -30,6 +30,7 @@ struct EmitSummary {
   uint64_t arenaBytesPerToken = 0;
   uint64_t arenaBytesPerLogitRow = 0;
   uint64_t weightBytes = 0;
+  std::map<std::string, uint64_t> bytesByDType; // "F32", "Q4_1", ...
   size_t numWeights = 0;
   std::string weightFile;
 };

@@ -192,7 +192,24 @@ public:
     }
     std::vector<float> stored(out.size());
     file_.toFloat32(t, stored);
-    unpermuteRows(stored, out, e.info.shape[0], e.permuteHeads);
+    unpermuteRows<float>(stored, out, e.info.shape[0], e.permuteHeads);
+  }
+
+  bool readBlocks(std::string_view name, std::string_view dtype,
+                  std::span<uint8_t> out) const override {
+    auto it = tensors_.find(name);
+    if (it == tensors_.end() || it->second.info.dtype != dtype)
+      return false;
+    const Entry &e = it->second;
+    const GGUFTensorInfo &t = file_.tensors()[e.index];
+    if (t.nbytes != out.size())
+      return false;
+    std::span<const uint8_t> stored(t.data, t.nbytes);
+    if (e.permuteHeads == 0)
+      std::copy(stored.begin(), stored.end(), out.begin());
+    else
+      unpermuteRows(stored, out, e.info.shape[0], e.permuteHeads);
+    return true;
   }
 
   std::string location() const override { return file_.path(); }
@@ -201,7 +218,8 @@ public:
   // llama.cpp's converter (LlamaModel.permute) stores row h*D + 2*j + i of a head at the place of
   // Hugging Face row h*D + i*D/2 + j (D = rows per head, i in {0, 1}, j < D/2): it interleaves
   // the two rotate-half halves of each head. This puts every row back.
-  static void unpermuteRows(std::span<const float> stored, std::span<float> out, int64_t rows,
+  template <class T>
+  static void unpermuteRows(std::span<const T> stored, std::span<T> out, int64_t rows,
                             int64_t heads) {
     const int64_t cols = static_cast<int64_t>(stored.size()) / rows;
     const int64_t d = rows / heads, half = d / 2;

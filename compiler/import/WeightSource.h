@@ -28,6 +28,14 @@ public:
   // Writes the tensor as float32 (converted, dequantized, and with any storage-specific permutation
   // undone) into `out`, which holds numel() floats. Throws llm::Error naming the tensor.
   virtual void readFloat32(std::string_view name, std::span<float> out) const = 0;
+  // When the tensor is stored in the block format `dtype` ("Q4_1": ggml's name) with
+  // out.size() bytes, writes those blocks as stored, with any storage-specific row permutation
+  // undone (rows are whole blocks), and returns true; otherwise false and `out` is untouched.
+  virtual bool readBlocks(std::string_view name, std::string_view dtype,
+                          std::span<uint8_t> out) const {
+    (void)name, (void)dtype, (void)out;
+    return false;
+  }
   // The folder or file, for messages.
   virtual std::string location() const = 0;
   // The storage type holding most elements ("BF16", "Q4_1"), for plan metadata.

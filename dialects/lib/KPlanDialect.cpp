@@ -1,6 +1,7 @@
 // Verifiers of the kernel-plan dialect: every call must validate against the kernel registry, the
 // same schema the runtime checks when it loads a plan.
 #include "kplan/KPlanDialect.h"
+#include "plan/QuantFormat.h"
 
 #include "registry/KernelRegistry.h"
 
@@ -26,8 +27,19 @@ void KPlanDialect::initialize() {
 LogicalResult WeightOp::verify() {
   if (getSources().empty())
     return emitOpError("needs the names of its source tensors");
-  if (getLayout() != "row_major")
-    return emitOpError("unknown layout '") << getLayout() << "' (known: row_major)";
+  bool blocks = getLayout().str() == llm::quant::kRowBlocksLayout;
+  if (getLayout() != "row_major" && !blocks)
+    return emitOpError("unknown layout '") << getLayout() << "' (known: row_major, row_blocks)";
+  if (blocks != getQuant().has_value())
+    return emitOpError("layout row_blocks goes with a quant format, and only it");
+  if (auto q = getQuant()) {
+    auto t = cast<RankedTensorType>(getResult().getType());
+    if (!llm::quant::parseScheme(q->str()))
+      return emitOpError("unknown quant '") << *q << "' (known: q8_0, q4_0, q4_1)";
+    if (t.getRank() != 2 || t.getDimSize(1) % llm::quant::kBlockElems != 0)
+      return emitOpError("quant '") << *q << "' needs rows of whole blocks of "
+                                    << llm::quant::kBlockElems << " elements, got " << t;
+  }
   if (!cast<RankedTensorType>(getResult().getType()).hasStaticShape())
     return emitOpError("weights must have a static shape");
   return success();

@@ -1,6 +1,7 @@
 // Verifiers of the llm dialect: shapes must agree with the attributes, so that every later pass
 // and the plan can trust them.
 #include "llm/LLMDialect.h"
+#include "plan/QuantFormat.h"
 #include "llm/RopeParams.h"
 
 #include "mlir/IR/Builders.h"
@@ -54,6 +55,15 @@ LogicalResult WeightOp::verify() {
     return emitOpError("needs a non-empty weight name");
   if (!getResult().getType().hasStaticShape())
     return emitOpError("weights must have a static shape");
+  if (auto q = getQuant()) {
+    if (!llm::quant::parseScheme(q->str()))
+      return emitOpError("unknown quant '") << *q << "' (known: q8_0, q4_0, q4_1)";
+    auto t = cast<RankedTensorType>(getResult().getType());
+    if (t.getRank() != 2 || t.getDimSize(1) % llm::quant::kBlockElems != 0)
+      return emitOpError("quant '")
+             << *q << "' needs a matrix whose rows are whole blocks of "
+             << llm::quant::kBlockElems << " elements, got " << t;
+  }
   return success();
 }
 

@@ -11,6 +11,8 @@ using T = ParamType;
 constexpr std::array kEmbedding{
     P{"hidden", T::Int, true, "row width of the table"},
     P{"vocab", T::Int, true, "rows of the table; ids outside [0, vocab) are an error"},
+    P{"weight_format", T::String, false,
+      "f32 (default) | q8_0 | q4_0 | q4_1: the weight's storage (llm::quant blocks, row_blocks)"},
 };
 constexpr std::array kRmsNorm{
     P{"hidden", T::Int, true, "row width"},
@@ -27,6 +29,8 @@ constexpr std::array kLinear{
     P{"has_bias", T::Int, true, "1 when a bias (N, or 2N with a glu epilogue) is the second weight"},
     P{"epilogue", T::String, false,
       "none | glu_silu | glu_gelu | glu_gelu_tanh: act(x Wg^T) * (x Wu^T), W = [Wg; Wu]"},
+    P{"weight_format", T::String, false,
+      "f32 (default) | q8_0 | q4_0 | q4_1: the weight's storage (llm::quant blocks, row_blocks)"},
 };
 constexpr std::array kGlu{
     P{"width", T::Int, true, "N: the output width; the input is 2N wide, gate then up"},
@@ -64,6 +68,8 @@ constexpr std::array kElementwise{
 constexpr std::array kLogits{
     P{"hidden", T::Int, true, "row width of the input"},
     P{"vocab", T::Int, true, "rows of the output projection"},
+    P{"weight_format", T::String, false,
+      "f32 (default) | q8_0 | q4_0 | q4_1: the weight's storage (llm::quant blocks, row_blocks)"},
 };
 
 // Tunables. CPU GEMMs: a thread task covers block_cols output features and walks the rows in

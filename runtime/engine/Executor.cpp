@@ -200,11 +200,15 @@ void Executor::bindCall(uint32_t index, const fb::KernelCall &call) {
     uint32_t wi = call.weights()->Get(i);
     const fb::WeightEntry &w = *plan_.plan().weights()->Get(wi);
     std::vector<int64_t> have(w.shape()->begin(), w.shape()->end());
-    if (have != shapes.weights[i] || w.dtype() != fb::DType::F32)
-      fail("{}: weight {} '{}' has shape [{}] of {}, expected [{}] of F32", where, i,
+    fb::DType dtype = shapes.weightDtypes.empty() ? fb::DType::F32 : shapes.weightDtypes[i];
+    if (have != shapes.weights[i] || w.dtype() != dtype)
+      fail("{}: weight {} '{}' has shape [{}] of {}, expected [{}] of {}", where, i,
            w.name()->string_view(), fmt::join(have, ", "), fb::EnumNameDType(w.dtype()),
-           fmt::join(shapes.weights[i], ", "));
-    bound.weights.push_back(plan_.weightF32(wi));
+           fmt::join(shapes.weights[i], ", "), fb::EnumNameDType(dtype));
+    // Quantized weights travel as untyped block bytes; the kernel reads them by its format.
+    bound.weights.push_back(dtype == fb::DType::F32
+                                ? plan_.weightF32(wi)
+                                : reinterpret_cast<const float *>(plan_.weightBytes(wi)));
   }
   if (shapes.kvLayer >= 0) {
     if (shapes.kvLayer >= kv_->numLayers() || shapes.kvRowWidth != kv_->rowWidth() ||

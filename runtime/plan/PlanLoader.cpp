@@ -52,6 +52,11 @@ std::string callName(uint32_t index, const fb::KernelCall &call) {
 // Product of the shape's dims times the element size; nullopt-like false on overflow or a
 // negative dim.
 bool byteSizeOf(const fb::WeightEntry &w, uint64_t &bytes) {
+  if (std::optional<llm::quant::Scheme> q = quantScheme(w.dtype())) {
+    // Quantized: a [rows, cols] matrix of 32-element blocks (checked by checkQuantized first).
+    bytes = llm::quant::tensorBytes(*q, w.shape()->Get(0), w.shape()->Get(1));
+    return true;
+  }
   uint64_t n = dtypeSize(w.dtype());
   if (w.shape())
     for (int64_t d : *w.shape()) {
@@ -60,6 +65,21 @@ bool byteSizeOf(const fb::WeightEntry &w, uint64_t &bytes) {
     }
   bytes = n;
   return true;
+}
+
+// A quantized weight is a matrix whose rows are whole blocks, stored in the row_blocks layout.
+void checkQuantized(const std::string &where, const fb::WeightEntry &w, std::string_view shape) {
+  if (!quantScheme(w.dtype()))
+    return;
+  if (!w.shape() || w.shape()->size() != 2 || w.shape()->Get(0) <= 0 || w.shape()->Get(1) <= 0 ||
+      w.shape()->Get(1) % llm::quant::kBlockElems != 0 || w.shape()->Get(0) > (int64_t{1} << 40) ||
+      w.shape()->Get(1) > (int64_t{1} << 40))
+    fail("{}: shape {} of {} is invalid, expected [rows, cols] with cols a positive multiple of {}",
+         where, shape, fb::EnumNameDType(w.dtype()), llm::quant::kBlockElems);
+  std::string_view layout = w.layout() ? w.layout()->string_view() : std::string_view();
+  if (layout != llm::quant::kRowBlocksLayout)
+    fail("{}: layout '{}' of {} weight, expected '{}'", where, layout,
+         fb::EnumNameDType(w.dtype()), llm::quant::kRowBlocksLayout);
 }
 
 std::string shapeString(const fb::WeightEntry &w) {
@@ -222,6 +242,15 @@ void appendLine(std::string &out, fmt::format_string<Args...> format, Args &&...
 
 } // namespace
 
+std::optional<llm::quant::Scheme> quantScheme(fb::DType dtype) {
+  switch (dtype) {
+  case fb::DType::Q8_0: return llm::quant::Scheme::Q8_0;
+  case fb::DType::Q4_0: return llm::quant::Scheme::Q4_0;
+  case fb::DType::Q4_1: return llm::quant::Scheme::Q4_1;
+  default: return std::nullopt;
+  }
+}
+
 uint64_t dtypeSize(fb::DType dtype) {
   switch (dtype) {
   case fb::DType::F32:
@@ -232,6 +261,10 @@ uint64_t dtypeSize(fb::DType dtype) {
     return 2;
   case fb::DType::I32:
     return 4;
+  case fb::DType::Q8_0:
+  case fb::DType::Q4_0:
+  case fb::DType::Q4_1:
+    fail("{} is a block format: it has no size per element", fb::EnumNameDType(dtype));
   }
   fail("unknown dtype {}", static_cast<int>(dtype));
 }
@@ -324,6 +357,7 @@ void LoadedPlan::checkWeights(const LoadOptions &options) {
       fail("{}: file index {} is out of range (the plan has {} weight files)", where, w.file(),
            weightFiles_.size());
     const llm::MappedFile &file = weightFiles_[w.file()];
+    checkQuantized(where, w, shapeString(w));
     uint64_t expected;
     if (!byteSizeOf(w, expected))
       fail("{}: shape {} is invalid", where, shapeString(w));

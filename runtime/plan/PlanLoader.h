@@ -5,11 +5,13 @@
 // out_features x in_features elements?) are the backend's, done when an executor binds the plan.
 #pragma once
 
+#include "plan/QuantFormat.h"
 #include "plan_generated.h"
 #include "support/MappedFile.h"
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -50,7 +52,10 @@ private:
   std::vector<llm::MappedFile> weightFiles_;
 };
 
-// Bytes per element of a dtype.
+// The block format of a quantized weight dtype (Q8_0, Q4_0, Q4_1); nullopt for the others.
+std::optional<llm::quant::Scheme> quantScheme(fb::DType dtype);
+
+// Bytes per element of a dtype; llm::Error for block formats.
 uint64_t dtypeSize(fb::DType dtype);
 
 } // namespace llmrt

@@ -42,7 +42,8 @@ protected:
     omp_set_num_threads(1);
     dir_ = fs::temp_directory_path() / ("llm-default-engine-" + std::to_string(::getpid()));
     std::string plan = (dir_ / "plan.fb").string();
-    ASSERT_EQ(llmtest::compilePlan(LLMC_PATH, DEFAULT_GGUF, plan), "");
+    // Compared with transformers' float32 tokens: the float32 plan (--quant none).
+    ASSERT_EQ(llmtest::compilePlan(LLMC_PATH, DEFAULT_GGUF, plan, "--quant none"), "");
     plan_ = LoadedPlan::load(plan);
     std::ifstream in(REFERENCE_JSON);
     nlohmann::json reference = nlohmann::json::parse(in);

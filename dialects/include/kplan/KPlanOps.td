@@ -10,15 +10,19 @@ def KPlan_WeightOp : KPlan_Op<"weight", [Pure]> {
     A weight in the layout the kernel that reads it expects. `sources` names the checkpoint
     tensors it is made from, stacked along the first dimension in that order (one source: the
     tensor itself; several: a fused projection); `layout` says how emission writes it
-    (`row_major`: as in the checkpoint, converted to the tensor's element type).
+    (`row_major`: as in the checkpoint, converted to the tensor's element type; `row_blocks`: each
+    row as consecutive 32-element blocks of the `quant` format, copied from the checkpoint when it
+    stores that format, else quantized). The tensor type stays the logical f32 one.
 
     Examples:
     ```mlir
     %w = kplan.weight ["model.norm.weight"] : tensor<64xf32>
     %qkv = kplan.weight ["q.weight", "k.weight", "v.weight"] {layout = "row_major"} : tensor<128x64xf32>
+    %up = kplan.weight ["up.weight"] {layout = "row_blocks", quant = "q8_0"} : tensor<128x64xf32>
     ```
   }];
-  let arguments = (ins StrArrayAttr:$sources, DefaultValuedStrAttr<StrAttr, "row_major">:$layout);
+  let arguments = (ins StrArrayAttr:$sources, DefaultValuedStrAttr<StrAttr, "row_major">:$layout,
+                   OptionalAttr<StrAttr>:$quant);
   let results = (outs TensorOf<[F32]>:$result);
   let assemblyFormat = "$sources attr-dict `:` type($result)";
   let hasVerifier = 1;

@@ -10,14 +10,21 @@ def LLM_WeightOp : LLM_Op<"weight", [Pure]> {
   let summary = "a named weight tensor of the checkpoint";
   let description = [{
     Names a tensor of the model's checkpoint. The IR holds its name and type only; the importer
-    keeps the mapping to the file, and plan emission writes the data.
+    keeps the mapping to the file, and plan emission writes the data. The type is the logical
+    (computed) one; two optional attributes say how the weight is stored:
+    `source_format` (set by the importer) names the checkpoint's block format when it stores the
+    tensor quantized (GGUF `q8_0`, `q4_0`, `q4_1`, `q4_k`, ...), and `quant` (set by
+    `llm-quantize-weights`) the format the plan stores it in: `q8_0`, `q4_0` or `q4_1`
+    (blocks of 32 along the last dimension, which must be a multiple of 32; matrices only).
 
-    Example:
+    Examples:
     ```mlir
     %w = llm.weight "model.layers.0.self_attn.q_proj.weight" : tensor<64x64xf32>
+    %q = llm.weight "model.layers.0.mlp.up_proj.weight" {quant = "q4_1", source_format = "q4_1"} : tensor<128x64xf32>
     ```
   }];
-  let arguments = (ins StrAttr:$name);
+  let arguments = (ins StrAttr:$name, OptionalAttr<StrAttr>:$quant,
+                   OptionalAttr<StrAttr>:$source_format);
   let results = (outs LLM_Weight:$result);
   let assemblyFormat = "$name attr-dict `:` type($result)";
   let hasVerifier = 1;

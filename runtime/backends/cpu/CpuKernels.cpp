@@ -1,4 +1,5 @@
 #include "backends/cpu/CpuKernels.h"
+#include "backends/cpu/QuantLinear.h"
 
 #include "engine/PagedKVCache.h"
 #include "support/Error.h"
@@ -249,7 +250,9 @@ KernelShapes rowwise(int numInputs, int64_t width) {
 // ---------------------------------------------------------------------------------------------
 // embedding(ids) W[vocab, hidden] -> [T, hidden]
 
-KernelShapes embeddingShapes(const KernelParams &p, int) {
+KernelShapes embeddingShapes(const KernelParams &p, int numWeights) {
+  if (weightFormat(p))
+    return quantEmbeddingShapes(p, numWeights);
   int64_t hidden = positiveInt(p, "hidden"), vocab = positiveInt(p, "vocab");
   KernelShapes s;
   s.inputWidths = {1};
@@ -261,6 +264,8 @@ KernelShapes embeddingShapes(const KernelParams &p, int) {
 }
 
 void embeddingRun(const KernelArgs &a) {
+  if (weightFormat(a.params))
+    return quantEmbeddingRun(a);
   int64_t hidden = a.params.getInt("hidden"), vocab = a.params.getInt("vocab");
   const int32_t *ids = inI32(a, 0);
   for (int64_t t = 0; t < a.tokens; ++t)
@@ -435,6 +440,8 @@ std::optional<Act> linearEpilogue(const KernelParams &p) {
 }
 
 KernelShapes linearShapes(const KernelParams &p, int numWeights) {
+  if (weightFormat(p))
+    return quantLinearShapes(p, numWeights);
   int64_t k = positiveInt(p, "in_features"), n = positiveInt(p, "out_features");
   int64_t hasBias = p.getInt("has_bias");
   if (hasBias != 0 && hasBias != 1)
@@ -453,6 +460,8 @@ KernelShapes linearShapes(const KernelParams &p, int numWeights) {
 }
 
 void linearRun(const KernelArgs &a) {
+  if (weightFormat(a.params))
+    return quantLinearRun(a);
   int64_t k = a.params.getInt("in_features"), n = a.params.getInt("out_features");
   const float *bias = a.params.getInt("has_bias") ? a.weights[1] : nullptr;
   if (std::optional<Act> act = linearEpilogue(a.params))
@@ -465,7 +474,9 @@ void linearRun(const KernelArgs &a) {
 // ---------------------------------------------------------------------------------------------
 // logits(x, logit_rows) W[vocab, hidden] -> [R, vocab]
 
-KernelShapes logitsShapes(const KernelParams &p, int) {
+KernelShapes logitsShapes(const KernelParams &p, int numWeights) {
+  if (weightFormat(p))
+    return quantLogitsShapes(p, numWeights);
   int64_t hidden = positiveInt(p, "hidden"), vocab = positiveInt(p, "vocab");
   KernelShapes s;
   s.inputWidths = {hidden, 1};
@@ -477,6 +488,8 @@ KernelShapes logitsShapes(const KernelParams &p, int) {
 }
 
 void logitsRun(const KernelArgs &a) {
+  if (weightFormat(a.params))
+    return quantLogitsRun(a);
   int64_t hidden = a.params.getInt("hidden"), vocab = a.params.getInt("vocab");
   const int32_t *rows = inI32(a, 1);
   for (int64_t r = 0; r < a.logitRows; ++r)

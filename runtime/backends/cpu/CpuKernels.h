@@ -70,7 +70,8 @@ struct KernelShapes {
   std::vector<fb::DType> inputDtypes;
   std::vector<fb::Rows> inputRows;
   std::vector<int64_t> outputWidths;         // F32 elements per row, one per output
-  std::vector<std::vector<int64_t>> weights; // expected shape of each weight (all F32)
+  std::vector<std::vector<int64_t>> weights; // expected shape of each weight
+  std::vector<fb::DType> weightDtypes;       // dtype of each weight; empty: all F32
   int kvLayer = -1;                          // attention: the KV cache layer it uses
   int64_t kvRowWidth = 0;                    // attention: num_kv_heads * head_dim
   int64_t kvHeadDim = 0;

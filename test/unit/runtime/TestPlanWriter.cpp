@@ -104,14 +104,21 @@ flatbuffers::Offset<fb::KernelCall> buildCall(flatbuffers::FlatBufferBuilder &b,
 // Lays out one weight file: header page, then each of its tensors at the next 4 KiB boundary.
 struct FileImage {
   std::vector<uint8_t> bytes = std::vector<uint8_t>(kWeightAlignment, 0);
-  uint64_t append(const std::vector<float> &data) {
+  uint64_t append(const void *data, size_t size) {
     uint64_t offset = bytes.size();
-    bytes.resize(offset + data.size() * 4);
-    std::memcpy(bytes.data() + offset, data.data(), data.size() * 4);
+    bytes.resize(offset + size);
+    std::memcpy(bytes.data() + offset, data, size);
     bytes.resize((bytes.size() + kWeightAlignment - 1) / kWeightAlignment * kWeightAlignment);
     return offset;
   }
 };
+
+const void *bytesOf(const TWeight &w) {
+  return w.dtype == fb::DType::F32 ? static_cast<const void *>(w.data.data()) : w.blocks.data();
+}
+size_t sizeOf(const TWeight &w) {
+  return w.dtype == fb::DType::F32 ? w.data.size() * 4 : w.blocks.size();
+}
 
 void writeFile(const fs::path &path, const void *data, size_t size) {
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
@@ -126,7 +133,7 @@ WrittenPlan writePlan(const TPlan &plan, const fs::path &dir) {
   WrittenPlan written;
   std::vector<FileImage> images(plan.numWeightFiles);
   for (const TWeight &w : plan.weights)
-    written.weightOffsets.push_back(images.at(w.file).append(w.data));
+    written.weightOffsets.push_back(images.at(w.file).append(bytesOf(w), sizeOf(w)));
   for (FileImage &img : images) {
     WeightFileHeader h{};
     std::memcpy(h.magic, kWeightFileMagic, sizeof h.magic);
@@ -147,10 +154,10 @@ WrittenPlan writePlan(const TPlan &plan, const fs::path &dir) {
   std::vector<flatbuffers::Offset<fb::WeightEntry>> weights;
   for (size_t i = 0; i < plan.weights.size(); ++i) {
     const TWeight &w = plan.weights[i];
-    uint64_t size = w.data.size() * 4;
-    uint64_t checksum = XXH3_64bits(w.data.data(), size);
+    uint64_t size = sizeOf(w);
+    uint64_t checksum = XXH3_64bits(bytesOf(w), size);
     weights.push_back(fb::CreateWeightEntryDirect(
-        b, w.name.c_str(), fb::DType::F32, &w.shape, "row_major", w.file,
+        b, w.name.c_str(), w.dtype, &w.shape, w.layout.c_str(), w.file,
         w.offsetOverride.value_or(written.weightOffsets[i]), w.sizeOverride.value_or(size),
         w.checksumOverride.value_or(checksum)));
   }

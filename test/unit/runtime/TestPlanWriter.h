@@ -66,6 +66,10 @@ struct TWeight {
   std::vector<int64_t> shape{};
   std::vector<float> data{};
   uint32_t file = 0;
+  // A quantized weight: `blocks` are written instead of `data`, with this dtype and layout.
+  fb::DType dtype = fb::DType::F32;
+  std::vector<uint8_t> blocks{};
+  std::string layout = "row_major";
   // What the plan's entry says when a test wants it to lie; the data is written where it belongs.
   std::optional<uint64_t> offsetOverride{}, sizeOverride{}, checksumOverride{};
 };

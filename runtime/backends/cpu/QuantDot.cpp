@@ -1,0 +1,157 @@
+#include "backends/cpu/QuantDot.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace llmrt::cpu {
+namespace {
+
+using llm::quant::Scheme;
+
+// ---- scalar reference: the operations of QuantDot.h, one row at a time ----
+
+int32_t dotQ8(const int8_t *w, const int8_t *a) {
+  int32_t s = 0;
+  for (int i = 0; i < 32; ++i)
+    s += int32_t{w[i]} * a[i];
+  return s;
+}
+
+int32_t dotQ4(const uint8_t *qs, const int8_t *a) {
+  int32_t s = 0;
+  for (int i = 0; i < 16; ++i)
+    s += int32_t{qs[i] & 0x0f} * a[i] + int32_t{qs[i] >> 4} * a[16 + i];
+  return s;
+}
+
+float dotRowScalar(Scheme scheme, const uint8_t *row, const ActBlock *act, int64_t blocks) {
+  using namespace llm::quant;
+  float acc = 0;
+  for (int64_t b = 0; b < blocks; ++b) {
+    const ActBlock &a = act[b];
+    switch (scheme) {
+    case Scheme::Q8_0: {
+      const auto &w = reinterpret_cast<const BlockQ8_0 *>(row)[b];
+      float scale = halfToFloat(w.d) * a.d;
+      acc = std::fma(scale, static_cast<float>(dotQ8(w.q, a.q)), acc);
+      break;
+    }
+    case Scheme::Q4_0: {
+      const auto &w = reinterpret_cast<const BlockQ4_0 *>(row)[b];
+      float scale = halfToFloat(w.d) * a.d;
+      acc = std::fma(scale, static_cast<float>(dotQ4(w.qs, a.q) - 8 * a.sum), acc);
+      break;
+    }
+    case Scheme::Q4_1: {
+      const auto &w = reinterpret_cast<const BlockQ4_1 *>(row)[b];
+      float scale = halfToFloat(w.d) * a.d, mins = halfToFloat(w.m) * a.d;
+      acc = std::fma(scale, static_cast<float>(dotQ4(w.qs, a.q)), acc);
+      acc = std::fma(mins, static_cast<float>(a.sum), acc);
+      break;
+    }
+    }
+  }
+  return acc;
+}
+
+void dotRows4Scalar(Scheme scheme, const uint8_t *const rows[4], const ActBlock *act,
+                    int64_t blocks, float out[4]) {
+  for (int j = 0; j < 4; ++j)
+    out[j] = dotRowScalar(scheme, rows[j], act, blocks);
+}
+
+} // namespace
+
+// ---- SIMD paths: one body, compiled per ISA with function-level target attributes ----
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c")
+#define QUANT_NS avx2
+#define QUANT_DPBUSD 0
+#include "backends/cpu/QuantDotBody.inc"
+#undef QUANT_NS
+#undef QUANT_DPBUSD
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avx512f,avx512vl,avx512bw,avx512vnni")
+#define QUANT_NS avx512vnni
+#define QUANT_DPBUSD 1
+#include "backends/cpu/QuantDotBody.inc"
+#undef QUANT_NS
+#undef QUANT_DPBUSD
+#pragma GCC pop_options
+
+#pragma GCC push_options
+#pragma GCC target("avx2,fma,f16c,avxvnni")
+#define QUANT_NS avxvnni
+#define QUANT_DPBUSD 2
+#include "backends/cpu/QuantDotBody.inc"
+#undef QUANT_NS
+#undef QUANT_DPBUSD
+#pragma GCC pop_options
+
+void quantizeActivations(const float *x, int64_t k, ActBlock *out) {
+  for (int64_t b = 0; b < k / 32; ++b, x += 32) {
+    float amax = 0;
+    for (int i = 0; i < 32; ++i)
+      amax = std::max(amax, std::fabs(x[i]));
+    float d = amax / 127.0f;
+    float id = d == 0 ? 0.0f : 1.0f / d;
+    ActBlock &a = out[b];
+    a.d = d;
+    a.sum = 0;
+    for (int i = 0; i < 32; ++i) {
+      float scaled = x[i] * id;
+      a.q[i] = static_cast<int8_t>(std::round(scaled));
+      a.sum += a.q[i];
+    }
+  }
+}
+
+std::string_view isaName(Isa isa) {
+  switch (isa) {
+  case Isa::Scalar: return "scalar";
+  case Isa::Avx2: return "avx2";
+  case Isa::Avx512Vnni: return "avx512-vnni";
+  case Isa::AvxVnni: return "avx-vnni";
+  }
+  return "?";
+}
+
+bool isaSupported(Isa isa) {
+  bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+              __builtin_cpu_supports("f16c");
+  switch (isa) {
+  case Isa::Scalar: return true;
+  case Isa::Avx2: return avx2;
+  case Isa::Avx512Vnni:
+    return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
+           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
+  case Isa::AvxVnni: return avx2 && __builtin_cpu_supports("avxvnni");
+  }
+  return false;
+}
+
+Isa bestIsa() {
+  static const Isa best = [] {
+    for (Isa isa : {Isa::Avx512Vnni, Isa::AvxVnni, Isa::Avx2})
+      if (isaSupported(isa))
+        return isa;
+    return Isa::Scalar;
+  }();
+  return best;
+}
+
+DotRows4Fn dotRows4For(Isa isa) {
+  switch (isa) {
+  case Isa::Scalar: return dotRows4Scalar;
+  case Isa::Avx2: return avx2::dotRows4;
+  case Isa::Avx512Vnni: return avx512vnni::dotRows4;
+  case Isa::AvxVnni: return avxvnni::dotRows4;
+  }
+  return dotRows4Scalar;
+}
+
+} // namespace llmrt::cpu

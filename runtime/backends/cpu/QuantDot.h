@@ -1,0 +1,51 @@
+// Integer dot products of quantized weight rows with int8-quantized activations, per ISA.
+//
+// A linear over a quantized weight first quantizes each activation row to blocks of 32 int8
+// values with one float scale (ActBlock, as llama.cpp's q8_0/q8_1 activations), then computes each
+// output as a sum over blocks of scale * (integer dot of the block). Per block b of a row:
+//   q8_0: acc = fma(dw * da, float(sum_i w_i a_i), acc)
+//   q4_0: acc = fma(dw * da, float(sum_i q_i a_i - 8 * sum_i a_i), acc)
+//   q4_1: acc = fma(dw * da, float(sum_i q_i a_i), acc); acc = fma(mw * da, float(sum_i a_i), acc)
+// starting from acc = 0, blocks in order.
+// NOTE: every ISA path computes the integer sums exactly and then performs exactly these float
+// operations in this order (SIMD paths put four weight rows in four lanes), so all paths give the
+// same bits as the scalar reference, and a row's result never depends on the batch (batch
+// invariance). The integer sums are exact for weights in [-127, 127] (q8_0; ggml's quantizers never
+// write -128) and activations in [-127, 127].
+#pragma once
+
+#include "plan/QuantFormat.h"
+
+#include <cstdint>
+#include <span>
+#include <string_view>
+
+namespace llmrt::cpu {
+
+// One quantized activation block: x_i ~ d * q_i; sum = sum_i q_i.
+struct ActBlock {
+  float d;
+  int32_t sum;
+  int8_t q[32];
+};
+static_assert(sizeof(ActBlock) == 40);
+
+// Quantizes k floats (k a multiple of 32): d = max|x| / 127, q = round(x / d) half away from zero
+// (computed as x * (1 / d), as ggml does). Scalar on every ISA (its cost is O(k) per row).
+void quantizeActivations(const float *x, int64_t k, ActBlock *out);
+
+enum class Isa { Scalar, Avx2, Avx512Vnni, AvxVnni };
+std::string_view isaName(Isa isa);
+// Whether this CPU can run the path (Scalar always; Avx2 needs AVX2 + FMA + F16C; the VNNI paths
+// need AVX2 too, plus AVX-512 VL + VNNI or AVX-VNNI).
+bool isaSupported(Isa isa);
+// The fastest supported path: chosen once per process from cpuid.
+Isa bestIsa();
+
+// out[j] = dot(weight row rows[j], act) for j < 4; each row holds `blocks` blocks of `scheme`.
+// Rows may repeat (tails pass the last row again).
+using DotRows4Fn = void (*)(llm::quant::Scheme scheme, const uint8_t *const rows[4],
+                            const ActBlock *act, int64_t blocks, float out[4]);
+DotRows4Fn dotRows4For(Isa isa);
+
+} // namespace llmrt::cpu

@@ -1,0 +1,209 @@
+#include "backends/cpu/QuantLinear.h"
+
+#include "support/Error.h"
+
+#include <algorithm>
+#include <vector>
+
+namespace llmrt::cpu {
+
+using llm::fail;
+using llm::quant::Scheme;
+
+namespace {
+
+constexpr int64_t kMaxSize = int64_t{1} << 24;
+// Below this many multiply-adds a call runs on the calling thread (as in CpuKernels.cpp).
+constexpr int64_t kMinParallelWork = int64_t{1} << 15;
+
+int64_t positiveInt(const KernelParams &p, std::string_view name) {
+  int64_t v = p.getInt(name);
+  if (v <= 0 || v > kMaxSize)
+    fail("parameter '{}' is {}, expected a positive integer up to {}", name, v, kMaxSize);
+  return v;
+}
+
+fb::DType dtypeOf(Scheme s) {
+  switch (s) {
+  case Scheme::Q8_0: return fb::DType::Q8_0;
+  case Scheme::Q4_0: return fb::DType::Q4_0;
+  case Scheme::Q4_1: return fb::DType::Q4_1;
+  }
+  return fb::DType::F32;
+}
+
+// A quantized weight's rows are whole blocks.
+int64_t blockedInt(const KernelParams &p, std::string_view name) {
+  int64_t v = positiveInt(p, name);
+  if (v % llm::quant::kBlockElems != 0)
+    fail("parameter '{}' is {}: a quantized weight needs rows of whole {}-element blocks", name,
+         v, llm::quant::kBlockElems);
+  return v;
+}
+
+std::optional<Activation> gluOf(const KernelParams &p) {
+  if (!p.has("epilogue") || p.getString("epilogue") == "none")
+    return std::nullopt;
+  const std::string &e = p.getString("epilogue");
+  if (e == "glu_silu")
+    return Activation::Silu;
+  if (e == "glu_gelu")
+    return Activation::Gelu;
+  if (e == "glu_gelu_tanh")
+    return Activation::GeluTanh;
+  fail("parameter 'epilogue' is '{}', expected none, glu_silu, glu_gelu or glu_gelu_tanh", e);
+}
+
+template <class T> T *grow(std::vector<T> &buf, size_t n) {
+  if (buf.size() < n)
+    buf.resize(std::max(n, buf.size() * 2));
+  return buf.data();
+}
+
+const uint8_t *weightBytes(const KernelArgs &a, int i) {
+  return reinterpret_cast<const uint8_t *>(a.weights[i]);
+}
+
+} // namespace
+
+std::optional<Scheme> weightFormat(const KernelParams &params) {
+  if (!params.has("weight_format"))
+    return std::nullopt;
+  const std::string &name = params.getString("weight_format");
+  if (name == "f32")
+    return std::nullopt;
+  std::optional<Scheme> s = llm::quant::parseScheme(name);
+  if (!s)
+    fail("parameter 'weight_format' is '{}', expected f32, q8_0, q4_0 or q4_1", name);
+  return s;
+}
+
+void quantMatmul(Scheme scheme, const float *x, int64_t ldx, const int32_t *rowIdx, int64_t rows,
+                 const uint8_t *w, int64_t n, int64_t k, const float *bias, float *out,
+                 std::optional<Activation> glu, Isa isa) {
+  const int64_t blocks = k / llm::quant::kBlockElems;
+  const size_t rowBytes = static_cast<size_t>(blocks) * llm::quant::blockBytes(scheme);
+  const DotRows4Fn dot = dotRows4For(isa);
+  static thread_local std::vector<ActBlock> actBuf;
+  // NOTE: the calling thread's buffer, shared read-only with the team below.
+  ActBlock *act = grow(actBuf, static_cast<size_t>(rows * blocks));
+  const bool parallel = rows * n * k * (glu ? 2 : 1) >= kMinParallelWork;
+#pragma omp parallel for if (parallel && rows > 1) schedule(static)
+  for (int64_t r = 0; r < rows; ++r)
+    quantizeActivations(x + (rowIdx ? rowIdx[r] : r) * ldx, k, act + r * blocks);
+  const int64_t groups = (n + 3) / 4;
+#pragma omp parallel for if (parallel) schedule(static)
+  for (int64_t g = 0; g < groups; ++g) {
+    int64_t n0 = g * 4, width = std::min<int64_t>(4, n - n0);
+    const uint8_t *wr[4], *ur[4];
+    for (int64_t j = 0; j < 4; ++j) {
+      int64_t col = n0 + std::min(j, width - 1); // tails repeat the last row (not stored)
+      wr[j] = w + col * rowBytes;
+      ur[j] = w + (n + col) * rowBytes;
+    }
+    for (int64_t r = 0; r < rows; ++r) {
+      const ActBlock *ar = act + r * blocks;
+      float res[4];
+      dot(scheme, wr, ar, blocks, res);
+      float *o = out + r * n + n0;
+      if (!glu) {
+        for (int64_t j = 0; j < width; ++j)
+          o[j] = res[j] + (bias ? bias[n0 + j] : 0.0f);
+        continue;
+      }
+      float up[4];
+      dot(scheme, ur, ar, blocks, up);
+      for (int64_t j = 0; j < width; ++j) {
+        res[j] += bias ? bias[n0 + j] : 0.0f;
+        up[j] += bias ? bias[n + n0 + j] : 0.0f;
+      }
+      applyGlu(*glu, res, up, o, width);
+    }
+  }
+}
+
+KernelShapes quantLinearShapes(const KernelParams &p, int numWeights) {
+  Scheme scheme = *weightFormat(p);
+  int64_t k = blockedInt(p, "in_features"), n = positiveInt(p, "out_features");
+  int64_t hasBias = p.getInt("has_bias");
+  if (hasBias != 0 && hasBias != 1)
+    fail("parameter 'has_bias' is {}, expected 0 or 1", hasBias);
+  if (numWeights != 1 + hasBias)
+    fail("has_bias is {} but the call passes {} weights, expected {}", hasBias, numWeights,
+         1 + hasBias);
+  int64_t rows = gluOf(p) ? 2 * n : n;
+  KernelShapes s;
+  s.inputWidths = {k};
+  s.inputDtypes = {fb::DType::F32};
+  s.inputRows = {fb::Rows::Tokens};
+  s.outputWidths = {n};
+  s.weights = {{rows, k}};
+  s.weightDtypes = {dtypeOf(scheme)};
+  if (hasBias) {
+    s.weights.push_back({rows});
+    s.weightDtypes.push_back(fb::DType::F32);
+  }
+  return s;
+}
+
+void quantLinearRun(const KernelArgs &a) {
+  int64_t k = a.params.getInt("in_features"), n = a.params.getInt("out_features");
+  const float *bias = a.params.getInt("has_bias") ? a.weights[1] : nullptr;
+  quantMatmul(*weightFormat(a.params), static_cast<const float *>(a.inputs[0]), k, nullptr,
+              a.tokens, weightBytes(a, 0), n, k, bias, static_cast<float *>(a.output),
+              gluOf(a.params));
+}
+
+KernelShapes quantLogitsShapes(const KernelParams &p, int) {
+  Scheme scheme = *weightFormat(p);
+  int64_t hidden = blockedInt(p, "hidden"), vocab = positiveInt(p, "vocab");
+  KernelShapes s;
+  s.inputWidths = {hidden, 1};
+  s.inputDtypes = {fb::DType::F32, fb::DType::I32};
+  s.inputRows = {fb::Rows::Tokens, fb::Rows::LogitRows};
+  s.outputWidths = {vocab};
+  s.weights = {{vocab, hidden}};
+  s.weightDtypes = {dtypeOf(scheme)};
+  return s;
+}
+
+void quantLogitsRun(const KernelArgs &a) {
+  int64_t hidden = a.params.getInt("hidden"), vocab = a.params.getInt("vocab");
+  const int32_t *rows = static_cast<const int32_t *>(a.inputs[1]);
+  for (int64_t r = 0; r < a.logitRows; ++r)
+    if (rows[r] < 0 || rows[r] >= a.tokens)
+      fail("logits: logit row {} is {}, outside the step's {} tokens", r, rows[r], a.tokens);
+  quantMatmul(*weightFormat(a.params), static_cast<const float *>(a.inputs[0]), hidden, rows,
+              a.logitRows, weightBytes(a, 0), vocab, hidden, nullptr,
+              static_cast<float *>(a.output));
+}
+
+KernelShapes quantEmbeddingShapes(const KernelParams &p, int) {
+  Scheme scheme = *weightFormat(p);
+  int64_t hidden = blockedInt(p, "hidden"), vocab = positiveInt(p, "vocab");
+  KernelShapes s;
+  s.inputWidths = {1};
+  s.inputDtypes = {fb::DType::I32};
+  s.inputRows = {fb::Rows::Tokens};
+  s.outputWidths = {hidden};
+  s.weights = {{vocab, hidden}};
+  s.weightDtypes = {dtypeOf(scheme)};
+  return s;
+}
+
+// Rows are dequantized by the reference dequantizer: the same floats as llmc's --quant none.
+void quantEmbeddingRun(const KernelArgs &a) {
+  Scheme scheme = *weightFormat(a.params);
+  int64_t hidden = a.params.getInt("hidden"), vocab = a.params.getInt("vocab");
+  const int32_t *ids = static_cast<const int32_t *>(a.inputs[0]);
+  for (int64_t t = 0; t < a.tokens; ++t)
+    if (ids[t] < 0 || ids[t] >= vocab)
+      fail("embedding: token id {} at row {} is outside the vocabulary [0, {})", ids[t], t, vocab);
+  const uint64_t rowBytes = llm::quant::tensorBytes(scheme, 1, hidden);
+  float *y = static_cast<float *>(a.output);
+#pragma omp parallel for if (a.tokens * hidden >= kMinParallelWork) schedule(static)
+  for (int64_t t = 0; t < a.tokens; ++t)
+    llm::quant::dequantize(scheme, weightBytes(a, 0) + ids[t] * rowBytes, hidden, y + t * hidden);
+}
+
+} // namespace llmrt::cpu

@@ -1,0 +1,189 @@
+#include "plan/QuantFormat.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+
+namespace llm::quant {
+
+std::string_view schemeName(Scheme s) {
+  switch (s) {
+  case Scheme::Q8_0: return "q8_0";
+  case Scheme::Q4_0: return "q4_0";
+  case Scheme::Q4_1: return "q4_1";
+  }
+  return "?";
+}
+
+std::optional<Scheme> parseScheme(std::string_view name) {
+  for (Scheme s : {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1})
+    if (schemeName(s) == name)
+      return s;
+  return std::nullopt;
+}
+
+size_t blockBytes(Scheme s) {
+  switch (s) {
+  case Scheme::Q8_0: return sizeof(BlockQ8_0);
+  case Scheme::Q4_0: return sizeof(BlockQ4_0);
+  case Scheme::Q4_1: return sizeof(BlockQ4_1);
+  }
+  return 0;
+}
+
+uint64_t tensorBytes(Scheme s, int64_t rows, int64_t cols) {
+  return static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols / kBlockElems) * blockBytes(s);
+}
+
+float halfToFloat(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000) << 16, exp = (h >> 10) & 0x1f, man = h & 0x3ff;
+  uint32_t bits;
+  if (exp == 0x1f) {
+    bits = sign | 0x7f800000 | (man << 13);
+  } else if (exp != 0) {
+    bits = sign | ((exp + 112) << 23) | (man << 13);
+  } else if (man == 0) {
+    bits = sign;
+  } else { // subnormal: normalize
+    int e = -1;
+    do {
+      ++e;
+      man <<= 1;
+    } while ((man & 0x400) == 0);
+    bits = sign | (static_cast<uint32_t>(112 - e) << 23) | ((man & 0x3ff) << 13);
+  }
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  return f;
+}
+
+uint16_t floatToHalf(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof x);
+  uint32_t sign = (x >> 16) & 0x8000;
+  uint32_t absx = x & 0x7fffffff;
+  if (absx > 0x7f800000) // NaN: quiet, keep the top mantissa bits
+    return static_cast<uint16_t>(sign | 0x7e00 | ((absx >> 13) & 0x3ff));
+  if (absx >= 0x477ff000) // rounds to >= 65536: infinity
+    return static_cast<uint16_t>(sign | 0x7c00);
+  if (absx < 0x38800000) { // below the smallest normal half: subnormal (or zero)
+    if (absx < 0x33000000) // below half the smallest subnormal: zero
+      return static_cast<uint16_t>(sign);
+    uint32_t exp = absx >> 23, man = (absx & 0x7fffff) | 0x800000;
+    uint32_t shift = 126 - exp; // 14..24: the half subnormal's ulp is 2^-24
+    uint32_t q = man >> shift, rem = man & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rem > halfway || (rem == halfway && (q & 1)))
+      ++q;
+    return static_cast<uint16_t>(sign | q);
+  }
+  uint32_t r = absx + 0xfff + ((absx >> 13) & 1) - (112u << 23); // round to nearest even
+  return static_cast<uint16_t>(sign | (r >> 13));
+}
+
+namespace {
+
+float roundAway(float v) { return std::round(v); } // half away from zero, as np_roundf
+
+void packNibbles(const uint8_t q[32], uint8_t qs[16]) {
+  for (int i = 0; i < 16; ++i)
+    qs[i] = static_cast<uint8_t>(q[i] | (q[16 + i] << 4));
+}
+
+void quantizeQ8_0(const float *x, BlockQ8_0 &b) {
+  float amax = 0;
+  for (int i = 0; i < 32; ++i)
+    amax = std::max(amax, std::fabs(x[i]));
+  float d = amax / 127.0f;
+  float id = d == 0 ? 0.0f : 1.0f / d;
+  for (int i = 0; i < 32; ++i)
+    b.q[i] = static_cast<int8_t>(roundAway(x[i] * id));
+  b.d = floatToHalf(d);
+}
+
+uint8_t nibble(float v) { // trunc, to uint8, clip to 15
+  float t = std::trunc(v);
+  int q = static_cast<int>(t);
+  return static_cast<uint8_t>(std::clamp(q, 0, 15));
+}
+
+void quantizeQ4_0(const float *x, BlockQ4_0 &b) {
+  float amax = 0, max = 0;
+  for (int i = 0; i < 32; ++i)
+    if (std::fabs(x[i]) > amax) { // first index of the largest magnitude, as argmax
+      amax = std::fabs(x[i]);
+      max = x[i];
+    }
+  float d = max / -8.0f;
+  float id = d == 0 ? 0.0f : 1.0f / d;
+  uint8_t q[32];
+  for (int i = 0; i < 32; ++i) {
+    float scaled = x[i] * id;
+    q[i] = nibble(scaled + 8.5f);
+  }
+  packNibbles(q, b.qs);
+  b.d = floatToHalf(d);
+}
+
+void quantizeQ4_1(const float *x, BlockQ4_1 &b) {
+  float max = x[0], min = x[0];
+  for (int i = 1; i < 32; ++i) {
+    max = std::max(max, x[i]);
+    min = std::min(min, x[i]);
+  }
+  float d = (max - min) / 15.0f;
+  float id = d == 0 ? 0.0f : 1.0f / d;
+  uint8_t q[32];
+  for (int i = 0; i < 32; ++i) {
+    float scaled = (x[i] - min) * id;
+    q[i] = nibble(scaled + 0.5f);
+  }
+  packNibbles(q, b.qs);
+  b.d = floatToHalf(d);
+  b.m = floatToHalf(min);
+}
+
+int nib(const uint8_t *qs, int i) { return i < 16 ? qs[i] & 0x0f : qs[i - 16] >> 4; }
+
+} // namespace
+
+void quantize(Scheme s, const float *x, int64_t n, uint8_t *out) {
+  for (int64_t b = 0; b < n / kBlockElems; ++b, x += kBlockElems) {
+    switch (s) {
+    case Scheme::Q8_0: quantizeQ8_0(x, reinterpret_cast<BlockQ8_0 *>(out)[b]); break;
+    case Scheme::Q4_0: quantizeQ4_0(x, reinterpret_cast<BlockQ4_0 *>(out)[b]); break;
+    case Scheme::Q4_1: quantizeQ4_1(x, reinterpret_cast<BlockQ4_1 *>(out)[b]); break;
+    }
+  }
+}
+
+void dequantize(Scheme s, const uint8_t *in, int64_t n, float *out) {
+  for (int64_t b = 0; b < n / kBlockElems; ++b, out += kBlockElems) {
+    switch (s) {
+    case Scheme::Q8_0: {
+      const auto &blk = reinterpret_cast<const BlockQ8_0 *>(in)[b];
+      float d = halfToFloat(blk.d);
+      for (int i = 0; i < 32; ++i)
+        out[i] = d * static_cast<float>(blk.q[i]);
+      break;
+    }
+    case Scheme::Q4_0: {
+      const auto &blk = reinterpret_cast<const BlockQ4_0 *>(in)[b];
+      float d = halfToFloat(blk.d);
+      for (int i = 0; i < 32; ++i)
+        out[i] = d * static_cast<float>(nib(blk.qs, i) - 8);
+      break;
+    }
+    case Scheme::Q4_1: {
+      const auto &blk = reinterpret_cast<const BlockQ4_1 *>(in)[b];
+      float d = halfToFloat(blk.d), m = halfToFloat(blk.m);
+      for (int i = 0; i < 32; ++i) {
+        float dq = d * static_cast<float>(nib(blk.qs, i));
+        out[i] = dq + m;
+      }
+      break;
+    }
+    }
+  }
+}
+
+} // namespace llm::quant

@@ -1,0 +1,40 @@
+// RUN: llm-opt %s -split-input-file -verify-diagnostics
+// The quant attributes of llm.weight and kplan.weight are checked.
+
+func.func @partial_blocks() {
+  // expected-error @+1 {{quant 'q8_0' needs a matrix whose rows are whole blocks of 32 elements}}
+  %w = llm.weight "v" {quant = "q8_0"} : tensor<8x48xf32>
+  return
+}
+
+// -----
+
+func.func @unknown_format() {
+  // expected-error @+1 {{unknown quant 'q3_k' (known: q8_0, q4_0, q4_1)}}
+  %w = llm.weight "v" {quant = "q3_k"} : tensor<8x32xf32>
+  return
+}
+
+// -----
+
+func.func @vector() {
+  // expected-error @+1 {{needs a matrix}}
+  %w = llm.weight "v" {quant = "q4_0"} : tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @blocks_without_format() {
+  // expected-error @+1 {{layout row_blocks goes with a quant format, and only it}}
+  %w = kplan.weight ["v"] {layout = "row_blocks"} : tensor<8x32xf32>
+  return
+}
+
+// -----
+
+func.func @format_without_blocks() {
+  // expected-error @+1 {{layout row_blocks goes with a quant format, and only it}}
+  %w = kplan.weight ["v"] {quant = "q8_0"} : tensor<8x32xf32>
+  return
+}

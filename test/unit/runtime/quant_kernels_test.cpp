@@ -1,0 +1,231 @@
+// Quantized weights: the block formats against gguf.quants (fixture made by
+// tools/fixtures/make_quant_fixtures.py), and every dot-product ISA path this CPU can run against
+// the scalar reference, bit for bit, on random shapes including odd ones.
+#include "backends/cpu/QuantLinear.h"
+#include "plan/QuantFormat.h"
+#include "support/Error.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <random>
+
+namespace llmrt::cpu {
+namespace {
+
+using llm::quant::Scheme;
+constexpr Scheme kSchemes[] = {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1};
+constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
+
+float fromBits(uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
+}
+uint32_t toBits(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+}
+
+nlohmann::json fixture() {
+  std::ifstream in(QUANT_FIXTURE);
+  return nlohmann::json::parse(in);
+}
+
+TEST(QuantFormat, QuantizeAndDequantizeMatchGgufQuantsBitForBit) {
+  nlohmann::json f = fixture();
+  ASSERT_EQ(f.at("cases").size(), 3u);
+  for (const auto &c : f.at("cases")) {
+    std::string name = c.at("scheme");
+    SCOPED_TRACE(name);
+    Scheme s = *llm::quant::parseScheme(name);
+    std::vector<float> x;
+    for (uint32_t b : c.at("input_bits").get<std::vector<uint32_t>>())
+      x.push_back(fromBits(b));
+    std::string hex = c.at("blocks_hex");
+    std::vector<uint8_t> expected(hex.size() / 2);
+    for (size_t i = 0; i < expected.size(); ++i)
+      expected[i] = static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+    ASSERT_EQ(expected.size(), llm::quant::tensorBytes(s, 1, x.size()));
+    std::vector<uint8_t> blocks(expected.size());
+    llm::quant::quantize(s, x.data(), x.size(), blocks.data());
+    size_t bb = llm::quant::blockBytes(s);
+    for (size_t b = 0; b < blocks.size() / bb; ++b)
+      EXPECT_EQ(0, std::memcmp(blocks.data() + b * bb, expected.data() + b * bb, bb)) << "block " << b;
+    std::vector<float> y(x.size());
+    llm::quant::dequantize(s, expected.data(), x.size(), y.data());
+    auto want = c.at("dequant_bits").get<std::vector<uint32_t>>();
+    for (size_t i = 0; i < y.size(); ++i)
+      ASSERT_EQ(toBits(y[i]), want[i]) << "element " << i;
+  }
+}
+
+TEST(QuantFormat, HalfConversionsMatchNumpy) {
+  nlohmann::json h = fixture().at("halves");
+  auto floats = h.at("float_bits").get<std::vector<uint32_t>>();
+  auto halves = h.at("half_bits").get<std::vector<uint32_t>>();
+  for (size_t i = 0; i < floats.size(); ++i)
+    EXPECT_EQ(llm::quant::floatToHalf(fromBits(floats[i])), halves[i]) << fromBits(floats[i]);
+  for (uint32_t v = 0; v < 0x10000; ++v) { // every half survives the round trip
+    float f = llm::quant::halfToFloat(static_cast<uint16_t>(v));
+    if (!std::isnan(f))
+      ASSERT_EQ(llm::quant::floatToHalf(f), v);
+  }
+}
+
+// Random weights (quantized by the reference quantizer) and activations.
+struct Problem {
+  Scheme scheme;
+  int64_t rows, n, k;
+  std::vector<float> x, bias;
+  std::vector<uint8_t> w;
+};
+
+Problem makeProblem(Scheme s, int64_t rows, int64_t n, int64_t k, uint32_t seed, bool glu) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd;
+  Problem p{s, rows, n, k, {}, {}, {}};
+  int64_t wrows = glu ? 2 * n : n;
+  std::vector<float> wf(wrows * k);
+  for (float &v : wf)
+    v = nd(rng) * 0.1f;
+  p.w.resize(llm::quant::tensorBytes(s, wrows, k));
+  llm::quant::quantize(s, wf.data(), wf.size(), p.w.data());
+  p.x.resize(rows * k);
+  for (float &v : p.x)
+    v = nd(rng);
+  p.bias.resize(wrows);
+  for (float &v : p.bias)
+    v = nd(rng);
+  return p;
+}
+
+// The scalar reference against exact arithmetic on the values it represents: dequantized
+// weights times dequantized activations, summed in double.
+TEST(QuantDot, ScalarReferenceComputesTheDequantizedDotProduct) {
+  for (Scheme s : kSchemes) {
+    SCOPED_TRACE(llm::quant::schemeName(s));
+    Problem p = makeProblem(s, 3, 5, 96, 7, false);
+    std::vector<float> out(3 * 5);
+    quantMatmul(s, p.x.data(), p.k, nullptr, 3, p.w.data(), 5, p.k, nullptr, out.data(),
+                std::nullopt, Isa::Scalar);
+    std::vector<float> wf(5 * p.k);
+    llm::quant::dequantize(s, p.w.data(), wf.size(), wf.data());
+    for (int64_t r = 0; r < 3; ++r) {
+      std::vector<ActBlock> act(p.k / 32);
+      quantizeActivations(p.x.data() + r * p.k, p.k, act.data());
+      for (int64_t j = 0; j < 5; ++j) {
+        double exact = 0, mag = 0;
+        for (int64_t i = 0; i < p.k; ++i) {
+          double term = double(wf[j * p.k + i]) * act[i / 32].d * act[i / 32].q[i % 32];
+          exact += term;
+          mag += std::fabs(term);
+        }
+        EXPECT_NEAR(out[r * 5 + j], exact, 1e-5 * mag + 1e-6) << r << "," << j;
+      }
+    }
+  }
+}
+
+// Every ISA path, plain and with the glu epilogue and a bias, gives the scalar bits; so does a
+// single row computed alone (batch invariance), and gathered rows.
+TEST(QuantDot, EveryIsaPathMatchesTheScalarReferenceBitForBit) {
+  struct Shape {
+    int64_t rows, n, k;
+  };
+  const Shape shapes[] = {{1, 1, 32}, {1, 7, 64}, {2, 5, 96}, {5, 17, 160}, {3, 64, 576},
+                          {13, 33, 32}, {1, 130, 1536}};
+  int tested = 0;
+  for (Isa isa : kIsas) {
+    if (!isaSupported(isa) || isa == Isa::Scalar)
+      continue;
+    ++tested;
+    for (Scheme s : kSchemes)
+      for (const Shape &sh : shapes)
+        for (bool glu : {false, true}) {
+          SCOPED_TRACE(std::string(isaName(isa)) + " " + std::string(llm::quant::schemeName(s)) +
+                       " " + std::to_string(sh.rows) + "x" + std::to_string(sh.n) + "x" +
+                       std::to_string(sh.k) + (glu ? " glu" : ""));
+          Problem p = makeProblem(s, sh.rows, sh.n, sh.k, 1000 + sh.n + sh.k, glu);
+          std::optional<Activation> act;
+          if (glu)
+            act = Activation::Silu;
+          std::vector<float> ref(sh.rows * sh.n), got(sh.rows * sh.n), one(sh.n);
+          quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k,
+                      p.bias.data(), ref.data(), act, Isa::Scalar);
+          quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k,
+                      p.bias.data(), got.data(), act, isa);
+          ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
+          int32_t last = static_cast<int32_t>(sh.rows - 1);
+          quantMatmul(s, p.x.data(), sh.k, &last, 1, p.w.data(), sh.n, sh.k, p.bias.data(),
+                      one.data(), act, isa);
+          ASSERT_EQ(0, std::memcmp(one.data(), ref.data() + last * sh.n, sh.n * sizeof(float)));
+        }
+  }
+  RecordProperty("isa_paths_tested", tested);
+  std::cout << "SIMD paths tested on this CPU: " << tested << " (best: " << isaName(bestIsa())
+            << ")\n";
+}
+
+// The glu epilogue equals two plain products followed by the activation.
+TEST(QuantDot, GluEpilogueEqualsSeparateProducts) {
+  for (Scheme s : kSchemes) {
+    Problem p = makeProblem(s, 4, 9, 64, 3, true);
+    std::vector<float> fused(4 * 9), gate(4 * 9), up(4 * 9), want(4 * 9);
+    quantMatmul(s, p.x.data(), 64, nullptr, 4, p.w.data(), 9, 64, p.bias.data(), fused.data(),
+                Activation::GeluTanh);
+    size_t half = llm::quant::tensorBytes(s, 9, 64);
+    quantMatmul(s, p.x.data(), 64, nullptr, 4, p.w.data(), 9, 64, p.bias.data(), gate.data());
+    quantMatmul(s, p.x.data(), 64, nullptr, 4, p.w.data() + half, 9, 64, p.bias.data() + 9,
+                up.data());
+    for (int r = 0; r < 4; ++r)
+      applyGlu(Activation::GeluTanh, gate.data() + r * 9, up.data() + r * 9, want.data() + r * 9,
+               9);
+    EXPECT_EQ(0, std::memcmp(fused.data(), want.data(), want.size() * sizeof(float)));
+  }
+}
+
+TEST(QuantDot, ActivationQuantizationRoundsHalfAwayFromZero) {
+  std::vector<float> x(32, 0.0f);
+  x[0] = 127.0f; // d = 1
+  x[1] = 2.5f;
+  x[2] = -2.5f;
+  x[3] = 0.49f;
+  ActBlock a;
+  quantizeActivations(x.data(), 32, &a);
+  EXPECT_EQ(a.d, 1.0f);
+  EXPECT_EQ(a.q[1], 3);
+  EXPECT_EQ(a.q[2], -3);
+  EXPECT_EQ(a.q[3], 0);
+  EXPECT_EQ(a.sum, 127);
+  std::vector<float> zeros(32, 0.0f);
+  quantizeActivations(zeros.data(), 32, &a);
+  EXPECT_EQ(a.d, 0.0f);
+  EXPECT_EQ(a.sum, 0);
+}
+
+TEST(QuantKernels, WeightFormatParameter) {
+  KernelParams p;
+  EXPECT_FALSE(weightFormat(p));
+  p.setString("weight_format", "f32");
+  EXPECT_FALSE(weightFormat(p));
+  p.setString("weight_format", "q4_1");
+  EXPECT_EQ(weightFormat(p), Scheme::Q4_1);
+  p.setString("weight_format", "q5_k");
+  EXPECT_THROW(weightFormat(p), llm::Error);
+  KernelParams lin;
+  lin.setInt("in_features", 48).setInt("out_features", 8).setInt("has_bias", 0);
+  lin.setString("weight_format", "q8_0");
+  EXPECT_THROW(quantLinearShapes(lin, 1), llm::Error); // 48 is not whole blocks
+  lin.setInt("in_features", 64);
+  KernelShapes s = quantLinearShapes(lin, 1);
+  ASSERT_EQ(s.weightDtypes.size(), 1u);
+  EXPECT_EQ(s.weightDtypes[0], fb::DType::Q8_0);
+}
+
+} // namespace
+} // namespace llmrt::cpu

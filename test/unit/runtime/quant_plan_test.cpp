@@ -1,0 +1,137 @@
+// Plans with quantized weights: the loader refuses quantized tensors whose shape, size or layout
+// is wrong, and the executor runs a plan whose embedding table (q8_0) and lm_head (q4_1) are
+// quantized, close to the float plan of the same (dequantized) weights.
+#include "TestPlanWriter.h"
+#include "engine/Executor.h"
+#include "plan/PlanLoader.h"
+#include "plan/QuantFormat.h"
+#include "support/Error.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+namespace llmrt::test {
+namespace {
+
+using llm::quant::Scheme;
+
+class QuantPlanTest : public ::testing::Test {
+protected:
+  // tinyPlan with its embedding table stored as q8_0 and its lm_head as q4_1; `floats` gets the
+  // same plan with the dequantized weights in f32.
+  TPlan quantized(TPlan *floats = nullptr) {
+    TPlan p = tinyPlan(64, 64);
+    quantize(p, 0, Scheme::Q8_0, fb::DType::Q8_0);
+    quantize(p, 2, Scheme::Q4_1, fb::DType::Q4_1);
+    if (floats) {
+      *floats = tinyPlan(64, 64);
+      for (int w : {0, 2}) {
+        const TWeight &q = p.weights[w];
+        Scheme s = w == 0 ? Scheme::Q8_0 : Scheme::Q4_1;
+        llm::quant::dequantize(s, q.blocks.data(), q.shape[0] * q.shape[1],
+                               floats->weights[w].data.data());
+      }
+    }
+    p.calls[0].params.push_back(stringParam("weight_format", "q8_0"));
+    p.calls[2].params.push_back(stringParam("weight_format", "q4_1"));
+    return p;
+  }
+
+  static void quantize(TPlan &p, int index, Scheme s, fb::DType dtype) {
+    TWeight &w = p.weights[index];
+    w.blocks.resize(llm::quant::tensorBytes(s, w.shape[0], w.shape[1]));
+    llm::quant::quantize(s, w.data.data(), w.data.size(), w.blocks.data());
+    w.dtype = dtype;
+    w.layout = "row_blocks";
+  }
+
+  void expectRefused(const TPlan &plan, std::initializer_list<std::string> words) {
+    WrittenPlan w = writePlan(plan, dir_.path());
+    try {
+      LoadedPlan::load(w.plan.string());
+      ADD_FAILURE() << "plan loaded, expected a refusal mentioning " << *words.begin();
+    } catch (const llm::Error &e) {
+      std::string msg = e.what();
+      for (const std::string &word : words)
+        EXPECT_NE(msg.find(word), std::string::npos) << "message: " << msg << "\nmissing: " << word;
+    }
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(QuantPlanTest, QuantizedPlanLoadsAndRunsCloseToTheFloatPlan) {
+  TPlan floats;
+  TPlan q = quantized(&floats);
+  TempDir other;
+  auto qp = LoadedPlan::load(writePlan(q, dir_.path()).plan.string());
+  auto fp = LoadedPlan::load(writePlan(floats, other.path()).plan.string());
+  EXPECT_EQ(qp->plan().weights()->Get(2)->dtype(), fb::DType::Q4_1);
+  EXPECT_THROW(qp->weightF32(0), llm::Error);
+  Executor qe(*qp), fe(*fp);
+  std::vector<int32_t> ids{3, 17, 42, 63, 0}, pos{0, 1, 2, 3, 4}, rows{0, 2, 4};
+  std::vector<float> a = qe.forward(ids, pos, rows), b = fe.forward(ids, pos, rows);
+  ASSERT_EQ(a.size(), b.size());
+  // The embedding rows are the same floats (dequantized); the logits differ only by the int8
+  // quantization of the normed activations (relative error ~ 1/254 per element).
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    worst = std::max(worst, double(std::fabs(a[i] - b[i])));
+    scale = std::max(scale, double(std::fabs(b[i])));
+  }
+  EXPECT_LT(worst, 0.02 * scale);
+  EXPECT_GT(worst, 0.0); // the quantized path really ran
+}
+
+TEST_F(QuantPlanTest, SizeThatDisagreesWithTheBlocksIsRefused) {
+  TPlan p = quantized();
+  p.weights[2].sizeOverride = 64 * 64 * 4;
+  expectRefused(p, {"lm_head.weight", "size is 16384 bytes", "expected 2560", "Q4_1"});
+}
+
+TEST_F(QuantPlanTest, RowsOfPartialBlocksAreRefused) {
+  TPlan p = quantized();
+  p.weights[0].shape = {96, 48}; // 4608 elements in rows of 48: not whole blocks
+  expectRefused(p, {"embed_tokens.weight", "[96, 48]", "multiple of 32"});
+}
+
+TEST_F(QuantPlanTest, QuantizedVectorIsRefused) {
+  TPlan p = quantized();
+  p.weights[0].shape = {64 * 64};
+  expectRefused(p, {"embed_tokens.weight", "[rows, cols]"});
+}
+
+TEST_F(QuantPlanTest, WrongLayoutIsRefused) {
+  TPlan p = quantized();
+  p.weights[0].layout = "row_major";
+  expectRefused(p, {"embed_tokens.weight", "layout 'row_major'", "row_blocks"});
+}
+
+TEST_F(QuantPlanTest, CorruptBlocksFailTheChecksum) {
+  TPlan p = quantized();
+  WrittenPlan w = writePlan(p, dir_.path());
+  {
+    std::fstream f(w.weightFiles[0], std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(w.weightOffsets[2] + 7));
+    f.put('\x5a');
+  }
+  EXPECT_THROW(LoadedPlan::load(w.plan.string()), llm::Error);
+}
+
+TEST_F(QuantPlanTest, ExecutorRefusesAWeightOfAnotherFormat) {
+  TPlan p = quantized();
+  p.calls[2].params.back() = stringParam("weight_format", "q8_0"); // the weight is Q4_1
+  auto plan = LoadedPlan::load(writePlan(p, dir_.path()).plan.string());
+  try {
+    Executor e(*plan);
+    ADD_FAILURE() << "bound a q8_0 kernel to a Q4_1 weight";
+  } catch (const llm::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("expected [64, 64] of Q8_0"), std::string::npos)
+        << e.what();
+  }
+}
+
+} // namespace
+} // namespace llmrt::test
