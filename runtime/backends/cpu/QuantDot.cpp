@@ -62,6 +62,12 @@ void dotRows4Scalar(Scheme scheme, const uint8_t *const rows[4], const ActBlock 
     out[j] = dotRowScalar(scheme, rows[j], act, blocks);
 }
 
+void dotRows4x2Scalar(Scheme scheme, const uint8_t *const rows[4], const ActBlock *act0,
+                      const ActBlock *act1, int64_t blocks, float out0[4], float out1[4]) {
+  dotRows4Scalar(scheme, rows, act0, blocks, out0);
+  dotRows4Scalar(scheme, rows, act1, blocks, out1);
+}
+
 } // namespace
 
 // ---- SIMD paths: one body, compiled per ISA with function-level target attributes ----
@@ -142,6 +148,16 @@ Isa bestIsa() {
     return Isa::Scalar;
   }();
   return best;
+}
+
+DotRows4x2Fn dotRows4x2For(Isa isa) {
+  switch (isa) {
+  case Isa::Scalar: return dotRows4x2Scalar;
+  case Isa::Avx2: return avx2::dotRows4x2;
+  case Isa::Avx512Vnni: return avx512vnni::dotRows4x2;
+  case Isa::AvxVnni: return avxvnni::dotRows4x2;
+  }
+  return dotRows4x2Scalar;
 }
 
 DotRows4Fn dotRows4For(Isa isa) {

@@ -48,4 +48,10 @@ using DotRows4Fn = void (*)(llm::quant::Scheme scheme, const uint8_t *const rows
                             const ActBlock *act, int64_t blocks, float out[4]);
 DotRows4Fn dotRows4For(Isa isa);
 
+// The same against two activation rows: out0 as dotRows4 with act0 gives, out1 with act1.
+using DotRows4x2Fn = void (*)(llm::quant::Scheme scheme, const uint8_t *const rows[4],
+                              const ActBlock *act0, const ActBlock *act1, int64_t blocks,
+                              float out0[4], float out1[4]);
+DotRows4x2Fn dotRows4x2For(Isa isa);
+
 } // namespace llmrt::cpu

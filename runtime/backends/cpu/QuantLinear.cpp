@@ -84,6 +84,7 @@ void quantMatmul(Scheme scheme, const float *x, int64_t ldx, const int32_t *rowI
   const int64_t blocks = k / llm::quant::kBlockElems;
   const size_t rowBytes = static_cast<size_t>(blocks) * llm::quant::blockBytes(scheme);
   const DotRows4Fn dot = dotRows4For(isa);
+  const DotRows4x2Fn dot2 = dotRows4x2For(isa);
   static thread_local std::vector<ActBlock> actBuf;
   // NOTE: the calling thread's buffer, shared read-only with the team below.
   ActBlock *act = grow(actBuf, static_cast<size_t>(rows * blocks));
@@ -101,23 +102,35 @@ void quantMatmul(Scheme scheme, const float *x, int64_t ldx, const int32_t *rowI
       wr[j] = w + col * rowBytes;
       ur[j] = w + (n + col) * rowBytes;
     }
-    for (int64_t r = 0; r < rows; ++r) {
-      const ActBlock *ar = act + r * blocks;
-      float res[4];
-      dot(scheme, wr, ar, blocks, res);
-      float *o = out + r * n + n0;
-      if (!glu) {
-        for (int64_t j = 0; j < width; ++j)
-          o[j] = res[j] + (bias ? bias[n0 + j] : 0.0f);
-        continue;
+    // Rows in pairs (one pass over the weight blocks for two rows), the odd last one alone:
+    // either way each output has the bits of dotRows4.
+    for (int64_t r = 0; r < rows; r += 2) {
+      int64_t pair = std::min<int64_t>(2, rows - r);
+      const ActBlock *a0 = act + r * blocks, *a1 = a0 + blocks;
+      float res[2][4], up[2][4];
+      if (pair == 2)
+        dot2(scheme, wr, a0, a1, blocks, res[0], res[1]);
+      else
+        dot(scheme, wr, a0, blocks, res[0]);
+      if (glu) {
+        if (pair == 2)
+          dot2(scheme, ur, a0, a1, blocks, up[0], up[1]);
+        else
+          dot(scheme, ur, a0, blocks, up[0]);
       }
-      float up[4];
-      dot(scheme, ur, ar, blocks, up);
-      for (int64_t j = 0; j < width; ++j) {
-        res[j] += bias ? bias[n0 + j] : 0.0f;
-        up[j] += bias ? bias[n + n0 + j] : 0.0f;
+      for (int64_t i = 0; i < pair; ++i) {
+        float *o = out + (r + i) * n + n0;
+        if (!glu) {
+          for (int64_t j = 0; j < width; ++j)
+            o[j] = res[i][j] + (bias ? bias[n0 + j] : 0.0f);
+          continue;
+        }
+        for (int64_t j = 0; j < width; ++j) {
+          res[i][j] += bias ? bias[n0 + j] : 0.0f;
+          up[i][j] += bias ? bias[n + n0 + j] : 0.0f;
+        }
+        applyGlu(*glu, res[i], up[i], o, width);
       }
-      applyGlu(*glu, res, up, o, width);
     }
   }
 }
