@@ -1,15 +1,17 @@
 // llmrt: runs plans written by llmc.
 //
 //   llmrt info PLAN
-//   llmrt generate PLAN (--prompt TEXT | --prompt-ids 1,2,3) [--show-ids] [--max-tokens N]
-//                       [--temperature T] [--top-k K] [--top-p P] [--seed S] [--threads N]
-//                       [--max-seq-len N]
+//   llmrt generate PLAN (--prompt TEXT | --prompt-ids 1,2,3) [--show-ids] [--ignore-eos]
+//                       [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
+//                       [--threads N] [--max-seq-len N]
 //   llmrt bench PLAN [--num-requests N] [--seed S] [--max-num-batched-tokens N] [--max-num-seqs N]
 //                    [--kv-cache-memory BYTES] [--block-size N] [--threads N] [--sequential]
 //   llmrt serve PLAN [--host H] [--port P] [--api-key KEY] [--served-model-name NAME] ...
 //                    (runtime/tools/Serve.h)
 //   llmrt bench-serve [--url URL] [--endpoint PATH] [--num-requests N] [--request-rate R]
 //                     [--max-concurrency C] [--json FILE] ...   (runtime/tools/BenchServe.h)
+//   llmrt perplexity PLAN --text FILE [--context N] [--stride S] [--json]
+//                    (runtime/tools/Perplexity.h)
 //
 // Every failure (a bad plan, a bad option, a bad input) prints "llmrt: error: ..." and exits 1.
 #include "engine/Executor.h"
@@ -20,6 +22,7 @@
 #include "tokenizer/PlanTokenizer.h"
 #include "tools/Bench.h"
 #include "tools/BenchServe.h"
+#include "tools/Perplexity.h"
 #include "tools/Serve.h"
 
 #include <CLI/CLI.hpp>
@@ -51,6 +54,7 @@ struct GenerateOptions {
   // Which sampling options the user gave (the others come from the plan's generation defaults).
   bool hasPromptIds = false, hasPromptText = false;
   bool showIds = false;
+  bool ignoreEos = false; // benchmarks: always generate --max-tokens tokens
   bool hasMaxTokens = false, hasTemperature = false, hasTopK = false, hasTopP = false;
 };
 
@@ -192,7 +196,7 @@ int generate(const GenerateOptions &o) {
     int32_t token = sampler.sample(logits);
     ++generated;
     printer.token(token);
-    if (generated >= maxTokens || isEos(p, token))
+    if (generated >= maxTokens || (!o.ignoreEos && isEos(p, token)))
       break;
     if (pos >= executor.maxSeqLen()) {
       capacityHit = true;
@@ -238,6 +242,8 @@ int main(int argc, char **argv) {
   CLI::App *serveCmd = llmrt::tools::addServeCommand(app, serveOptions);
   llmrt::tools::BenchServeOptions benchServeOptions;
   CLI::App *benchServeCmd = llmrt::tools::addBenchServeCommand(app, benchServeOptions);
+  llmrt::tools::PerplexityOptions perplexityOptions;
+  CLI::App *perplexityCmd = llmrt::tools::addPerplexityCommand(app, perplexityOptions);
 
   GenerateOptions g;
   CLI::App *gen = app.add_subcommand("generate", "generate tokens from a prompt");
@@ -248,6 +254,7 @@ int main(int argc, char **argv) {
                                       "output is printed as text while it is generated");
   ids->excludes(text);
   gen->add_flag("--show-ids", g.showIds, "also print the generated token ids");
+  gen->add_flag("--ignore-eos", g.ignoreEos, "do not stop at an end-of-sequence token");
   CLI::Option *maxTokens =
       gen->add_option("--max-tokens", g.maxTokens, "tokens to generate (default: the plan's)");
   CLI::Option *temp = gen->add_option("--temperature", g.temperature, "0 = greedy");
@@ -284,6 +291,8 @@ int main(int argc, char **argv) {
       return llmrt::tools::runServe(serveOptions);
     if (benchServeCmd->parsed())
       return llmrt::tools::runBenchServe(benchServeOptions);
+    if (perplexityCmd->parsed())
+      return llmrt::tools::runPerplexity(perplexityOptions);
     return generate(g);
   } catch (const llm::Error &e) {
     fmt::print(stderr, "llmrt: error: {}\n", e.what());
