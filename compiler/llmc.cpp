@@ -372,11 +372,11 @@ int main(int argc, char **argv) {
   c->add_option("--tuning-db", o.tuningDb, "tuning database (JSON) written by llmc tune");
   c->add_option("--quant", o.quant,
                 "weight storage: keep (the checkpoint's q8_0/q4_0/q4_1 blocks, else f32), none "
-                "(all f32), q8_0, q4_0 or q4_1 (quantize every weight matrix)")
+                "(all f32), q8_0, q4_0, q4_1 (ggml blocks of 32) or w8 (int8 per output channel)")
       ->capture_default_str();
   c->add_option("--quant-exclude", o.quantExclude,
                 "weights to store otherwise: PATTERN (f32) or PATTERN=FORMAT (f32, keep, q8_0, "
-                "q4_0, q4_1), PATTERN a substring of weight names, e.g. lm_head,embed_tokens=q8_0")
+                "q4_0, q4_1, w8), PATTERN a substring of weight names, e.g. lm_head,embed_tokens=q8_0")
       ->delimiter(',');
   TuneCliOptions t;
   CLI::App *tc = app.add_subcommand("tune", "measure kernel variants and write a tuning database");

@@ -158,9 +158,10 @@ def QuantizeWeights : Pass<"llm-quantize-weights", "mlir::ModuleOp"> {
       - `none`: nothing is quantized (the checkpoint is dequantized to f32 as before);
       - `keep`: weights the checkpoint stores in a format the kernels read (`source_format` q8_0,
         q4_0, q4_1) keep it; others stay f32;
-      - `q8_0`, `q4_0`, `q4_1`: every eligible weight gets that format.
+      - `q8_0`, `q4_0`, `q4_1` (ggml blocks of 32), `w8` (int8 per output channel): every
+        eligible weight gets that format.
     `exclude` entries are `pattern` (matching weights stay f32) or `pattern=format` (matching
-    weights get `format`: f32, keep, q8_0, q4_0 or q4_1 instead), where a pattern matches weight
+    weights get `format`: f32, keep, q8_0, q4_0, q4_1 or w8 instead), where a pattern matches weight
     names containing it; the first matching entry wins, and an entry matching no weight is an
     error (a typo would otherwise silently quantize what it meant to protect). Weights stacked
     together must end up in one format: when their choices differ they all stay f32.
@@ -181,7 +182,7 @@ def QuantizeWeights : Pass<"llm-quantize-weights", "mlir::ModuleOp"> {
   let dependentDialects = ["::llm::LLMDialect"];
   let options = [
     Option<"scheme", "scheme", "std::string", /*default=*/"\"none\"",
-           "none | keep | q8_0 | q4_0 | q4_1">,
+           "none | keep | q8_0 | q4_0 | q4_1 | w8">,
     ListOption<"exclude", "exclude", "std::string",
                "pattern (stays f32) or pattern=format, matched as a substring of weight names">,
   ];

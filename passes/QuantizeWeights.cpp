@@ -54,7 +54,7 @@ struct QuantizeWeightsPass : impl::QuantizeWeightsBase<QuantizeWeightsPass> {
     ModuleOp module = getOperation();
     if (scheme != "none" && !validChoice(scheme)) {
       module.emitError("unknown quantization scheme '")
-          << scheme << "' (known: none, keep, q8_0, q4_0, q4_1)";
+          << scheme << "' (known: none, keep, q8_0, q4_0, q4_1, w8)";
       return signalPassFailure();
     }
     std::vector<Entry> entries;
@@ -63,8 +63,8 @@ struct QuantizeWeightsPass : impl::QuantizeWeightsBase<QuantizeWeightsPass> {
       Entry entry{e.substr(0, eq), eq == std::string::npos ? "f32" : e.substr(eq + 1)};
       if (entry.pattern.empty() || !validChoice(entry.choice)) {
         module.emitError("quantization exclude entry '")
-            << e << "' is not 'pattern' or 'pattern=format' with format f32, keep, q8_0, q4_0 "
-            << "or q4_1";
+            << e << "' is not 'pattern' or 'pattern=format' with format f32, keep, q8_0, q4_0, "
+            << "q4_1 or w8";
         return signalPassFailure();
       }
       entries.push_back(std::move(entry));

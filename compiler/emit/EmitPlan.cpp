@@ -174,9 +174,12 @@ std::vector<uint8_t> weightData(const WeightSource &weights, kplan::WeightOp w, 
     return data;
   }
   llm::quant::Scheme scheme = *llm::quant::parseScheme(w.getQuant()->str());
-  dtype = scheme == llm::quant::Scheme::Q8_0   ? fb::DType::Q8_0
-          : scheme == llm::quant::Scheme::Q4_0 ? fb::DType::Q4_0
-                                               : fb::DType::Q4_1;
+  switch (scheme) {
+  case llm::quant::Scheme::Q8_0: dtype = fb::DType::Q8_0; break;
+  case llm::quant::Scheme::Q4_0: dtype = fb::DType::Q4_0; break;
+  case llm::quant::Scheme::Q4_1: dtype = fb::DType::Q4_1; break;
+  case llm::quant::Scheme::W8: dtype = fb::DType::W8; break;
+  }
   std::string stored = fb::EnumNameDType(dtype); // ggml's name of the same blocks
   int64_t cols = shape.back();
   std::vector<uint8_t> data(llm::quant::tensorBytes(scheme, numel / cols, cols));
@@ -187,7 +190,7 @@ std::vector<uint8_t> weightData(const WeightSource &weights, kplan::WeightOp w, 
     if (!weights.readBlocks(t->name, stored, out)) {
       floats.resize(t->numel());
       weights.readFloat32(t->name, floats);
-      llm::quant::quantize(scheme, floats.data(), t->numel(), out.data());
+      llm::quant::quantizeRows(scheme, floats.data(), t->numel() / cols, cols, out.data());
     }
     at += out.size();
   }

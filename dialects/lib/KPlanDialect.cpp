@@ -35,7 +35,7 @@ LogicalResult WeightOp::verify() {
   if (auto q = getQuant()) {
     auto t = cast<RankedTensorType>(getResult().getType());
     if (!llm::quant::parseScheme(q->str()))
-      return emitOpError("unknown quant '") << *q << "' (known: q8_0, q4_0, q4_1)";
+      return emitOpError("unknown quant '") << *q << "' (known: q8_0, q4_0, q4_1, w8)";
     if (t.getRank() != 2 || t.getDimSize(1) % llm::quant::kBlockElems != 0)
       return emitOpError("quant '") << *q << "' needs rows of whole blocks of "
                                     << llm::quant::kBlockElems << " elements, got " << t;

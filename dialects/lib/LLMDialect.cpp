@@ -57,7 +57,7 @@ LogicalResult WeightOp::verify() {
     return emitOpError("weights must have a static shape");
   if (auto q = getQuant()) {
     if (!llm::quant::parseScheme(q->str()))
-      return emitOpError("unknown quant '") << *q << "' (known: q8_0, q4_0, q4_1)";
+      return emitOpError("unknown quant '") << *q << "' (known: q8_0, q4_0, q4_1, w8)";
     auto t = cast<RankedTensorType>(getResult().getType());
     if (t.getRank() != 2 || t.getDimSize(1) % llm::quant::kBlockElems != 0)
       return emitOpError("quant '")

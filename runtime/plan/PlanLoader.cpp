@@ -247,6 +247,7 @@ std::optional<llm::quant::Scheme> quantScheme(fb::DType dtype) {
   case fb::DType::Q8_0: return llm::quant::Scheme::Q8_0;
   case fb::DType::Q4_0: return llm::quant::Scheme::Q4_0;
   case fb::DType::Q4_1: return llm::quant::Scheme::Q4_1;
+  case fb::DType::W8: return llm::quant::Scheme::W8;
   default: return std::nullopt;
   }
 }
@@ -264,6 +265,7 @@ uint64_t dtypeSize(fb::DType dtype) {
   case fb::DType::Q8_0:
   case fb::DType::Q4_0:
   case fb::DType::Q4_1:
+  case fb::DType::W8:
     fail("{} is a block format: it has no size per element", fb::EnumNameDType(dtype));
   }
   fail("unknown dtype {}", static_cast<int>(dtype));

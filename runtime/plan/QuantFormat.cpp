@@ -11,12 +11,13 @@ std::string_view schemeName(Scheme s) {
   case Scheme::Q8_0: return "q8_0";
   case Scheme::Q4_0: return "q4_0";
   case Scheme::Q4_1: return "q4_1";
+  case Scheme::W8: return "w8";
   }
   return "?";
 }
 
 std::optional<Scheme> parseScheme(std::string_view name) {
-  for (Scheme s : {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1})
+  for (Scheme s : {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1, Scheme::W8})
     if (schemeName(s) == name)
       return s;
   return std::nullopt;
@@ -27,12 +28,19 @@ size_t blockBytes(Scheme s) {
   case Scheme::Q8_0: return sizeof(BlockQ8_0);
   case Scheme::Q4_0: return sizeof(BlockQ4_0);
   case Scheme::Q4_1: return sizeof(BlockQ4_1);
+  case Scheme::W8: return kBlockElems;
   }
   return 0;
 }
 
+size_t rowHeaderBytes(Scheme s) { return s == Scheme::W8 ? sizeof(float) : 0; }
+
+uint64_t rowBytes(Scheme s, int64_t cols) {
+  return rowHeaderBytes(s) + static_cast<uint64_t>(cols / kBlockElems) * blockBytes(s);
+}
+
 uint64_t tensorBytes(Scheme s, int64_t rows, int64_t cols) {
-  return static_cast<uint64_t>(rows) * static_cast<uint64_t>(cols / kBlockElems) * blockBytes(s);
+  return static_cast<uint64_t>(rows) * rowBytes(s, cols);
 }
 
 float halfToFloat(uint16_t h) {
@@ -144,7 +152,48 @@ void quantizeQ4_1(const float *x, BlockQ4_1 &b) {
 
 int nib(const uint8_t *qs, int i) { return i < 16 ? qs[i] & 0x0f : qs[i - 16] >> 4; }
 
+// w8: one scale per row, as q8_0 computes a block's (d = max|x| / 127, q = round(x / d)).
+void quantizeW8Row(const float *x, int64_t n, uint8_t *out) {
+  float amax = 0;
+  for (int64_t i = 0; i < n; ++i)
+    amax = std::max(amax, std::fabs(x[i]));
+  float d = amax / 127.0f;
+  float id = d == 0 ? 0.0f : 1.0f / d;
+  std::memcpy(out, &d, sizeof d);
+  auto *q = reinterpret_cast<int8_t *>(out + sizeof d);
+  for (int64_t i = 0; i < n; ++i)
+    q[i] = static_cast<int8_t>(roundAway(x[i] * id));
+}
+
+void dequantizeW8Row(const uint8_t *in, int64_t n, float *out) {
+  float d;
+  std::memcpy(&d, in, sizeof d);
+  const auto *q = reinterpret_cast<const int8_t *>(in + sizeof d);
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = d * static_cast<float>(q[i]);
+}
+
 } // namespace
+
+void quantizeRows(Scheme s, const float *x, int64_t rows, int64_t cols, uint8_t *out) {
+  const uint64_t rb = rowBytes(s, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    if (s == Scheme::W8)
+      quantizeW8Row(x + r * cols, cols, out + r * rb);
+    else
+      quantize(s, x + r * cols, cols, out + r * rb);
+  }
+}
+
+void dequantizeRows(Scheme s, const uint8_t *in, int64_t rows, int64_t cols, float *out) {
+  const uint64_t rb = rowBytes(s, cols);
+  for (int64_t r = 0; r < rows; ++r) {
+    if (s == Scheme::W8)
+      dequantizeW8Row(in + r * rb, cols, out + r * cols);
+    else
+      dequantize(s, in + r * rb, cols, out + r * cols);
+  }
+}
 
 void quantize(Scheme s, const float *x, int64_t n, uint8_t *out) {
   for (int64_t b = 0; b < n / kBlockElems; ++b, x += kBlockElems) {
@@ -152,6 +201,7 @@ void quantize(Scheme s, const float *x, int64_t n, uint8_t *out) {
     case Scheme::Q8_0: quantizeQ8_0(x, reinterpret_cast<BlockQ8_0 *>(out)[b]); break;
     case Scheme::Q4_0: quantizeQ4_0(x, reinterpret_cast<BlockQ4_0 *>(out)[b]); break;
     case Scheme::Q4_1: quantizeQ4_1(x, reinterpret_cast<BlockQ4_1 *>(out)[b]); break;
+    case Scheme::W8: return; // row scales: quantizeRows
     }
   }
 }
@@ -182,6 +232,7 @@ void dequantize(Scheme s, const uint8_t *in, int64_t n, float *out) {
       }
       break;
     }
+    case Scheme::W8: return; // row scales: dequantizeRows
     }
   }
 }

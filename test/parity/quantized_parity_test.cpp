@@ -1,11 +1,11 @@
-// Weight-only quantization of the tiny fixture models (llmc compile --quant q8_0 | q4_0 | q4_1)
+// Weight-only quantization of the tiny fixture models (llmc compile --quant q8_0|q4_0|q4_1|w8)
 // against transformers running the same quantized weights (gguf.quants round trip of every weight
 // matrix, quantized-reference.json from tools/fixtures/make_quantized_tiny_reference.py): what
 // remains is what the runtime adds, int8 activations in the integer dot products. Also batch
 // invariance of the quantized kernels: the rows of one prefill step have the bits of the same rows
 // computed in uneven chunks (one token, then several).
 //
-// Tolerance: 5% of the largest |logit|; measured (printed): 1.7% to 3.6% over six models and three
+// Tolerance: 5% of the largest |logit|; measured (printed): 1.7% to 3.6% over six models and four
 // schemes, the same size as q8_0's weight error on these models (2.2% on llama-gqa): int8
 // activations per 32-element block lose about what int8 weights do. The weights' own error is 2-4%
 // (q8_0) and 26-48% (q4_0, q4_1) of the largest logit on these random-weight models: random
@@ -34,7 +34,7 @@ struct Case {
 std::vector<Case> cases() {
   std::vector<Case> out;
   for (const std::string &m : llmtest::fixtureNames(FIXTURES_DIR, "reference.json"))
-    for (const char *s : {"q8_0", "q4_0", "q4_1"})
+    for (const char *s : {"q8_0", "q4_0", "q4_1", "w8"})
       out.push_back({m, s});
   return out;
 }

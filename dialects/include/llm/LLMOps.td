@@ -14,7 +14,7 @@ def LLM_WeightOp : LLM_Op<"weight", [Pure]> {
     (computed) one; two optional attributes say how the weight is stored:
     `source_format` (set by the importer) names the checkpoint's block format when it stores the
     tensor quantized (GGUF `q8_0`, `q4_0`, `q4_1`, `q4_k`, ...), and `quant` (set by
-    `llm-quantize-weights`) the format the plan stores it in: `q8_0`, `q4_0` or `q4_1`
+    `llm-quantize-weights`) the format the plan stores it in: `q8_0`, `q4_0`, `q4_1` or `w8`
     (blocks of 32 along the last dimension, which must be a multiple of 32; matrices only).
 
     Examples:

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace llmrt::cpu {
 namespace {
@@ -29,6 +30,14 @@ int32_t dotQ4(const uint8_t *qs, const int8_t *a) {
 float dotRowScalar(Scheme scheme, const uint8_t *row, const ActBlock *act, int64_t blocks) {
   using namespace llm::quant;
   float acc = 0;
+  if (scheme == Scheme::W8) {
+    float d;
+    std::memcpy(&d, row, sizeof d);
+    const auto *q = reinterpret_cast<const int8_t *>(row + sizeof d);
+    for (int64_t b = 0; b < blocks; ++b)
+      acc = std::fma(act[b].d, static_cast<float>(dotQ8(q + 32 * b, act[b].q)), acc);
+    return acc * d;
+  }
   for (int64_t b = 0; b < blocks; ++b) {
     const ActBlock &a = act[b];
     switch (scheme) {
@@ -51,6 +60,7 @@ float dotRowScalar(Scheme scheme, const uint8_t *row, const ActBlock *act, int64
       acc = std::fma(mins, static_cast<float>(a.sum), acc);
       break;
     }
+    case Scheme::W8: break; // above
     }
   }
   return acc;

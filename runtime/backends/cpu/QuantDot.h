@@ -6,6 +6,7 @@
 //   q8_0: acc = fma(dw * da, float(sum_i w_i a_i), acc)
 //   q4_0: acc = fma(dw * da, float(sum_i q_i a_i - 8 * sum_i a_i), acc)
 //   q4_1: acc = fma(dw * da, float(sum_i q_i a_i), acc); acc = fma(mw * da, float(sum_i a_i), acc)
+//   w8:   acc = fma(da, float(sum_i w_i a_i), acc), and the result is acc * d_row
 // starting from acc = 0, blocks in order.
 // NOTE: every ISA path computes the integer sums exactly and then performs exactly these float
 // operations in this order (SIMD paths put four weight rows in four lanes), so all paths give the
@@ -42,7 +43,8 @@ bool isaSupported(Isa isa);
 // The fastest supported path: chosen once per process from cpuid.
 Isa bestIsa();
 
-// out[j] = dot(weight row rows[j], act) for j < 4; each row holds `blocks` blocks of `scheme`.
+// out[j] = dot(weight row rows[j], act) for j < 4; each row holds `blocks` blocks of `scheme`
+// (after its header: w8's scale).
 // Rows may repeat (tails pass the last row again).
 using DotRows4Fn = void (*)(llm::quant::Scheme scheme, const uint8_t *const rows[4],
                             const ActBlock *act, int64_t blocks, float out[4]);

@@ -28,6 +28,7 @@ fb::DType dtypeOf(Scheme s) {
   case Scheme::Q8_0: return fb::DType::Q8_0;
   case Scheme::Q4_0: return fb::DType::Q4_0;
   case Scheme::Q4_1: return fb::DType::Q4_1;
+  case Scheme::W8: return fb::DType::W8;
   }
   return fb::DType::F32;
 }
@@ -74,7 +75,7 @@ std::optional<Scheme> weightFormat(const KernelParams &params) {
     return std::nullopt;
   std::optional<Scheme> s = llm::quant::parseScheme(name);
   if (!s)
-    fail("parameter 'weight_format' is '{}', expected f32, q8_0, q4_0 or q4_1", name);
+    fail("parameter 'weight_format' is '{}', expected f32, q8_0, q4_0, q4_1 or w8", name);
   return s;
 }
 
@@ -82,7 +83,7 @@ void quantMatmul(Scheme scheme, const float *x, int64_t ldx, const int32_t *rowI
                  const uint8_t *w, int64_t n, int64_t k, const float *bias, float *out,
                  std::optional<Activation> glu, Isa isa) {
   const int64_t blocks = k / llm::quant::kBlockElems;
-  const size_t rowBytes = static_cast<size_t>(blocks) * llm::quant::blockBytes(scheme);
+  const size_t rowBytes = llm::quant::rowBytes(scheme, k);
   const DotRows4Fn dot = dotRows4For(isa);
   const DotRows4x2Fn dot2 = dotRows4x2For(isa);
   static thread_local std::vector<ActBlock> actBuf;
@@ -216,7 +217,8 @@ void quantEmbeddingRun(const KernelArgs &a) {
   float *y = static_cast<float *>(a.output);
 #pragma omp parallel for if (a.tokens * hidden >= kMinParallelWork) schedule(static)
   for (int64_t t = 0; t < a.tokens; ++t)
-    llm::quant::dequantize(scheme, weightBytes(a, 0) + ids[t] * rowBytes, hidden, y + t * hidden);
+    llm::quant::dequantizeRows(scheme, weightBytes(a, 0) + ids[t] * rowBytes, 1, hidden,
+                               y + t * hidden);
 }
 
 } // namespace llmrt::cpu

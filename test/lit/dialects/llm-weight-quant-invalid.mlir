@@ -10,7 +10,7 @@ func.func @partial_blocks() {
 // -----
 
 func.func @unknown_format() {
-  // expected-error @+1 {{unknown quant 'q3_k' (known: q8_0, q4_0, q4_1)}}
+  // expected-error @+1 {{unknown quant 'q3_k' (known: q8_0, q4_0, q4_1, w8)}}
   %w = llm.weight "v" {quant = "q3_k"} : tensor<8x32xf32>
   return
 }

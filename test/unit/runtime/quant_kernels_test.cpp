@@ -17,7 +17,7 @@ namespace llmrt::cpu {
 namespace {
 
 using llm::quant::Scheme;
-constexpr Scheme kSchemes[] = {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1};
+constexpr Scheme kSchemes[] = {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1, Scheme::W8};
 constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
 
 float fromBits(uint32_t b) {
@@ -94,7 +94,7 @@ Problem makeProblem(Scheme s, int64_t rows, int64_t n, int64_t k, uint32_t seed,
   for (float &v : wf)
     v = nd(rng) * 0.1f;
   p.w.resize(llm::quant::tensorBytes(s, wrows, k));
-  llm::quant::quantize(s, wf.data(), wf.size(), p.w.data());
+  llm::quant::quantizeRows(s, wf.data(), wrows, k, p.w.data());
   p.x.resize(rows * k);
   for (float &v : p.x)
     v = nd(rng);
@@ -114,7 +114,7 @@ TEST(QuantDot, ScalarReferenceComputesTheDequantizedDotProduct) {
     quantMatmul(s, p.x.data(), p.k, nullptr, 3, p.w.data(), 5, p.k, nullptr, out.data(),
                 std::nullopt, Isa::Scalar);
     std::vector<float> wf(5 * p.k);
-    llm::quant::dequantize(s, p.w.data(), wf.size(), wf.data());
+    llm::quant::dequantizeRows(s, p.w.data(), 5, p.k, wf.data());
     for (int64_t r = 0; r < 3; ++r) {
       std::vector<ActBlock> act(p.k / 32);
       quantizeActivations(p.x.data() + r * p.k, p.k, act.data());
@@ -174,6 +174,7 @@ TEST(QuantDot, EveryIsaPathMatchesTheScalarReferenceBitForBit) {
 // The glu epilogue equals two plain products followed by the activation.
 TEST(QuantDot, GluEpilogueEqualsSeparateProducts) {
   for (Scheme s : kSchemes) {
+    SCOPED_TRACE(llm::quant::schemeName(s));
     Problem p = makeProblem(s, 4, 9, 64, 3, true);
     std::vector<float> fused(4 * 9), gate(4 * 9), up(4 * 9), want(4 * 9);
     quantMatmul(s, p.x.data(), 64, nullptr, 4, p.w.data(), 9, 64, p.bias.data(), fused.data(),
@@ -186,6 +187,32 @@ TEST(QuantDot, GluEpilogueEqualsSeparateProducts) {
       applyGlu(Activation::GeluTanh, gate.data() + r * 9, up.data() + r * 9, want.data() + r * 9,
                9);
     EXPECT_EQ(0, std::memcmp(fused.data(), want.data(), want.size() * sizeof(float)));
+  }
+}
+
+// w8 (no ggml counterpart): one scale per row, d = max|row| / 127; the largest element maps to
+// +-127 and every element is within d / 2 of its value.
+TEST(QuantFormat, W8RowsRoundTripWithinHalfAStep) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd;
+  const int64_t rows = 3, cols = 96;
+  std::vector<float> x(rows * cols), y(rows * cols);
+  for (float &v : x)
+    v = nd(rng);
+  x[40] = -9.0f; // row 0's extreme
+  std::vector<uint8_t> q(llm::quant::tensorBytes(Scheme::W8, rows, cols));
+  ASSERT_EQ(q.size(), size_t(rows * (4 + cols)));
+  llm::quant::quantizeRows(Scheme::W8, x.data(), rows, cols, q.data());
+  llm::quant::dequantizeRows(Scheme::W8, q.data(), rows, cols, y.data());
+  float d0;
+  std::memcpy(&d0, q.data(), 4);
+  EXPECT_EQ(d0, 9.0f / 127.0f);
+  EXPECT_EQ(static_cast<int8_t>(q[4 + 40]), -127);
+  for (int64_t r = 0; r < rows; ++r) {
+    float d;
+    std::memcpy(&d, q.data() + r * (4 + cols), 4);
+    for (int64_t i = 0; i < cols; ++i)
+      EXPECT_LE(std::fabs(y[r * cols + i] - x[r * cols + i]), d / 2 * 1.0001f);
   }
 }
 
