@@ -106,8 +106,7 @@ int runPerplexity(const PerplexityOptions &o) {
   auto t0 = std::chrono::steady_clock::now();
   PerplexityResult r =
       perplexity(executor, tokens, o.context, o.stride > 0 ? o.stride : o.context, o.maxWindows);
-  double seconds =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   double running = 0;
   for (size_t w = 0; w < r.windowNll.size(); ++w) {
     running += r.windowNll[w];
@@ -125,8 +124,9 @@ int runPerplexity(const PerplexityOptions &o) {
                         {"seconds", seconds}};
     fmt::print("{}\n", j.dump());
   } else {
-    fmt::print("perplexity: {:.4f} over {} tokens ({} windows of {}, text of {} tokens; {:.1f} s)\n",
-               r.perplexity, r.scoredTokens, r.windowNll.size(), o.context, r.textTokens, seconds);
+    fmt::print(
+        "perplexity: {:.4f} over {} tokens ({} windows of {}, text of {} tokens; {:.1f} s)\n",
+        r.perplexity, r.scoredTokens, r.windowNll.size(), o.context, r.textTokens, seconds);
   }
   return 0;
 }

@@ -29,8 +29,8 @@ namespace llmrt::tools {
 struct PerplexityOptions {
   std::string plan;
   std::string textFile;
-  int context = 512; // N: tokens per window
-  int stride = 0;    // S: 0 = N
+  int context = 512;  // N: tokens per window
+  int stride = 0;     // S: 0 = N
   int maxWindows = 0; // 0 = every window that fits
   int threads = 0;
   bool json = false; // the result as one JSON object on stdout

@@ -61,9 +61,9 @@ protected:
     if (!p) {
       omp_set_num_threads(1);
       fs::path out = tempRoot() / model / "plan.fb";
-      EXPECT_EQ(llmtest::compilePlan(LLMC_PATH, std::string(FIXTURES_DIR) + "/" + model,
-                                     out.string()),
-                "");
+      EXPECT_EQ(
+          llmtest::compilePlan(LLMC_PATH, std::string(FIXTURES_DIR) + "/" + model, out.string()),
+          "");
       p = LoadedPlan::load(out.string());
     }
     return *p;
@@ -76,7 +76,8 @@ protected:
 
 TEST_F(PerplexityTest, MatchesTransformers) {
   for (const nlohmann::json &c : reference()["cases"]) {
-    SCOPED_TRACE(c["model"].get<std::string>() + " stride " + std::to_string(c["stride"].get<int>()));
+    SCOPED_TRACE(c["model"].get<std::string>() + " stride " +
+                 std::to_string(c["stride"].get<int>()));
     const LoadedPlan &p = plan(c["model"]);
     int context = c["context"];
     Executor executor(p, {1, context});

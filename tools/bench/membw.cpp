@@ -29,8 +29,8 @@ struct Options {
 };
 
 [[noreturn]] void usage(const char *why) {
-  std::fprintf(stderr, "membw: error: %s\nusage: membw [--mib N] [--runs R] [--threads T] [--json]\n",
-               why);
+  std::fprintf(stderr,
+               "membw: error: %s\nusage: membw [--mib N] [--runs R] [--threads T] [--json]\n", why);
   std::exit(1);
 }
 
