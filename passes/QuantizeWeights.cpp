@@ -28,8 +28,8 @@ bool validChoice(StringRef c) {
 bool onlyMatrixUses(Value v) {
   for (OpOperand &use : v.getUses()) {
     Operation *user = use.getOwner();
-    if (auto lin = dyn_cast<LinearOp>(user); lin && lin.getWeight() == use.get() &&
-                                             lin.getBias() != use.get())
+    if (auto lin = dyn_cast<LinearOp>(user);
+        lin && lin.getWeight() == use.get() && lin.getBias() != use.get())
       continue;
     if (auto lg = dyn_cast<LogitsOp>(user); lg && lg.getWeight() == use.get())
       continue;
@@ -107,8 +107,8 @@ struct QuantizeWeightsPass : impl::QuantizeWeightsBase<QuantizeWeightsPass> {
 
   static bool eligible(WeightOp w) {
     auto t = cast<RankedTensorType>(w.getType());
-    return t.getRank() == 2 && t.getDimSize(1) % llm::quant::kBlockElems == 0 &&
-           !w->use_empty() && onlyMatrixUses(w.getResult());
+    return t.getRank() == 2 && t.getDimSize(1) % llm::quant::kBlockElems == 0 && !w->use_empty() &&
+           onlyMatrixUses(w.getResult());
   }
 
   // Parts of one stacked weight share a format; where they disagree, all of them stay f32.

@@ -45,7 +45,8 @@ struct BlockQ4_1 {
 };
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20);
 
-// "q8_0" | "q4_0" | "q4_1" | "w8" (the names of --quant, the `quant` attribute and `weight_format`).
+// "q8_0" | "q4_0" | "q4_1" | "w8" (the names of --quant, the `quant` attribute and
+// `weight_format`).
 std::string_view schemeName(Scheme s);
 std::optional<Scheme> parseScheme(std::string_view name);
 // Bytes of one 32-element block (w8: of its int8 values only).

@@ -64,8 +64,8 @@ TEST_P(QuantizedParity, LogitsCloseToTransformersAndBatchInvariant) {
   std::ifstream in(fs::path(FIXTURES_DIR) / c.model / "reference.json");
   auto ids = nlohmann::json::parse(in).at("input_ids").get<std::vector<int32_t>>();
   std::ifstream qin(fs::path(FIXTURES_DIR) / c.model / "quantized-reference.json");
-  auto want = nlohmann::json::parse(qin).at("schemes").at(c.scheme)
-                  .get<std::vector<std::vector<float>>>();
+  auto want =
+      nlohmann::json::parse(qin).at("schemes").at(c.scheme).get<std::vector<std::vector<float>>>();
   auto plan = compile();
   size_t quantized = 0;
   for (const auto *w : *plan->plan().weights())
@@ -80,8 +80,8 @@ TEST_P(QuantizedParity, LogitsCloseToTransformersAndBatchInvariant) {
       worst = std::max(worst, double(std::fabs(logits[t * V + v] - want[t][v])));
       scale = std::max(scale, double(std::fabs(want[t][v])));
     }
-  std::cout << c.model << " " << c.scheme << ": max abs logit difference " << worst
-            << " (relative " << worst / scale << ")\n";
+  std::cout << c.model << " " << c.scheme << ": max abs logit difference " << worst << " (relative "
+            << worst / scale << ")\n";
   EXPECT_LT(worst, 0.05 * scale);
 
   exec.reset();

@@ -37,8 +37,8 @@ fb::DType dtypeOf(Scheme s) {
 int64_t blockedInt(const KernelParams &p, std::string_view name) {
   int64_t v = positiveInt(p, name);
   if (v % llm::quant::kBlockElems != 0)
-    fail("parameter '{}' is {}: a quantized weight needs rows of whole {}-element blocks", name,
-         v, llm::quant::kBlockElems);
+    fail("parameter '{}' is {}: a quantized weight needs rows of whole {}-element blocks", name, v,
+         llm::quant::kBlockElems);
   return v;
 }
 

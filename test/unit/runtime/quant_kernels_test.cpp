@@ -55,7 +55,8 @@ TEST(QuantFormat, QuantizeAndDequantizeMatchGgufQuantsBitForBit) {
     llm::quant::quantize(s, x.data(), x.size(), blocks.data());
     size_t bb = llm::quant::blockBytes(s);
     for (size_t b = 0; b < blocks.size() / bb; ++b)
-      EXPECT_EQ(0, std::memcmp(blocks.data() + b * bb, expected.data() + b * bb, bb)) << "block " << b;
+      EXPECT_EQ(0, std::memcmp(blocks.data() + b * bb, expected.data() + b * bb, bb))
+          << "block " << b;
     std::vector<float> y(x.size());
     llm::quant::dequantize(s, expected.data(), x.size(), y.data());
     auto want = c.at("dequant_bits").get<std::vector<uint32_t>>();
@@ -137,8 +138,8 @@ TEST(QuantDot, EveryIsaPathMatchesTheScalarReferenceBitForBit) {
   struct Shape {
     int64_t rows, n, k;
   };
-  const Shape shapes[] = {{1, 1, 32}, {1, 7, 64}, {2, 5, 96}, {5, 17, 160}, {3, 64, 576},
-                          {13, 33, 32}, {1, 130, 1536}};
+  const Shape shapes[] = {{1, 1, 32},   {1, 7, 64},   {2, 5, 96},    {5, 17, 160},
+                          {3, 64, 576}, {13, 33, 32}, {1, 130, 1536}};
   int tested = 0;
   for (Isa isa : kIsas) {
     if (!isaSupported(isa) || isa == Isa::Scalar)
@@ -155,10 +156,10 @@ TEST(QuantDot, EveryIsaPathMatchesTheScalarReferenceBitForBit) {
           if (glu)
             act = Activation::Silu;
           std::vector<float> ref(sh.rows * sh.n), got(sh.rows * sh.n), one(sh.n);
-          quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k,
-                      p.bias.data(), ref.data(), act, Isa::Scalar);
-          quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k,
-                      p.bias.data(), got.data(), act, isa);
+          quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k, p.bias.data(),
+                      ref.data(), act, Isa::Scalar);
+          quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k, p.bias.data(),
+                      got.data(), act, isa);
           ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
           int32_t last = static_cast<int32_t>(sh.rows - 1);
           quantMatmul(s, p.x.data(), sh.k, &last, 1, p.w.data(), sh.n, sh.k, p.bias.data(),
