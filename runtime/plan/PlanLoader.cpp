@@ -464,10 +464,18 @@ std::string LoadedPlan::describe() const {
   }
   uint64_t totalBytes = 0;
   uint32_t numWeights = p.weights() ? p.weights()->size() : 0;
-  for (uint32_t i = 0; i < numWeights; ++i)
-    totalBytes += p.weights()->Get(i)->size();
+  std::map<std::string, std::pair<uint32_t, uint64_t>> byDType; // tensors and bytes per dtype
+  for (uint32_t i = 0; i < numWeights; ++i) {
+    const fb::WeightEntry &w = *p.weights()->Get(i);
+    totalBytes += w.size();
+    auto &[n, bytes] = byDType[fb::EnumNameDType(w.dtype())];
+    ++n;
+    bytes += w.size();
+  }
   appendLine(s, "weights: {} tensors, {} bytes ({:.2f} MiB) in {} files", numWeights, totalBytes,
              totalBytes / (1024.0 * 1024.0), weightFiles_.size());
+  for (const auto &[dtype, nb] : byDType)
+    appendLine(s, "  {:<5} {} tensors, {:.2f} MiB", dtype, nb.first, nb.second / (1024.0 * 1024.0));
   std::string tok;
   if (p.tokenizer_files())
     for (const fb::TokenizerFile *t : *p.tokenizer_files())
