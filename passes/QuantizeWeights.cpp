@@ -93,7 +93,10 @@ struct QuantizeWeightsPass : impl::QuantizeWeightsBase<QuantizeWeightsPass> {
     }
     for (const Entry &e : entries)
       if (!e.used) {
-        module.emitError("quantization exclude pattern '") << e.pattern << "' matches no weight";
+        module.emitError("quantization exclude pattern '")
+            << e.pattern
+            << "' matches no weight (with tied embeddings, the logits projection is the "
+               "embedding table, model.embed_tokens.weight)";
         return signalPassFailure();
       }
     unifyStacks(module, chosen);
