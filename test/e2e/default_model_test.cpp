@@ -16,6 +16,8 @@
 #include <nlohmann/json.hpp>
 
 #include <cmath>
+#include <cstring>
+#include <optional>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -142,6 +144,34 @@ TEST_F(DefaultModel, FusedPlanMatchesUnfusedPlan) {
   }
   EXPECT_LT(worst, 1e-5);
   std::cout << "max abs logit difference, fused vs unfused plan: " << worst << "\n";
+}
+
+// --quant keep copies the GGUF's blocks: every quantized weight of the native plan dequantizes
+// to exactly the float32 plan's weight of the same name (which llmc dequantized from the same
+// file, bit-exact with gguf.quants), so the blocks, their row order (llama.cpp's q/k permutation
+// undone on whole block rows) and the stacking of [q; k; v] and [gate; up] are all as in the file.
+TEST_F(DefaultModel, KeptBlocksDequantizeToTheFloat32PlansWeights) {
+  ASSERT_TRUE(plan_ && nativePlan_);
+  const auto &f32 = *plan_->plan().weights();
+  const auto &native = *nativePlan_->plan().weights();
+  size_t checked = 0;
+  for (uint32_t i = 0; i < native.size(); ++i) {
+    const llmrt::fb::WeightEntry &w = *native.Get(i);
+    std::optional<llm::quant::Scheme> scheme = llmrt::quantScheme(w.dtype());
+    if (!scheme)
+      continue;
+    uint32_t j = 0;
+    while (j < f32.size() && f32.Get(j)->name()->string_view() != w.name()->string_view())
+      ++j;
+    ASSERT_LT(j, f32.size()) << w.name()->str();
+    int64_t rows = w.shape()->Get(0), cols = w.shape()->Get(1);
+    std::vector<float> deq(rows * cols);
+    llm::quant::dequantizeRows(*scheme, nativePlan_->weightBytes(i), rows, cols, deq.data());
+    ASSERT_EQ(0, std::memcmp(deq.data(), plan_->weightF32(j), deq.size() * sizeof(float)))
+        << w.name()->str();
+    ++checked;
+  }
+  EXPECT_EQ(checked, 121u);
 }
 
 // The native plan (the GGUF's Q4_1 and Q8_0 blocks kept, int8 activations in integer dot
