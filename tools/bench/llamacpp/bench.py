@@ -363,7 +363,8 @@ def markdown(res: dict) -> str:
              f"{res['runs']} alternated runs.", ""]
     lines += ["| precision | weights read/token (ours / llama.cpp) | prompt 512 tok/s (ours / llama.cpp / ratio) "
               "| decode tok/s (ours / llama.cpp / ratio) | decode / bandwidth limit (ours / llama.cpp) "
-              "| perplexity (ours / llama.cpp) |", "|---|---|---|---|---|---|"]
+              "| perplexity ours (vs our F32) / llama.cpp |", "|---|---|---|---|---|---|"]
+    f32 = res["precisions"].get("F32", {}).get("perplexity")
     for p, r in res["precisions"].items():
         s = r.get("single_stream")
         pp = r.get("perplexity")
@@ -371,7 +372,11 @@ def markdown(res: dict) -> str:
                           if s else "-")
         bwf = (f"{s['bandwidth_fraction']['ours']:.0%} / {s['bandwidth_fraction']['llamacpp']:.0%}"
                if s else "-")
-        ppl = (f"{pp['ours']['perplexity']:.3f} / {pp['llamacpp']['perplexity']:.3f}" if pp else "-")
+        ppl = "-"
+        if pp:
+            rel = (f" ({pp['ours']['perplexity'] / f32['ours']['perplexity'] - 1:+.2%})"
+                   if f32 else "")
+            ppl = f"{pp['ours']['perplexity']:.4f}{rel} / {pp['llamacpp']['perplexity']:.4f}"
         lines.append(f"| {p} | {r['plan_weight_bytes']/1e6:.0f} MB / {r['gguf_weight_bytes']/1e6:.0f} MB "
                      f"| {cell('prefill_tps')} | {cell('decode_tps')} | {bwf} | {ppl} |")
     batched_rows = [(p, c, b) for p, r in res["precisions"].items()
