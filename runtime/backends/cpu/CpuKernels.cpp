@@ -1,4 +1,5 @@
 #include "backends/cpu/CpuKernels.h"
+#include "backends/cpu/ParamChecks.h"
 #include "backends/cpu/QuantLinear.h"
 
 #include "engine/PagedKVCache.h"
@@ -227,16 +228,6 @@ const int32_t *inI32(const KernelArgs &a, int i) {
 }
 float *out(const KernelArgs &a) { return static_cast<float *>(a.output); }
 
-// Parameter checks shared by the shapes() functions.
-// Sizes are capped so that products of two of them, in bytes, cannot overflow int64.
-constexpr int64_t kMaxSize = int64_t{1} << 24;
-
-int64_t positiveInt(const KernelParams &p, std::string_view name) {
-  int64_t v = p.getInt(name);
-  if (v <= 0 || v > kMaxSize)
-    fail("parameter '{}' is {}, expected a positive integer up to {}", name, v, kMaxSize);
-  return v;
-}
 
 KernelShapes rowwise(int numInputs, int64_t width) {
   KernelShapes s;

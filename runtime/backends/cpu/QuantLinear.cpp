@@ -1,5 +1,7 @@
 #include "backends/cpu/QuantLinear.h"
 
+#include "backends/cpu/ParamChecks.h"
+
 #include "support/Error.h"
 
 #include <algorithm>
@@ -12,16 +14,8 @@ using llm::quant::Scheme;
 
 namespace {
 
-constexpr int64_t kMaxSize = int64_t{1} << 24;
 // Below this many multiply-adds a call runs on the calling thread (as in CpuKernels.cpp).
 constexpr int64_t kMinParallelWork = int64_t{1} << 15;
-
-int64_t positiveInt(const KernelParams &p, std::string_view name) {
-  int64_t v = p.getInt(name);
-  if (v <= 0 || v > kMaxSize)
-    fail("parameter '{}' is {}, expected a positive integer up to {}", name, v, kMaxSize);
-  return v;
-}
 
 fb::DType dtypeOf(Scheme s) {
   switch (s) {

@@ -1,0 +1,23 @@
+// Parameter checks shared by the CPU kernel families' shapes() functions.
+#pragma once
+
+#include "backends/cpu/CpuKernels.h"
+#include "support/Error.h"
+
+#include <cstdint>
+#include <string_view>
+
+namespace llmrt::cpu {
+
+// Sizes are capped so that products of two of them, in bytes, cannot overflow int64.
+inline constexpr int64_t kMaxSize = int64_t{1} << 24;
+
+// An integer parameter in [1, kMaxSize]; llm::Error naming it otherwise.
+inline int64_t positiveInt(const KernelParams &p, std::string_view name) {
+  int64_t v = p.getInt(name);
+  if (v <= 0 || v > kMaxSize)
+    llm::fail("parameter '{}' is {}, expected a positive integer up to {}", name, v, kMaxSize);
+  return v;
+}
+
+} // namespace llmrt::cpu
