@@ -420,16 +420,6 @@ GemmBlocks gemmBlocks(const KernelParams &p) {
   return b;
 }
 
-// The glu epilogue's activation, or nullopt for a plain linear.
-std::optional<Act> linearEpilogue(const KernelParams &p) {
-  if (!p.has("epilogue") || p.getString("epilogue") == "none")
-    return std::nullopt;
-  const std::string &e = p.getString("epilogue");
-  if (e.rfind("glu_", 0) != 0)
-    fail("parameter 'epilogue' is '{}', expected none, glu_silu, glu_gelu or glu_gelu_tanh", e);
-  return parseAct(e.substr(4));
-}
-
 KernelShapes linearShapes(const KernelParams &p, int numWeights) {
   if (weightFormat(p))
     return quantLinearShapes(p, numWeights);

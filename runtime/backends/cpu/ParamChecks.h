@@ -5,6 +5,8 @@
 #include "support/Error.h"
 
 #include <cstdint>
+#include <optional>
+#include <string>
 #include <string_view>
 
 namespace llmrt::cpu {
@@ -18,6 +20,21 @@ inline int64_t positiveInt(const KernelParams &p, std::string_view name) {
   if (v <= 0 || v > kMaxSize)
     llm::fail("parameter '{}' is {}, expected a positive integer up to {}", name, v, kMaxSize);
   return v;
+}
+
+// A linear's glu epilogue activation ("epilogue": glu_silu, glu_gelu, glu_gelu_tanh), or nullopt
+// for a plain linear ("none" or absent).
+inline std::optional<Activation> linearEpilogue(const KernelParams &p) {
+  if (!p.has("epilogue") || p.getString("epilogue") == "none")
+    return std::nullopt;
+  const std::string &e = p.getString("epilogue");
+  if (e == "glu_silu")
+    return Activation::Silu;
+  if (e == "glu_gelu")
+    return Activation::Gelu;
+  if (e == "glu_gelu_tanh")
+    return Activation::GeluTanh;
+  llm::fail("parameter 'epilogue' is '{}', expected none, glu_silu, glu_gelu or glu_gelu_tanh", e);
 }
 
 } // namespace llmrt::cpu

@@ -36,19 +36,6 @@ int64_t blockedInt(const KernelParams &p, std::string_view name) {
   return v;
 }
 
-std::optional<Activation> gluOf(const KernelParams &p) {
-  if (!p.has("epilogue") || p.getString("epilogue") == "none")
-    return std::nullopt;
-  const std::string &e = p.getString("epilogue");
-  if (e == "glu_silu")
-    return Activation::Silu;
-  if (e == "glu_gelu")
-    return Activation::Gelu;
-  if (e == "glu_gelu_tanh")
-    return Activation::GeluTanh;
-  fail("parameter 'epilogue' is '{}', expected none, glu_silu, glu_gelu or glu_gelu_tanh", e);
-}
-
 template <class T> T *grow(std::vector<T> &buf, size_t n) {
   if (buf.size() < n)
     buf.resize(std::max(n, buf.size() * 2));
@@ -139,7 +126,7 @@ KernelShapes quantLinearShapes(const KernelParams &p, int numWeights) {
   if (numWeights != 1 + hasBias)
     fail("has_bias is {} but the call passes {} weights, expected {}", hasBias, numWeights,
          1 + hasBias);
-  int64_t rows = gluOf(p) ? 2 * n : n;
+  int64_t rows = linearEpilogue(p) ? 2 * n : n;
   KernelShapes s;
   s.inputWidths = {k};
   s.inputDtypes = {fb::DType::F32};
@@ -159,7 +146,7 @@ void quantLinearRun(const KernelArgs &a) {
   const float *bias = a.params.getInt("has_bias") ? a.weights[1] : nullptr;
   quantMatmul(*weightFormat(a.params), static_cast<const float *>(a.inputs[0]), k, nullptr,
               a.tokens, weightBytes(a, 0), n, k, bias, static_cast<float *>(a.output),
-              gluOf(a.params));
+              linearEpilogue(a.params));
 }
 
 KernelShapes quantLogitsShapes(const KernelParams &p, int) {
