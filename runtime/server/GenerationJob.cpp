@@ -51,7 +51,6 @@ void GenerationJob::start(AsyncEngine &engine, std::vector<Request> requests,
                                             sampling_.skipSpecialTokens);
       c.textOffset = countCodePoints(prompts_[p].echo);
     }
-    promptTokens_.push_back(static_cast<int64_t>(t.size()));
     cachedTokens_.push_back(0);
   }
   for (const Request &r : requests)
@@ -96,8 +95,8 @@ TokenLogprob GenerationJob::convert(int32_t token, const TokenLogprobs &lp) cons
 
 Usage GenerationJob::usage() const {
   Usage u;
-  for (int64_t t : promptTokens_)
-    u.promptTokens += t;
+  for (const JobPrompt &p : prompts_)
+    u.promptTokens += static_cast<int64_t>(p.tokens.size());
   u.completionTokens = completionTokens_;
   int64_t cached = 0;
   for (int64_t t : cachedTokens_)
@@ -190,7 +189,7 @@ void GenerationJob::finished(int prompt, int sample, const Request &final) {
   ++numDone_;
   if (sample == 0) {
     cachedTokens_[prompt] = final.numCachedTokens;
-    metrics_.promptTokens.inc(double(promptTokens_[prompt]));
+    metrics_.promptTokens.inc(double(prompts_[prompt].tokens.size()));
   }
   switch (final.status) {
   case RequestStatus::FinishedStopped:

@@ -84,7 +84,7 @@ private:
   std::vector<JobPrompt> prompts_;
   std::vector<Choice> choices_;
   std::vector<std::string> requestIds_;
-  std::vector<int64_t> promptTokens_, cachedTokens_;
+  std::vector<int64_t> cachedTokens_; // per prompt, from its first sample's final state
   int64_t completionTokens_ = 0;
   int numDone_ = 0;
   bool streaming_ = false; // the stream's headers were sent
