@@ -4,7 +4,8 @@
 
 namespace llmrt {
 inline constexpr uint16_t kPlanSchemaMajor = 1;
-inline constexpr uint16_t kPlanSchemaMinor = 3; // 1.2: KernelCall.buckets; 1.3: Q8_0/Q4_0/Q4_1 weights
+// 1.2: KernelCall.buckets; 1.3: Q8_0/Q4_0/Q4_1 weights; 1.4: FP8_E4M3 (KV cache dtype)
+inline constexpr uint16_t kPlanSchemaMinor = 4;
 
 // A weight file starts with a 4 KiB header page: magic, format version, the plan id it belongs to.
 inline constexpr char kWeightFileMagic[8] = {'L', 'L', 'M', 'W', 'E', 'I', 'G', 'T'};
