@@ -53,7 +53,7 @@ std::string callName(uint32_t index, const fb::KernelCall &call) {
 // negative dim.
 bool byteSizeOf(const fb::WeightEntry &w, uint64_t &bytes) {
   if (std::optional<llm::quant::Scheme> q = quantScheme(w.dtype())) {
-    // Quantized: a [rows, cols] matrix of 32-element blocks (checked by checkQuantized first).
+    // Quantized: a [rows, cols] matrix of whole blocks (checked by checkQuantized first).
     bytes = llm::quant::tensorBytes(*q, w.shape()->Get(0), w.shape()->Get(1));
     return true;
   }
@@ -69,13 +69,15 @@ bool byteSizeOf(const fb::WeightEntry &w, uint64_t &bytes) {
 
 // A quantized weight is a matrix whose rows are whole blocks, stored in the row_blocks layout.
 void checkQuantized(const std::string &where, const fb::WeightEntry &w, std::string_view shape) {
-  if (!quantScheme(w.dtype()))
+  std::optional<llm::quant::Scheme> q = quantScheme(w.dtype());
+  if (!q)
     return;
+  const int64_t block = llm::quant::blockElems(*q);
   if (!w.shape() || w.shape()->size() != 2 || w.shape()->Get(0) <= 0 || w.shape()->Get(1) <= 0 ||
-      w.shape()->Get(1) % llm::quant::kBlockElems != 0 || w.shape()->Get(0) > (int64_t{1} << 40) ||
+      w.shape()->Get(1) % block != 0 || w.shape()->Get(0) > (int64_t{1} << 40) ||
       w.shape()->Get(1) > (int64_t{1} << 40))
     fail("{}: shape {} of {} is invalid, expected [rows, cols] with cols a positive multiple of {}",
-         where, shape, fb::EnumNameDType(w.dtype()), llm::quant::kBlockElems);
+         where, shape, fb::EnumNameDType(w.dtype()), block);
   std::string_view layout = w.layout() ? w.layout()->string_view() : std::string_view();
   if (layout != llm::quant::kRowBlocksLayout)
     fail("{}: layout '{}' of {} weight, expected '{}'", where, layout,
@@ -248,6 +250,9 @@ std::optional<llm::quant::Scheme> quantScheme(fb::DType dtype) {
   case fb::DType::Q4_0: return llm::quant::Scheme::Q4_0;
   case fb::DType::Q4_1: return llm::quant::Scheme::Q4_1;
   case fb::DType::W8: return llm::quant::Scheme::W8;
+  case fb::DType::Q4_K: return llm::quant::Scheme::Q4_K;
+  case fb::DType::Q5_K: return llm::quant::Scheme::Q5_K;
+  case fb::DType::Q6_K: return llm::quant::Scheme::Q6_K;
   default: return std::nullopt;
   }
 }
@@ -266,6 +271,9 @@ uint64_t dtypeSize(fb::DType dtype) {
   case fb::DType::Q4_0:
   case fb::DType::Q4_1:
   case fb::DType::W8:
+  case fb::DType::Q4_K:
+  case fb::DType::Q5_K:
+  case fb::DType::Q6_K:
     fail("{} is a block format: it has no size per element", fb::EnumNameDType(dtype));
   }
   fail("unknown dtype {}", static_cast<int>(dtype));

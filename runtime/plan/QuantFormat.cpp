@@ -1,5 +1,7 @@
 #include "plan/QuantFormat.h"
 
+#include "support/Error.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
@@ -12,15 +14,29 @@ std::string_view schemeName(Scheme s) {
   case Scheme::Q4_0: return "q4_0";
   case Scheme::Q4_1: return "q4_1";
   case Scheme::W8: return "w8";
+  case Scheme::Q4_K: return "q4_k";
+  case Scheme::Q5_K: return "q5_k";
+  case Scheme::Q6_K: return "q6_k";
   }
   return "?";
 }
 
 std::optional<Scheme> parseScheme(std::string_view name) {
-  for (Scheme s : {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1, Scheme::W8})
+  for (Scheme s : kAllSchemes)
     if (schemeName(s) == name)
       return s;
   return std::nullopt;
+}
+
+bool hasQuantizer(Scheme s) { return blockElems(s) == kBlockElems; }
+
+int64_t blockElems(Scheme s) {
+  switch (s) {
+  case Scheme::Q4_K:
+  case Scheme::Q5_K:
+  case Scheme::Q6_K: return kSuperBlockElems;
+  default: return kBlockElems;
+  }
 }
 
 size_t blockBytes(Scheme s) {
@@ -29,6 +45,9 @@ size_t blockBytes(Scheme s) {
   case Scheme::Q4_0: return sizeof(BlockQ4_0);
   case Scheme::Q4_1: return sizeof(BlockQ4_1);
   case Scheme::W8: return kBlockElems;
+  case Scheme::Q4_K: return sizeof(BlockQ4_K);
+  case Scheme::Q5_K: return sizeof(BlockQ5_K);
+  case Scheme::Q6_K: return sizeof(BlockQ6_K);
   }
   return 0;
 }
@@ -36,7 +55,37 @@ size_t blockBytes(Scheme s) {
 size_t rowHeaderBytes(Scheme s) { return s == Scheme::W8 ? sizeof(float) : 0; }
 
 uint64_t rowBytes(Scheme s, int64_t cols) {
-  return rowHeaderBytes(s) + static_cast<uint64_t>(cols / kBlockElems) * blockBytes(s);
+  return rowHeaderBytes(s) + static_cast<uint64_t>(cols / blockElems(s)) * blockBytes(s);
+}
+
+void checkRowLength(Scheme s, int64_t cols, std::string_view what) {
+  if (cols <= 0 || cols % blockElems(s) != 0)
+    llm::fail("{} has rows of {} elements; {} stores rows of whole {}-element blocks", what, cols,
+              schemeName(s), blockElems(s));
+}
+
+void kQuants(const BlockQ4_K &b, int j, uint8_t q[32]) {
+  const uint8_t *qs = b.qs + 32 * (j / 2);
+  const int shift = 4 * (j % 2);
+  for (int i = 0; i < 32; ++i)
+    q[i] = (qs[i] >> shift) & 0x0f;
+}
+
+void kQuants(const BlockQ5_K &b, int j, uint8_t q[32]) {
+  const uint8_t *qs = b.qs + 32 * (j / 2);
+  const int shift = 4 * (j % 2);
+  for (int i = 0; i < 32; ++i)
+    q[i] = static_cast<uint8_t>(((qs[i] >> shift) & 0x0f) | (((b.qh[i] >> j) & 1) << 4));
+}
+
+// Sub-block j = 4 * half + p: low (p < 2) or high (p >= 2) nibbles of ql[64 * half + 32 * (p % 2)
+// ...], bits 2p, 2p+1 of qh[32 * half ...] on top.
+void kQuants(const BlockQ6_K &b, int j, uint8_t q[32]) {
+  const int half = j / 4, p = j % 4;
+  const uint8_t *ql = b.ql + 64 * half + 32 * (p % 2), *qh = b.qh + 32 * half;
+  const int shift = 4 * (p / 2);
+  for (int i = 0; i < 32; ++i)
+    q[i] = static_cast<uint8_t>(((ql[i] >> shift) & 0x0f) | (((qh[i] >> (2 * p)) & 3) << 4));
 }
 
 uint64_t tensorBytes(Scheme s, int64_t rows, int64_t cols) {
@@ -173,9 +222,47 @@ void dequantizeW8Row(const uint8_t *in, int64_t n, float *out) {
     out[i] = d * static_cast<float>(q[i]);
 }
 
+// The k-quants as gguf.quants computes them: the sub-block's scale (d * sc) and min (dmin * m) in
+// float32 first, then x = scale * q - min (two roundings: no FMA, see the header).
+template <class Block> void dequantizeQ45K(const Block &b, float *out) {
+  const float d = halfToFloat(b.d), dmin = halfToFloat(b.dmin);
+  for (int j = 0; j < 8; ++j, out += 32) {
+    ScaleMin sm = kScaleMin(b.scales, j);
+    const float scale = d * static_cast<float>(sm.scale), min = dmin * static_cast<float>(sm.min);
+    uint8_t q[32];
+    kQuants(b, j, q);
+    for (int i = 0; i < 32; ++i)
+      out[i] = scale * static_cast<float>(q[i]) - min;
+  }
+}
+
+void dequantizeQ6K(const BlockQ6_K &b, float *out) {
+  const float d = halfToFloat(b.d);
+  for (int j = 0; j < 8; ++j, out += 32) {
+    uint8_t q[32];
+    kQuants(b, j, q);
+    for (int i = 0; i < 32; ++i)
+      out[i] = (d * static_cast<float>(b.scales[2 * j + i / 16])) * static_cast<float>(q[i] - 32);
+  }
+}
+
+void dequantizeK(Scheme s, const uint8_t *in, int64_t blocks, float *out) {
+  for (int64_t b = 0; b < blocks; ++b, out += kSuperBlockElems) {
+    switch (s) {
+    case Scheme::Q4_K: dequantizeQ45K(reinterpret_cast<const BlockQ4_K *>(in)[b], out); break;
+    case Scheme::Q5_K: dequantizeQ45K(reinterpret_cast<const BlockQ5_K *>(in)[b], out); break;
+    case Scheme::Q6_K: dequantizeQ6K(reinterpret_cast<const BlockQ6_K *>(in)[b], out); break;
+    default: return;
+    }
+  }
+}
+
 } // namespace
 
 void quantizeRows(Scheme s, const float *x, int64_t rows, int64_t cols, uint8_t *out) {
+  if (!hasQuantizer(s))
+    llm::fail("{} has no quantizer: its blocks can only be kept from a GGUF file (--quant keep)",
+              schemeName(s));
   const uint64_t rb = rowBytes(s, cols);
   for (int64_t r = 0; r < rows; ++r) {
     if (s == Scheme::W8)
@@ -196,17 +283,25 @@ void dequantizeRows(Scheme s, const uint8_t *in, int64_t rows, int64_t cols, flo
 }
 
 void quantize(Scheme s, const float *x, int64_t n, uint8_t *out) {
+  if (!hasQuantizer(s))
+    llm::fail("{} has no quantizer: its blocks can only be kept from a GGUF file (--quant keep)",
+              schemeName(s));
   for (int64_t b = 0; b < n / kBlockElems; ++b, x += kBlockElems) {
     switch (s) {
     case Scheme::Q8_0: quantizeQ8_0(x, reinterpret_cast<BlockQ8_0 *>(out)[b]); break;
     case Scheme::Q4_0: quantizeQ4_0(x, reinterpret_cast<BlockQ4_0 *>(out)[b]); break;
     case Scheme::Q4_1: quantizeQ4_1(x, reinterpret_cast<BlockQ4_1 *>(out)[b]); break;
     case Scheme::W8: return; // row scales: quantizeRows
+    default: return;         // no quantizer: refused above
     }
   }
 }
 
 void dequantize(Scheme s, const uint8_t *in, int64_t n, float *out) {
+  if (blockElems(s) == kSuperBlockElems) {
+    dequantizeK(s, in, n / kSuperBlockElems, out);
+    return;
+  }
   for (int64_t b = 0; b < n / kBlockElems; ++b, out += kBlockElems) {
     switch (s) {
     case Scheme::Q8_0: {
@@ -233,6 +328,7 @@ void dequantize(Scheme s, const uint8_t *in, int64_t n, float *out) {
       break;
     }
     case Scheme::W8: return; // row scales: dequantizeRows
+    default: return;         // k-quants: above
     }
   }
 }

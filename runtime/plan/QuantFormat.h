@@ -2,17 +2,25 @@
 // reference quantizers and dequantizers. Shared by llmc (which quantizes or copies blocks when it
 // writes a plan) and llmrt (whose kernels read the blocks), so both agree on every byte.
 //
-// Every format splits each weight row (K elements, K a multiple of 32) into blocks of 32 elements
-// and stores a row as K / 32 consecutive blocks; rows follow each other ("row_blocks" layout). The
-// blocks of q8_0, q4_0 and q4_1 are bit-for-bit those of ggml / GGUF:
+// Every format splits each weight row (K elements, K a multiple of the format's block size: 32, or
+// 256 for the k-quants) into blocks and stores a row as consecutive blocks; rows follow each other
+// ("row_blocks" layout). The blocks of q8_0, q4_0, q4_1 and the k-quants are bit-for-bit those of
+// ggml / GGUF:
 //   q8_0: {f16 d; int8 q[32]}                    x = d * q
 //   q4_0: {f16 d; u8 qs[16]}                     x = d * (q - 8)
 //   q4_1: {f16 d; f16 m; u8 qs[16]}              x = d * q + m
 // with element i < 16 in the low nibble of qs[i] and element 16 + i in its high nibble.
 //   w8 (int8 per output channel): a row is {f32 d; int8 q[K]}, x = d * q, d = max|row| / 127
 // (its blocks are the row's 32-element runs of q, after the row's scale).
-// NOTE: the quantizers reproduce the `gguf` Python package (gguf.quants) bit for bit, which
-// reproduces ggml's reference quantizers; QuantFormat.cpp is compiled without FMA contraction
+// The k-quants (ggml's block_q4_K, block_q5_K, block_q6_K) hold 256 elements per super-block, in
+// 32-element sub-blocks j = 0..7 (q6_k: scales per 16 elements):
+//   q4_k: {f16 d; f16 dmin; u8 scales[12]; u8 qs[128]}          x = (d * sc_j) * q - dmin * m_j
+//   q5_k: {f16 d; f16 dmin; u8 scales[12]; u8 qh[32]; u8 qs[128]} the same, q has 5 bits
+//   q6_k: {u8 ql[128]; u8 qh[64]; i8 scales[16]; f16 d}         x = (d * sc_k) * (q - 32)
+// with sc_j, m_j the 6-bit pairs of ggml's get_scale_min_k4 (kScaleMin below). The k-quants have no
+// quantizer here (gguf.quants only dequantizes them): they are kept from GGUF files.
+// NOTE: the quantizers and dequantizers reproduce the `gguf` Python package (gguf.quants) bit for
+// bit, which reproduces ggml's reference code; QuantFormat.cpp is compiled without FMA contraction
 // for that reason.
 #pragma once
 
@@ -24,9 +32,12 @@
 
 namespace llm::quant {
 
-enum class Scheme : uint8_t { Q8_0, Q4_0, Q4_1, W8 };
+enum class Scheme : uint8_t { Q8_0, Q4_0, Q4_1, W8, Q4_K, Q5_K, Q6_K };
 
+// The activation block size of every kernel, and the block size of q8_0, q4_0, q4_1 and w8.
 inline constexpr int64_t kBlockElems = 32;
+// The super-block size of the k-quants.
+inline constexpr int64_t kSuperBlockElems = 256;
 // The plan layout of every quantized weight (WeightEntry.layout, kplan.weight's layout).
 inline constexpr std::string_view kRowBlocksLayout = "row_blocks";
 
@@ -43,30 +54,75 @@ struct BlockQ4_1 {
   uint16_t m;
   uint8_t qs[16];
 };
+struct BlockQ4_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];
+  uint8_t qs[128];
+};
+struct BlockQ5_K {
+  uint16_t d;
+  uint16_t dmin;
+  uint8_t scales[12];
+  uint8_t qh[32];
+  uint8_t qs[128];
+};
+struct BlockQ6_K {
+  uint8_t ql[128];
+  uint8_t qh[64];
+  int8_t scales[16];
+  uint16_t d;
+};
 static_assert(sizeof(BlockQ8_0) == 34 && sizeof(BlockQ4_0) == 18 && sizeof(BlockQ4_1) == 20);
+static_assert(sizeof(BlockQ4_K) == 144 && sizeof(BlockQ5_K) == 176 && sizeof(BlockQ6_K) == 210);
 
-// "q8_0" | "q4_0" | "q4_1" | "w8" (the names of --quant, the `quant` attribute and
-// `weight_format`).
+// Sub-block j's (j < 8) 6-bit scale and min of a q4_k / q5_k super-block (get_scale_min_k4).
+struct ScaleMin {
+  uint8_t scale, min;
+};
+inline ScaleMin kScaleMin(const uint8_t scales[12], int j) {
+  if (j < 4)
+    return {static_cast<uint8_t>(scales[j] & 63), static_cast<uint8_t>(scales[j + 4] & 63)};
+  return {static_cast<uint8_t>((scales[j + 4] & 0x0f) | ((scales[j - 4] >> 6) << 4)),
+          static_cast<uint8_t>((scales[j + 4] >> 4) | ((scales[j] >> 6) << 4))};
+}
+// The 32 quants (0..15 or 0..31) of sub-block j of a q4_k / q5_k super-block, and the 32 quants
+// (0..63, before subtracting 32) of sub-block j of a q6_k one.
+void kQuants(const BlockQ4_K &b, int j, uint8_t q[32]);
+void kQuants(const BlockQ5_K &b, int j, uint8_t q[32]);
+void kQuants(const BlockQ6_K &b, int j, uint8_t q[32]);
+
+// "q8_0" | "q4_0" | "q4_1" | "w8" | "q4_k" | "q5_k" | "q6_k" (the names of --quant, the `quant`
+// attribute and `weight_format`).
 std::string_view schemeName(Scheme s);
 std::optional<Scheme> parseScheme(std::string_view name);
-// Bytes of one 32-element block (w8: of its int8 values only).
+// All schemes, and the ones quantize() / quantizeRows() can write (not the k-quants).
+inline constexpr Scheme kAllSchemes[] = {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1, Scheme::W8,
+                                         Scheme::Q4_K, Scheme::Q5_K, Scheme::Q6_K};
+bool hasQuantizer(Scheme s);
+// Elements per block: 32, or 256 for the k-quants. A row's length must be a multiple of it.
+int64_t blockElems(Scheme s);
+// Bytes of one block (w8: of one 32-element run of its int8 values only).
 size_t blockBytes(Scheme s);
 // Bytes of a row of cols elements, and where its first block starts (w8: after the scale).
 uint64_t rowBytes(Scheme s, int64_t cols);
 size_t rowHeaderBytes(Scheme s);
-// Bytes of a rows x cols weight; cols must be a multiple of 32.
+// Bytes of a rows x cols weight; cols must be a multiple of blockElems(s).
 uint64_t tensorBytes(Scheme s, int64_t rows, int64_t cols);
+// llm::Error naming `what` unless rows of cols elements are whole blocks of s.
+void checkRowLength(Scheme s, int64_t cols, std::string_view what);
 
 // IEEE half <-> float. floatToHalf rounds to nearest even, as numpy's astype(float16) does.
 float halfToFloat(uint16_t h);
 uint16_t floatToHalf(float f);
 
-// Quantizes rows x cols floats (cols a multiple of 32) into rowBytes(s, cols) bytes per row.
+// Quantizes rows x cols floats (cols a multiple of 32) into rowBytes(s, cols) bytes per row;
+// llm::Error for a scheme without a quantizer.
 void quantizeRows(Scheme s, const float *x, int64_t rows, int64_t cols, uint8_t *out);
 // Dequantizes rows x cols elements.
 void dequantizeRows(Scheme s, const uint8_t *in, int64_t rows, int64_t cols, float *out);
-// The same for one run of n elements (a multiple of 32) of a block format (not w8, whose scale
-// belongs to a whole row): n / 32 blocks.
+// The same for one run of n elements (a multiple of blockElems(s)) of a block format (not w8,
+// whose scale belongs to a whole row): n / blockElems(s) blocks.
 void quantize(Scheme s, const float *x, int64_t n, uint8_t *out);
 void dequantize(Scheme s, const uint8_t *in, int64_t n, float *out);
 

@@ -27,9 +27,59 @@ int32_t dotQ4(const uint8_t *qs, const int8_t *a) {
   return s;
 }
 
+// q4_k / q5_k: sub-block j of super-block s against act[8 s + j].
+template <class Block> float dotRowQ45K(const uint8_t *row, const ActBlock *act, int64_t blocks) {
+  using namespace llm::quant;
+  float acc = 0;
+  for (int64_t s = 0; s < blocks / 8; ++s) {
+    const auto &w = reinterpret_cast<const Block *>(row)[s];
+    const float d = halfToFloat(w.d), dmin = halfToFloat(w.dmin);
+    for (int j = 0; j < 8; ++j) {
+      const ActBlock &a = act[8 * s + j];
+      uint8_t q[32];
+      kQuants(w, j, q);
+      int32_t dot = 0;
+      for (int i = 0; i < 32; ++i)
+        dot += int32_t{q[i]} * a.q[i];
+      ScaleMin sm = kScaleMin(w.scales, j);
+      acc = std::fma(d * a.d, static_cast<float>(sm.scale * dot), acc);
+      acc = std::fma(-(dmin * a.d), static_cast<float>(sm.min * a.sum), acc);
+    }
+  }
+  return acc;
+}
+
+float dotRowQ6K(const uint8_t *row, const ActBlock *act, int64_t blocks) {
+  using namespace llm::quant;
+  float acc = 0;
+  for (int64_t s = 0; s < blocks / 8; ++s) {
+    const auto &w = reinterpret_cast<const BlockQ6_K *>(row)[s];
+    const float d = halfToFloat(w.d);
+    for (int j = 0; j < 8; ++j) {
+      const ActBlock &a = act[8 * s + j];
+      uint8_t q[32];
+      kQuants(w, j, q);
+      int32_t lo = 0, hi = 0;
+      for (int i = 0; i < 16; ++i) {
+        lo += (int32_t{q[i]} - 32) * a.q[i];
+        hi += (int32_t{q[16 + i]} - 32) * a.q[16 + i];
+      }
+      int32_t dot = w.scales[2 * j] * lo + w.scales[2 * j + 1] * hi;
+      acc = std::fma(d * a.d, static_cast<float>(dot), acc);
+    }
+  }
+  return acc;
+}
+
 float dotRowScalar(Scheme scheme, const uint8_t *row, const ActBlock *act, int64_t blocks) {
   using namespace llm::quant;
   float acc = 0;
+  if (scheme == Scheme::Q4_K)
+    return dotRowQ45K<BlockQ4_K>(row, act, blocks);
+  if (scheme == Scheme::Q5_K)
+    return dotRowQ45K<BlockQ5_K>(row, act, blocks);
+  if (scheme == Scheme::Q6_K)
+    return dotRowQ6K(row, act, blocks);
   if (scheme == Scheme::W8) {
     float d;
     std::memcpy(&d, row, sizeof d);
@@ -60,7 +110,7 @@ float dotRowScalar(Scheme scheme, const uint8_t *row, const ActBlock *act, int64
       acc = std::fma(mins, static_cast<float>(a.sum), acc);
       break;
     }
-    case Scheme::W8: break; // above
+    default: break; // above
     }
   }
   return acc;

@@ -7,12 +7,22 @@
 //   q4_0: acc = fma(dw * da, float(sum_i q_i a_i - 8 * sum_i a_i), acc)
 //   q4_1: acc = fma(dw * da, float(sum_i q_i a_i), acc); acc = fma(mw * da, float(sum_i a_i), acc)
 //   w8:   acc = fma(da, float(sum_i w_i a_i), acc), and the result is acc * d_row
-// starting from acc = 0, blocks in order.
+// and per 32-element sub-block j of each 256-element k-quant super-block (activation block b =
+// 8 * superblock + j; d, dmin the super-block's f16 scales; sc_j, m_j its 6-bit scale and min;
+// q6_k: sc_lo, sc_hi the int8 scales of the sub-block's two 16-element halves):
+//   q4_k, q5_k: acc = fma(d * da, float(sc_j * sum_i q_i a_i), acc);
+//               acc = fma(-(dmin * da), float(m_j * sum_i a_i), acc)
+//   q6_k:       acc = fma(d * da, float(sc_lo * sum_{i<16} (q_i - 32) a_i
+//                                       + sc_hi * sum_{i>=16} (q_i - 32) a_i), acc)
+// starting from acc = 0, blocks in order. (ggml multiplies k-quants with 256-element q8_K
+// activations and one float per super-block; we keep the 32-element activation blocks of every
+// other format, so the activation scale enters per sub-block.)
 // NOTE: every ISA path computes the integer sums exactly and then performs exactly these float
 // operations in this order (SIMD paths put four weight rows in four lanes), so all paths give the
 // same bits as the scalar reference, and a row's result never depends on the batch (batch
 // invariance). The integer sums are exact for weights in [-127, 127] (q8_0; ggml's quantizers never
-// write -128) and activations in [-127, 127].
+// write -128) and activations in [-127, 127]; the k-quant ones stay below 2^24 in magnitude
+// (63 * 31 * 127 * 32; q6_k: 128 * 32 * 127 * 32), so their float conversions are exact too.
 #pragma once
 
 #include "plan/QuantFormat.h"
@@ -43,8 +53,8 @@ bool isaSupported(Isa isa);
 // The fastest supported path: chosen once per process from cpuid.
 Isa bestIsa();
 
-// out[j] = dot(weight row rows[j], act) for j < 4; each row holds `blocks` blocks of `scheme`
-// (after its header: w8's scale).
+// out[j] = dot(weight row rows[j], act) for j < 4; each row holds `blocks` 32-element blocks
+// worth of `scheme` (after its header: w8's scale); for the k-quants, blocks / 8 super-blocks.
 // Rows may repeat (tails pass the last row again).
 using DotRows4Fn = void (*)(llm::quant::Scheme scheme, const uint8_t *const rows[4],
                             const ActBlock *act, int64_t blocks, float out[4]);

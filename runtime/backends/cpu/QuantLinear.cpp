@@ -23,16 +23,19 @@ fb::DType dtypeOf(Scheme s) {
   case Scheme::Q4_0: return fb::DType::Q4_0;
   case Scheme::Q4_1: return fb::DType::Q4_1;
   case Scheme::W8: return fb::DType::W8;
+  case Scheme::Q4_K: return fb::DType::Q4_K;
+  case Scheme::Q5_K: return fb::DType::Q5_K;
+  case Scheme::Q6_K: return fb::DType::Q6_K;
   }
   return fb::DType::F32;
 }
 
-// A quantized weight's rows are whole blocks.
-int64_t blockedInt(const KernelParams &p, std::string_view name) {
+// A quantized weight's rows are whole blocks (32 elements; 256 for the k-quants).
+int64_t blockedInt(const KernelParams &p, std::string_view name, Scheme scheme) {
   int64_t v = positiveInt(p, name);
-  if (v % llm::quant::kBlockElems != 0)
-    fail("parameter '{}' is {}: a quantized weight needs rows of whole {}-element blocks", name, v,
-         llm::quant::kBlockElems);
+  if (v % llm::quant::blockElems(scheme) != 0)
+    fail("parameter '{}' is {}: a {} weight needs rows of whole {}-element blocks", name, v,
+         llm::quant::schemeName(scheme), llm::quant::blockElems(scheme));
   return v;
 }
 
@@ -56,7 +59,9 @@ std::optional<Scheme> weightFormat(const KernelParams &params) {
     return std::nullopt;
   std::optional<Scheme> s = llm::quant::parseScheme(name);
   if (!s)
-    fail("parameter 'weight_format' is '{}', expected f32, q8_0, q4_0, q4_1 or w8", name);
+    fail("parameter 'weight_format' is '{}', expected f32, q8_0, q4_0, q4_1, w8, q4_k, q5_k or "
+         "q6_k",
+         name);
   return s;
 }
 
@@ -119,7 +124,7 @@ void quantMatmul(Scheme scheme, const float *x, int64_t ldx, const int32_t *rowI
 
 KernelShapes quantLinearShapes(const KernelParams &p, int numWeights) {
   Scheme scheme = *weightFormat(p);
-  int64_t k = blockedInt(p, "in_features"), n = positiveInt(p, "out_features");
+  int64_t k = blockedInt(p, "in_features", scheme), n = positiveInt(p, "out_features");
   int64_t hasBias = p.getInt("has_bias");
   if (hasBias != 0 && hasBias != 1)
     fail("parameter 'has_bias' is {}, expected 0 or 1", hasBias);
@@ -151,7 +156,7 @@ void quantLinearRun(const KernelArgs &a) {
 
 KernelShapes quantLogitsShapes(const KernelParams &p, int) {
   Scheme scheme = *weightFormat(p);
-  int64_t hidden = blockedInt(p, "hidden"), vocab = positiveInt(p, "vocab");
+  int64_t hidden = blockedInt(p, "hidden", scheme), vocab = positiveInt(p, "vocab");
   KernelShapes s;
   s.inputWidths = {hidden, 1};
   s.inputDtypes = {fb::DType::F32, fb::DType::I32};
@@ -175,7 +180,7 @@ void quantLogitsRun(const KernelArgs &a) {
 
 KernelShapes quantEmbeddingShapes(const KernelParams &p, int) {
   Scheme scheme = *weightFormat(p);
-  int64_t hidden = blockedInt(p, "hidden"), vocab = positiveInt(p, "vocab");
+  int64_t hidden = blockedInt(p, "hidden", scheme), vocab = positiveInt(p, "vocab");
   KernelShapes s;
   s.inputWidths = {1};
   s.inputDtypes = {fb::DType::I32};

@@ -1,5 +1,5 @@
 // Linear, logits and embedding over quantized weights (the registry's `weight_format` parameter:
-// q8_0, q4_0, q4_1; absent or f32: the float kernels of CpuKernels.cpp).
+// q8_0, q4_0, q4_1, w8, q4_k, q5_k, q6_k; absent or f32: the float kernels of CpuKernels.cpp).
 //
 // Decode and prefill share one schedule: activation rows are quantized to int8 blocks once per
 // call (QuantDot.h), then each thread takes groups of four weight rows and walks every activation

@@ -243,7 +243,7 @@ TEST(QuantKernels, WeightFormatParameter) {
   EXPECT_FALSE(weightFormat(p));
   p.setString("weight_format", "q4_1");
   EXPECT_EQ(weightFormat(p), Scheme::Q4_1);
-  p.setString("weight_format", "q5_k");
+  p.setString("weight_format", "q5_1");
   EXPECT_THROW(weightFormat(p), llm::Error);
   KernelParams lin;
   lin.setInt("in_features", 48).setInt("out_features", 8).setInt("has_bias", 0);

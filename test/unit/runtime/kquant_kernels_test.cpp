@@ -1,0 +1,215 @@
+// The GGUF k-quants (q4_k, q5_k, q6_k): dequantization against gguf.quants on blocks written by
+// llama.cpp's quantizer and on random blocks (fixture made by
+// tools/fixtures/make_kquant_fixtures.py), the scalar dot product against the dequantized values,
+// and every dot-product ISA path this CPU can run against the scalar reference, bit for bit.
+#include "backends/cpu/QuantLinear.h"
+#include "plan/QuantFormat.h"
+#include "support/Error.h"
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <random>
+
+namespace llmrt::cpu {
+namespace {
+
+using llm::quant::Scheme;
+constexpr Scheme kKSchemes[] = {Scheme::Q4_K, Scheme::Q5_K, Scheme::Q6_K};
+constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
+
+uint32_t toBits(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+}
+
+std::vector<uint8_t> fromHex(const std::string &hex) {
+  std::vector<uint8_t> out(hex.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  return out;
+}
+
+TEST(KQuantFormat, DequantizeMatchesGgufQuantsBitForBit) {
+  std::ifstream in(KQUANT_FIXTURE);
+  nlohmann::json f = nlohmann::json::parse(in);
+  int llamaCpp = 0;
+  for (const auto &c : f.at("cases")) {
+    std::string name = c.at("scheme"), origin = c.at("origin");
+    SCOPED_TRACE(name + " " + origin);
+    llamaCpp += origin == "llama.cpp";
+    Scheme s = *llm::quant::parseScheme(name);
+    int64_t rows = c.at("rows"), cols = c.at("cols");
+    std::vector<uint8_t> blocks = fromHex(c.at("blocks_hex"));
+    ASSERT_EQ(blocks.size(), llm::quant::tensorBytes(s, rows, cols));
+    std::vector<float> y(rows * cols);
+    llm::quant::dequantizeRows(s, blocks.data(), rows, cols, y.data());
+    auto want = c.at("dequant_bits").get<std::vector<uint32_t>>();
+    ASSERT_EQ(want.size(), y.size());
+    for (size_t i = 0; i < y.size(); ++i)
+      ASSERT_EQ(toBits(y[i]), want[i]) << "element " << i;
+  }
+  EXPECT_EQ(f.at("cases").size(), f.at("ggml_quantizer").get<bool>() ? 6u : 3u);
+  std::cout << "k-quant cases from llama.cpp's quantizer: " << llamaCpp << "\n";
+}
+
+TEST(KQuantFormat, GeometryAndRefusals) {
+  EXPECT_EQ(llm::quant::blockElems(Scheme::Q4_K), 256);
+  EXPECT_EQ(llm::quant::blockElems(Scheme::Q4_1), 32);
+  EXPECT_EQ(llm::quant::tensorBytes(Scheme::Q4_K, 3, 512), 3u * 2 * 144);
+  EXPECT_EQ(llm::quant::tensorBytes(Scheme::Q5_K, 1, 256), 176u);
+  EXPECT_EQ(llm::quant::tensorBytes(Scheme::Q6_K, 2, 768), 2u * 3 * 210);
+  for (Scheme s : kKSchemes) {
+    EXPECT_EQ(llm::quant::parseScheme(llm::quant::schemeName(s)), s);
+    EXPECT_FALSE(llm::quant::hasQuantizer(s));
+    std::vector<float> x(256);
+    std::vector<uint8_t> out(llm::quant::tensorBytes(s, 1, 256));
+    EXPECT_THROW(llm::quant::quantizeRows(s, x.data(), 1, 256, out.data()), llm::Error);
+    EXPECT_THROW(llm::quant::checkRowLength(s, 288, "tensor 'w'"), llm::Error);
+    EXPECT_NO_THROW(llm::quant::checkRowLength(s, 512, "tensor 'w'"));
+  }
+  try {
+    llm::quant::checkRowLength(Scheme::Q6_K, 96, "tensor 'blk.0.ffn_down.weight'");
+    ADD_FAILURE() << "accepted a 96-element q6_k row";
+  } catch (const llm::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("blk.0.ffn_down.weight"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("256"), std::string::npos) << e.what();
+  }
+}
+
+// Random super-blocks: random bytes with finite, moderate float16 scales, so every quant, scale
+// and min bit pattern occurs.
+std::vector<uint8_t> randomKBlocks(Scheme s, int64_t rows, int64_t cols, std::mt19937 &rng) {
+  std::vector<uint8_t> w(llm::quant::tensorBytes(s, rows, cols));
+  std::uniform_int_distribution<int> byte(0, 255);
+  std::normal_distribution<float> nd;
+  for (uint8_t &b : w)
+    b = static_cast<uint8_t>(byte(rng));
+  const size_t bb = llm::quant::blockBytes(s);
+  auto half = [&](uint8_t *p, float scale) {
+    uint16_t h = llm::quant::floatToHalf(nd(rng) * scale);
+    std::memcpy(p, &h, 2);
+  };
+  for (size_t b = 0; b < w.size() / bb; ++b) {
+    uint8_t *blk = w.data() + b * bb;
+    if (s == Scheme::Q6_K) {
+      half(blk + offsetof(llm::quant::BlockQ6_K, d), 1e-4f);
+    } else {
+      half(blk, 3e-4f);
+      half(blk + 2, 1e-3f);
+    }
+  }
+  return w;
+}
+
+struct Problem {
+  int64_t rows, n, k;
+  std::vector<float> x, bias;
+  std::vector<uint8_t> w;
+};
+
+Problem makeProblem(Scheme s, int64_t rows, int64_t n, int64_t k, uint32_t seed, bool glu) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd;
+  Problem p{rows, n, k, {}, {}, randomKBlocks(s, glu ? 2 * n : n, k, rng)};
+  p.x.resize(rows * k);
+  for (float &v : p.x)
+    v = nd(rng);
+  p.bias.resize(glu ? 2 * n : n);
+  for (float &v : p.bias)
+    v = nd(rng);
+  return p;
+}
+
+// The scalar reference against exact arithmetic on the values it represents: dequantized
+// weights times dequantized activations, summed in double.
+TEST(KQuantDot, ScalarReferenceComputesTheDequantizedDotProduct) {
+  for (Scheme s : kKSchemes) {
+    SCOPED_TRACE(llm::quant::schemeName(s));
+    Problem p = makeProblem(s, 3, 5, 512, 11, false);
+    std::vector<float> out(3 * 5);
+    quantMatmul(s, p.x.data(), p.k, nullptr, 3, p.w.data(), 5, p.k, nullptr, out.data(),
+                std::nullopt, Isa::Scalar);
+    std::vector<float> wf(5 * p.k);
+    llm::quant::dequantizeRows(s, p.w.data(), 5, p.k, wf.data());
+    for (int64_t r = 0; r < 3; ++r) {
+      std::vector<ActBlock> act(p.k / 32);
+      quantizeActivations(p.x.data() + r * p.k, p.k, act.data());
+      for (int64_t j = 0; j < 5; ++j) {
+        double exact = 0, mag = 0;
+        for (int64_t i = 0; i < p.k; ++i) {
+          double term = double(wf[j * p.k + i]) * act[i / 32].d * act[i / 32].q[i % 32];
+          exact += term;
+          mag += std::fabs(term);
+        }
+        EXPECT_NEAR(out[r * 5 + j], exact, 1e-5 * mag + 1e-6) << r << "," << j;
+      }
+    }
+  }
+}
+
+// Every ISA path, plain and with the glu epilogue and a bias, gives the scalar bits; so does a
+// single row computed alone (batch invariance), gathered rows, and odd row counts (pairs and a
+// single last row).
+TEST(KQuantDot, EveryIsaPathMatchesTheScalarReferenceBitForBit) {
+  struct Shape {
+    int64_t rows, n, k;
+  };
+  const Shape shapes[] = {{1, 1, 256},  {1, 7, 512},   {2, 5, 768},
+                          {5, 17, 256}, {3, 64, 1536}, {13, 33, 256}};
+  int tested = 0;
+  for (Isa isa : kIsas) {
+    if (!isaSupported(isa) || isa == Isa::Scalar)
+      continue;
+    ++tested;
+    for (Scheme s : kKSchemes)
+      for (const Shape &sh : shapes)
+        for (bool glu : {false, true}) {
+          SCOPED_TRACE(std::string(isaName(isa)) + " " + std::string(llm::quant::schemeName(s)) +
+                       " " + std::to_string(sh.rows) + "x" + std::to_string(sh.n) + "x" +
+                       std::to_string(sh.k) + (glu ? " glu" : ""));
+          Problem p = makeProblem(s, sh.rows, sh.n, sh.k, 2000 + sh.n + sh.k, glu);
+          std::optional<Activation> act;
+          if (glu)
+            act = Activation::Silu;
+          std::vector<float> ref(sh.rows * sh.n), got(sh.rows * sh.n), one(sh.n);
+          quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k, p.bias.data(),
+                      ref.data(), act, Isa::Scalar);
+          quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k, p.bias.data(),
+                      got.data(), act, isa);
+          ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
+          int32_t last = static_cast<int32_t>(sh.rows - 1);
+          quantMatmul(s, p.x.data(), sh.k, &last, 1, p.w.data(), sh.n, sh.k, p.bias.data(),
+                      one.data(), act, isa);
+          ASSERT_EQ(0, std::memcmp(one.data(), ref.data() + last * sh.n, sh.n * sizeof(float)));
+        }
+  }
+  std::cout << "SIMD paths tested on this CPU: " << tested << " (best: " << isaName(bestIsa())
+            << ")\n";
+}
+
+// The kernels' shape checks: a k-quant weight's rows are whole 256-element super-blocks.
+TEST(KQuantKernels, ShapesNeedWholeSuperBlocks) {
+  KernelParams p;
+  p.setString("weight_format", "q5_k");
+  EXPECT_EQ(weightFormat(p), Scheme::Q5_K);
+  KernelParams lin;
+  lin.setInt("in_features", 288).setInt("out_features", 8).setInt("has_bias", 0);
+  lin.setString("weight_format", "q4_k");
+  EXPECT_THROW(quantLinearShapes(lin, 1), llm::Error); // 288 is not whole super-blocks
+  lin.setInt("in_features", 512);
+  KernelShapes s = quantLinearShapes(lin, 1);
+  ASSERT_EQ(s.weightDtypes.size(), 1u);
+  EXPECT_EQ(s.weightDtypes[0], fb::DType::Q4_K);
+  KernelParams emb;
+  emb.setInt("hidden", 256).setInt("vocab", 10).setString("weight_format", "q6_k");
+  EXPECT_EQ(quantEmbeddingShapes(emb, 1).weightDtypes[0], fb::DType::Q6_K);
+}
+
+} // namespace
+} // namespace llmrt::cpu
