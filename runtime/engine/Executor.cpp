@@ -2,9 +2,9 @@
 
 #include "registry/KernelRegistry.h"
 #include "support/Error.h"
+#include "support/ThreadPool.h"
 
 #include <fmt/ranges.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cstdlib>
@@ -38,7 +38,7 @@ Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan
          "be >= 0",
          options.threads, options.maxSeqLen, options.kvCacheBlocks, options.kvBlockSize);
   if (options.threads > 0)
-    omp_set_num_threads(options.threads);
+    ThreadPool::global().setThreads(options.threads);
   const fb::Plan &p = plan.plan();
   // NOTE: the loader has checked the target is a registry target; this executor runs CPU plans.
   std::string_view target = p.target() ? p.target()->string_view() : "";

@@ -3,6 +3,7 @@
 #include "plan/PlanVersion.h"
 #include "registry/KernelRegistry.h"
 #include "support/Error.h"
+#include "support/ThreadPool.h"
 
 #include <fmt/format.h>
 #include <xxhash.h>
@@ -386,11 +387,13 @@ void LoadedPlan::checkWeights(const LoadOptions &options) {
     return;
   // Hash in parallel: this is the one step of loading whose cost grows with the model.
   std::vector<uint64_t> actual(weights.size());
-#pragma omp parallel for schedule(dynamic, 1)
-  for (int64_t i = 0; i < static_cast<int64_t>(weights.size()); ++i) {
-    const fb::WeightEntry &w = *weights.Get(i);
-    actual[i] = XXH3_64bits(weightFiles_[w.file()].data() + w.offset(), w.size());
-  }
+  ThreadPool::global().parallelFor(
+      static_cast<int64_t>(weights.size()), [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i) {
+          const fb::WeightEntry &w = *weights.Get(i);
+          actual[i] = XXH3_64bits(weightFiles_[w.file()].data() + w.offset(), w.size());
+        }
+      });
   for (uint32_t i = 0; i < weights.size(); ++i) {
     const fb::WeightEntry &w = *weights.Get(i);
     if (actual[i] != w.checksum())

@@ -11,12 +11,12 @@
 #include "engine/Executor.h"
 #include "plan/PlanLoader.h"
 #include "support/Error.h"
+#include "support/ThreadPool.h"
 #include "tokenizer/PlanTokenizer.h"
 #include "tools/Perplexity.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <omp.h>
 
 #include <cmath>
 #include <filesystem>
@@ -59,7 +59,7 @@ protected:
     static std::map<std::string, std::unique_ptr<LoadedPlan>> plans;
     std::unique_ptr<LoadedPlan> &p = plans[model];
     if (!p) {
-      omp_set_num_threads(1);
+      llmrt::ThreadPool::global().setThreads(1);
       fs::path out = tempRoot() / model / "plan.fb";
       EXPECT_EQ(
           llmtest::compilePlan(LLMC_PATH, std::string(FIXTURES_DIR) + "/" + model, out.string()),

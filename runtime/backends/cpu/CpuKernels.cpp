@@ -4,6 +4,7 @@
 
 #include "engine/PagedKVCache.h"
 #include "support/Error.h"
+#include "support/ThreadPool.h"
 
 #include <immintrin.h>
 
@@ -215,6 +216,18 @@ template <Act A> float activate(float g) {
 constexpr int64_t kMinParallelWork = int64_t{1} << 15;
 bool worthThreads(int64_t work) { return work >= kMinParallelWork; }
 
+// body(i) for i in [0, n), on the thread pool when `parallel` (ThreadPool.h: chunks of
+// consecutive indices, claimed dynamically).
+template <class Body> void forEach(int64_t n, bool parallel, Body &&body) {
+  ThreadPool::global().parallelFor(
+      n,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i)
+          body(i);
+      },
+      parallel);
+}
+
 // Scratch that only grows: one per thread, reused across calls and steps.
 float *scratch(std::vector<float> &buf, size_t n) {
   if (buf.size() < n)
@@ -263,9 +276,9 @@ void embeddingRun(const KernelArgs &a) {
     if (ids[t] < 0 || ids[t] >= vocab)
       fail("embedding: token id {} at row {} is outside the vocabulary [0, {})", ids[t], t, vocab);
   float *y = out(a);
-#pragma omp parallel for if (worthThreads(a.tokens * hidden)) schedule(static)
-  for (int64_t t = 0; t < a.tokens; ++t)
+  forEach(a.tokens, worthThreads(a.tokens * hidden), [&](int64_t t) {
     std::memcpy(y + t * hidden, a.weights[0] + ids[t] * hidden, hidden * sizeof(float));
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -290,31 +303,26 @@ void rmsNormRun(const KernelArgs &a) {
   int64_t n = a.params.getInt("hidden");
   float eps = static_cast<float>(a.params.getFloat("eps"));
   const float *w = a.weights[0];
-#pragma omp parallel for if (worthThreads(a.tokens * n)) schedule(static)
-  for (int64_t t = 0; t < a.tokens; ++t)
-    rmsNormRow(in(a, 0) + t * n, w, n, eps, out(a) + t * n);
+  forEach(a.tokens, worthThreads(a.tokens * n),
+          [&](int64_t t) { rmsNormRow(in(a, 0) + t * n, w, n, eps, out(a) + t * n); });
 }
 
 void layerNormRun(const KernelArgs &a) {
   int64_t n = a.params.getInt("hidden");
   float eps = static_cast<float>(a.params.getFloat("eps"));
   const float *w = a.weights[0], *b = a.weights[1];
-#pragma omp parallel if (worthThreads(a.tokens * n))
-  {
+  forEach(a.tokens, worthThreads(a.tokens * n), [&](int64_t t) {
     static thread_local std::vector<float> buf;
     float *d = scratch(buf, n);
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < a.tokens; ++t) {
-      const float *x = in(a, 0) + t * n;
-      float *y = out(a) + t * n;
-      float mean = sum(x, n) / static_cast<float>(n);
-      for (int64_t i = 0; i < n; ++i)
-        d[i] = x[i] - mean;
-      float r = 1.0f / std::sqrt(sumSquares(d, n) / static_cast<float>(n) + eps);
-      for (int64_t i = 0; i < n; ++i)
-        y[i] = (d[i] * r) * w[i] + b[i];
-    }
-  }
+    const float *x = in(a, 0) + t * n;
+    float *y = out(a) + t * n;
+    float mean = sum(x, n) / static_cast<float>(n);
+    for (int64_t i = 0; i < n; ++i)
+      d[i] = x[i] - mean;
+    float r = 1.0f / std::sqrt(sumSquares(d, n) / static_cast<float>(n) + eps);
+    for (int64_t i = 0; i < n; ++i)
+      y[i] = (d[i] * r) * w[i] + b[i];
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -361,8 +369,7 @@ void matmulTransposedB(const float *x, int64_t ldx, const int32_t *rowIdx, int64
   int64_t numBlocks = (n + blockCols - 1) / blockCols;
   // Threads split output features: each (row, feature) is one dot with the fixed schedule, so the
   // result does not depend on how rows or features are split (nor on the block sizes).
-#pragma omp parallel for if (worthThreads(rows * n * k)) schedule(static)
-  for (int64_t b = 0; b < numBlocks; ++b) {
+  forEach(numBlocks, worthThreads(rows * n * k), [&](int64_t b) {
     int64_t n0 = b * blockCols, n1 = std::min(n, n0 + blockCols);
     for (int64_t t0 = 0; t0 < rows; t0 += blockRows) {
       int64_t t1 = std::min(rows, t0 + blockRows);
@@ -371,7 +378,7 @@ void matmulTransposedB(const float *x, int64_t ldx, const int32_t *rowIdx, int64
           matmulTile(x, ldx, rowIdx, t, std::min(kTileRows, t1 - t), w, j,
                      std::min(kTileCols, n1 - j), k, bias, o, n);
     }
-  }
+  });
 }
 
 void matmulGlu(const float *x, int64_t rows, const float *w, int64_t n, int64_t k,
@@ -381,30 +388,26 @@ void matmulGlu(const float *x, int64_t rows, const float *w, int64_t n, int64_t 
   int64_t numBlocks = (n + blockCols - 1) / blockCols;
   // The gate of feature j is row j of W, its up row n + j. Both tiles go to a per-thread buffer
   // laid out like the unfused [gate | up] row, so every dot has the bits of the unfused linear.
-#pragma omp parallel if (worthThreads(rows * 2 * n * k))
-  {
+  const int64_t ld = 2 * blockCols;
+  forEach(numBlocks, worthThreads(rows * 2 * n * k), [&](int64_t b) {
     static thread_local std::vector<float> buf;
-    float *gu = scratch(buf, static_cast<size_t>(blockRows) * 2 * blockCols);
-    int64_t ld = 2 * blockCols;
-#pragma omp for schedule(static)
-    for (int64_t b = 0; b < numBlocks; ++b) {
-      int64_t n0 = b * blockCols, n1 = std::min(n, n0 + blockCols), width = n1 - n0;
-      for (int64_t t0 = 0; t0 < rows; t0 += blockRows) {
-        int64_t t1 = std::min(rows, t0 + blockRows);
-        for (int64_t j = 0; j < width; j += kTileCols)
-          for (int64_t t = t0; t < t1; t += kTileRows) {
-            int64_t tr = std::min(kTileRows, t1 - t), tn = std::min(kTileCols, width - j);
-            // Tiles write at column (n0 + j) - n0 + ...: shift the bases so columns land in gu.
-            matmulTile(x, k, nullptr, t, tr, w + n0 * k, j, tn, k, bias ? bias + n0 : nullptr,
-                       gu - t0 * ld, ld);
-            matmulTile(x, k, nullptr, t, tr, w + (n + n0) * k, j, tn, k,
-                       bias ? bias + n + n0 : nullptr, gu - t0 * ld + blockCols, ld);
-          }
-        for (int64_t t = t0; t < t1; ++t)
-          applyGlu(act, gu + (t - t0) * ld, gu + (t - t0) * ld + blockCols, o + t * n + n0, width);
-      }
+    float *gu = scratch(buf, static_cast<size_t>(blockRows) * ld);
+    int64_t n0 = b * blockCols, n1 = std::min(n, n0 + blockCols), width = n1 - n0;
+    for (int64_t t0 = 0; t0 < rows; t0 += blockRows) {
+      int64_t t1 = std::min(rows, t0 + blockRows);
+      for (int64_t j = 0; j < width; j += kTileCols)
+        for (int64_t t = t0; t < t1; t += kTileRows) {
+          int64_t tr = std::min(kTileRows, t1 - t), tn = std::min(kTileCols, width - j);
+          // Tiles write at column (n0 + j) - n0 + ...: shift the bases so columns land in gu.
+          matmulTile(x, k, nullptr, t, tr, w + n0 * k, j, tn, k, bias ? bias + n0 : nullptr,
+                     gu - t0 * ld, ld);
+          matmulTile(x, k, nullptr, t, tr, w + (n + n0) * k, j, tn, k,
+                     bias ? bias + n + n0 : nullptr, gu - t0 * ld + blockCols, ld);
+        }
+      for (int64_t t = t0; t < t1; ++t)
+        applyGlu(act, gu + (t - t0) * ld, gu + (t - t0) * ld + blockCols, o + t * n + n0, width);
     }
-  }
+  });
 }
 
 namespace {
@@ -529,16 +532,12 @@ void ropeRun(const KernelArgs &a) {
   float factor = static_cast<float>(a.params.getFloat("attention_factor", 1.0));
   int64_t half = static_cast<int64_t>(invFreq.size()), width = heads * headDim;
   const int32_t *pos = inI32(a, 1);
-#pragma omp parallel if (worthThreads(a.tokens * width))
-  {
+  forEach(a.tokens, worthThreads(a.tokens * width), [&](int64_t t) {
     static thread_local std::vector<float> buf;
     float *cs = scratch(buf, 2 * half);
-#pragma omp for schedule(static)
-    for (int64_t t = 0; t < a.tokens; ++t) {
-      ropeAngles(pos[t], invFreq, factor, cs);
-      ropeRow(in(a, 0) + t * width, out(a) + t * width, heads, headDim, cs, half);
-    }
-  }
+    ropeAngles(pos[t], invFreq, factor, cs);
+    ropeRow(in(a, 0) + t * width, out(a) + t * width, heads, headDim, cs, half);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -726,49 +725,46 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
     }
   const float *keys = kv.key(layer, 0), *values = kv.value(layer, 0);
   const int32_t *tokenSeq = seqOf.data(); // the calling thread's scratch, read by the team
-  // Work items: (token, a run of at most kTileRows query heads sharing one kv head).
+  // Work items: (token, a run of at most kTileRows query heads sharing one kv head), latest
+  // tokens first: they attend over the most positions, so the chunks claimed last are the cheapest.
   static_assert(kTileRows == 3, "the dispatch below covers runs of 1 to 3 heads");
   const int64_t runsPerKv = (group + kTileRows - 1) / kTileRows, runs = kvHeads * runsPerKv;
-#pragma omp parallel if (worthThreads(work * heads * headDim))
-  {
+  forEach(a.tokens * runs, worthThreads(work * heads * headDim), [&](int64_t item) {
     static thread_local std::vector<float> scoreBuf, accBuf, ropeBuf;
     static thread_local std::vector<int64_t> slotBuf;
-#pragma omp for collapse(2) schedule(dynamic, 1)
-    for (int64_t t = 0; t < a.tokens; ++t)
-      for (int64_t r = 0; r < runs; ++r) {
-        const int64_t kvh = r / runsPerKv, h0 = kvh * group + (r % runsPerKv) * kTileRows;
-        const int nh = static_cast<int>(std::min<int64_t>(kTileRows, kvh * group + group - h0));
-        int32_t hi = a.positions[t];
-        int32_t lo = window > 0 ? static_cast<int32_t>(std::max<int64_t>(0, hi - window + 1)) : 0;
-        int32_t n = hi - lo + 1;
-        float *scores = scratch(scoreBuf, size_t(kTileRows) * n);
-        float *acc = scratch(accBuf, kTileRows * headDim);
-        float *qRot = scratch(ropeBuf, kTileRows * headDim + 2 * half);
-        float *qcs = qRot + kTileRows * headDim;
-        if (slotBuf.size() < size_t(n))
-          slotBuf.resize(std::max<size_t>(n, slotBuf.size() * 2));
-        gatherSlots(b.blockTables + tokenSeq[t] * b.blockTableStride, bs, lo, hi, slotBuf.data());
-        const float *q[kTileRows];
-        float *y[kTileRows];
-        if (rope)
-          ropeAngles(hi, invFreq, factor, qcs);
-        for (int i = 0; i < nh; ++i) {
-          q[i] = in.q + t * qStride + (h0 + i) * headDim;
-          y[i] = out(a) + t * qWidth + (h0 + i) * headDim;
-          if (rope) {
-            ropeRow(q[i], qRot + i * headDim, 1, headDim, qcs, half);
-            q[i] = qRot + i * headDim;
-          }
-        }
-        const float *k = keys + kvh * headDim, *v = values + kvh * headDim;
-        if (nh == 3)
-          attendHeads<3>(k, v, kvWidth, slotBuf.data(), n, q, headDim, scale, scores, acc, y);
-        else if (nh == 2)
-          attendHeads<2>(k, v, kvWidth, slotBuf.data(), n, q, headDim, scale, scores, acc, y);
-        else
-          attendHeads<1>(k, v, kvWidth, slotBuf.data(), n, q, headDim, scale, scores, acc, y);
+    const int64_t t = a.tokens - 1 - item / runs, r = item % runs;
+    const int64_t kvh = r / runsPerKv, h0 = kvh * group + (r % runsPerKv) * kTileRows;
+    const int nh = static_cast<int>(std::min<int64_t>(kTileRows, kvh * group + group - h0));
+    int32_t hi = a.positions[t];
+    int32_t lo = window > 0 ? static_cast<int32_t>(std::max<int64_t>(0, hi - window + 1)) : 0;
+    int32_t n = hi - lo + 1;
+    float *scores = scratch(scoreBuf, size_t(kTileRows) * n);
+    float *acc = scratch(accBuf, kTileRows * headDim);
+    float *qRot = scratch(ropeBuf, kTileRows * headDim + 2 * half);
+    float *qcs = qRot + kTileRows * headDim;
+    if (slotBuf.size() < size_t(n))
+      slotBuf.resize(std::max<size_t>(n, slotBuf.size() * 2));
+    gatherSlots(b.blockTables + tokenSeq[t] * b.blockTableStride, bs, lo, hi, slotBuf.data());
+    const float *q[kTileRows];
+    float *y[kTileRows];
+    if (rope)
+      ropeAngles(hi, invFreq, factor, qcs);
+    for (int i = 0; i < nh; ++i) {
+      q[i] = in.q + t * qStride + (h0 + i) * headDim;
+      y[i] = out(a) + t * qWidth + (h0 + i) * headDim;
+      if (rope) {
+        ropeRow(q[i], qRot + i * headDim, 1, headDim, qcs, half);
+        q[i] = qRot + i * headDim;
       }
-  }
+    }
+    const float *k = keys + kvh * headDim, *v = values + kvh * headDim;
+    if (nh == 3)
+      attendHeads<3>(k, v, kvWidth, slotBuf.data(), n, q, headDim, scale, scores, acc, y);
+    else if (nh == 2)
+      attendHeads<2>(k, v, kvWidth, slotBuf.data(), n, q, headDim, scale, scores, acc, y);
+    else
+      attendHeads<1>(k, v, kvWidth, slotBuf.data(), n, q, headDim, scale, scores, acc, y);
+  });
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -803,9 +799,9 @@ KernelShapes gatedActShapes(const KernelParams &p, int) {
 void gatedActRun(const KernelArgs &a) {
   int64_t width = a.params.getInt("width");
   Act act = parseAct(a.params.getString("act"));
-#pragma omp parallel for if (worthThreads(a.tokens * width)) schedule(static)
-  for (int64_t t = 0; t < a.tokens; ++t)
+  forEach(a.tokens, worthThreads(a.tokens * width), [&](int64_t t) {
     applyGlu(act, in(a, 0) + t * width, in(a, 1) + t * width, out(a) + t * width, width);
+  });
 }
 
 // glu(x) over a packed [gate | up] row of 2 * width.
@@ -820,11 +816,10 @@ KernelShapes gluShapes(const KernelParams &p, int) {
 void gluRun(const KernelArgs &a) {
   int64_t width = a.params.getInt("width");
   Act act = parseAct(a.params.getString("act"));
-#pragma omp parallel for if (worthThreads(a.tokens * width)) schedule(static)
-  for (int64_t t = 0; t < a.tokens; ++t) {
+  forEach(a.tokens, worthThreads(a.tokens * width), [&](int64_t t) {
     const float *x = in(a, 0) + t * 2 * width;
     applyGlu(act, x, x + width, out(a) + t * width, width);
-  }
+  });
 }
 
 // add_rms_norm(a, b) w -> (s = a + b, rms_norm(s) * w). Row by row, s is complete before the
@@ -844,14 +839,13 @@ void addRmsNormRun(const KernelArgs &a) {
   float eps = static_cast<float>(a.params.getFloat("eps"));
   const float *w = a.weights[0];
   float *sumOut = static_cast<float *>(a.outputs[0]), *normOut = static_cast<float *>(a.outputs[1]);
-#pragma omp parallel for if (worthThreads(a.tokens * n)) schedule(static)
-  for (int64_t t = 0; t < a.tokens; ++t) {
+  forEach(a.tokens, worthThreads(a.tokens * n), [&](int64_t t) {
     const float *x = in(a, 0) + t * n, *y = in(a, 1) + t * n;
     float *s = sumOut + t * n, *o = normOut + t * n;
     for (int64_t i = 0; i < n; ++i)
       s[i] = x[i] + y[i];
     rmsNormRow(s, w, n, eps, o);
-  }
+  });
 }
 
 KernelShapes elementwiseShapes(const KernelParams &p, int) {
@@ -862,18 +856,26 @@ void addRun(const KernelArgs &a) {
   int64_t n = a.tokens * a.params.getInt("width");
   const float *x = in(a, 0), *y = in(a, 1);
   float *o = out(a);
-#pragma omp parallel for if (worthThreads(n)) schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    o[i] = x[i] + y[i];
+  ThreadPool::global().parallelFor(
+      n,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i)
+          o[i] = x[i] + y[i];
+      },
+      worthThreads(n));
 }
 
 void mulRun(const KernelArgs &a) {
   int64_t n = a.tokens * a.params.getInt("width");
   const float *x = in(a, 0), *y = in(a, 1);
   float *o = out(a);
-#pragma omp parallel for if (worthThreads(n)) schedule(static)
-  for (int64_t i = 0; i < n; ++i)
-    o[i] = x[i] * y[i];
+  ThreadPool::global().parallelFor(
+      n,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t i = begin; i < end; ++i)
+          o[i] = x[i] * y[i];
+      },
+      worthThreads(n));
 }
 
 const std::array kCpuKernels{

@@ -3,6 +3,7 @@
 #include "backends/cpu/ParamChecks.h"
 
 #include "support/Error.h"
+#include "support/ThreadPool.h"
 
 #include <algorithm>
 #include <vector>
@@ -76,12 +77,16 @@ void quantMatmul(Scheme scheme, const float *x, int64_t ldx, const int32_t *rowI
   // NOTE: the calling thread's buffer, shared read-only with the team below.
   ActBlock *act = grow(actBuf, static_cast<size_t>(rows * blocks));
   const bool parallel = rows * n * k * (glu ? 2 : 1) >= kMinParallelWork;
-#pragma omp parallel for if (parallel && rows > 1) schedule(static)
-  for (int64_t r = 0; r < rows; ++r)
-    quantizeActivations(x + (rowIdx ? rowIdx[r] : r) * ldx, k, act + r * blocks);
-  const int64_t groups = (n + 3) / 4;
-#pragma omp parallel for if (parallel) schedule(static)
-  for (int64_t g = 0; g < groups; ++g) {
+  ThreadPool &pool = ThreadPool::global();
+  pool.parallelFor(
+      rows,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t r = begin; r < end; ++r)
+          quantizeActivations(x + (rowIdx ? rowIdx[r] : r) * ldx, k, act + r * blocks);
+      },
+      parallel);
+  // Output features [4 g, 4 g + 4) against every activation row.
+  auto group = [&](int64_t g) {
     int64_t n0 = g * 4, width = std::min<int64_t>(4, n - n0);
     const uint8_t *wr[4], *ur[4];
     for (int64_t j = 0; j < 4; ++j) {
@@ -119,7 +124,14 @@ void quantMatmul(Scheme scheme, const float *x, int64_t ldx, const int32_t *rowI
         applyGlu(*glu, res[i], up[i], o, width);
       }
     }
-  }
+  };
+  pool.parallelFor(
+      (n + 3) / 4,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t g = begin; g < end; ++g)
+          group(g);
+      },
+      parallel);
 }
 
 KernelShapes quantLinearShapes(const KernelParams &p, int numWeights) {
@@ -201,10 +213,14 @@ void quantEmbeddingRun(const KernelArgs &a) {
       fail("embedding: token id {} at row {} is outside the vocabulary [0, {})", ids[t], t, vocab);
   const uint64_t rowBytes = llm::quant::tensorBytes(scheme, 1, hidden);
   float *y = static_cast<float *>(a.output);
-#pragma omp parallel for if (a.tokens * hidden >= kMinParallelWork) schedule(static)
-  for (int64_t t = 0; t < a.tokens; ++t)
-    llm::quant::dequantizeRows(scheme, weightBytes(a, 0) + ids[t] * rowBytes, 1, hidden,
-                               y + t * hidden);
+  ThreadPool::global().parallelFor(
+      a.tokens,
+      [&](int64_t begin, int64_t end) {
+        for (int64_t t = begin; t < end; ++t)
+          llm::quant::dequantizeRows(scheme, weightBytes(a, 0) + ids[t] * rowBytes, 1, hidden,
+                                     y + t * hidden);
+      },
+      a.tokens * hidden >= kMinParallelWork);
 }
 
 } // namespace llmrt::cpu

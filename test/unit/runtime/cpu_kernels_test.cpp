@@ -5,9 +5,9 @@
 #include "engine/KVCache.h"
 #include "registry/KernelRegistry.h"
 #include "support/Error.h"
+#include "support/ThreadPool.h"
 
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -350,9 +350,9 @@ TEST(CpuKernelsTest, LinearIsBatchInvariant) {
   p.setInt("in_features", K).setInt("out_features", N).setInt("has_bias", 1);
   std::vector<float> batch(T * N);
   run("linear", p, {x.data()}, {w.data(), bias.data()}, batch.data(), T);
-  int threads = omp_get_max_threads();
+  int threads = llmrt::ThreadPool::global().threads();
   for (int nt : {1, 2, 3}) {
-    omp_set_num_threads(nt);
+    llmrt::ThreadPool::global().setThreads(nt);
     for (int64_t t = 0; t < T; ++t) {
       std::vector<float> single(N);
       run("linear", p, {x.data() + t * K}, {w.data(), bias.data()}, single.data(), 1);
@@ -360,7 +360,7 @@ TEST(CpuKernelsTest, LinearIsBatchInvariant) {
           << "row " << t << " threads " << nt;
     }
   }
-  omp_set_num_threads(threads);
+  llmrt::ThreadPool::global().setThreads(threads);
 }
 
 // Attention over a prefill of 6 tokens gives the same bits as running the tokens one at a time.

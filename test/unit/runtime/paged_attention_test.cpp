@@ -6,9 +6,9 @@
 #include "engine/KVCache.h"
 #include "engine/PagedKVCache.h"
 #include "support/Error.h"
+#include "support/ThreadPool.h"
 
 #include <gtest/gtest.h>
-#include <omp.h>
 
 #include <algorithm>
 #include <cmath>
@@ -225,7 +225,7 @@ TEST_P(PagedAttention, BatchInvariant) {
   Sequence target = makeSequence(c, length, 90);
   Sequence other1 = makeSequence(c, 30, 91), other2 = makeSequence(c, 11, 92);
   auto runTarget = [&](int chunk, int threads, bool withOthers) {
-    omp_set_num_threads(threads);
+    llmrt::ThreadPool::global().setThreads(threads);
     PagedKVCache kv(1, c.kvHeads, c.headDim, 24, blockSize);
     std::vector<int32_t> pool = shuffledPool(24, 3 + chunk + threads);
     std::vector<int32_t> t = takeBlocks(pool, 3), t1 = takeBlocks(pool, 4), t2 = takeBlocks(pool, 2);
@@ -252,7 +252,7 @@ TEST_P(PagedAttention, BatchInvariant) {
     }
     return rows;
   };
-  int saved = omp_get_max_threads();
+  int saved = llmrt::ThreadPool::global().threads();
   std::vector<float> alone = runTarget(length, 1, false);
   for (int chunk : {1, 4, length})
     for (int threads : {1, 2, 3})
@@ -261,7 +261,7 @@ TEST_P(PagedAttention, BatchInvariant) {
         ASSERT_EQ(0, std::memcmp(got.data(), alone.data(), alone.size() * sizeof(float)))
             << "chunk " << chunk << ", threads " << threads << ", others " << others;
       }
-  omp_set_num_threads(saved);
+  llmrt::ThreadPool::global().setThreads(saved);
 }
 
 INSTANTIATE_TEST_SUITE_P(Cases, PagedAttention, ::testing::ValuesIn(kCases));
