@@ -157,9 +157,10 @@ def QuantizeWeights : Pass<"llm-quantize-weights", "mlir::ModuleOp"> {
     biases stay f32. `scheme`:
       - `none`: nothing is quantized (the checkpoint is dequantized to f32 as before);
       - `keep`: weights the checkpoint stores in a format the kernels read (`source_format` q8_0,
-        q4_0, q4_1) keep it; others stay f32;
+        q4_0, q4_1, q4_k, q5_k, q6_k) keep it; others stay f32;
       - `q8_0`, `q4_0`, `q4_1` (ggml blocks of 32), `w8` (int8 per output channel): every
-        eligible weight gets that format.
+        eligible weight gets that format. The k-quants (256-element super-blocks) have no
+        quantizer here and are refused as a scheme or exclude format: only `keep` gives them.
     `exclude` entries are `pattern` (matching weights stay f32) or `pattern=format` (matching
     weights get `format`: f32, keep, q8_0, q4_0, q4_1 or w8 instead), where a pattern matches weight
     names containing it; the first matching entry wins, and an entry matching no weight is an

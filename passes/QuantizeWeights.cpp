@@ -18,9 +18,22 @@ namespace {
 
 using namespace mlir;
 
-// A format choice: "" (f32), "keep" (the checkpoint's, when the kernels read it), or a scheme.
+// A format choice: "f32", "keep" (the checkpoint's, when the kernels read it), or a scheme that
+// llmc can quantize to. The k-quants (q4_k, q5_k, q6_k) have no quantizer: only `keep` gives them.
 bool validChoice(StringRef c) {
-  return c == "f32" || c == "keep" || llm::quant::parseScheme(c.str()).has_value();
+  if (c == "f32" || c == "keep")
+    return true;
+  std::optional<llm::quant::Scheme> s = llm::quant::parseScheme(c.str());
+  return s && llm::quant::hasQuantizer(*s);
+}
+
+// The error for a choice validChoice refused.
+std::string choiceError(StringRef c) {
+  std::optional<llm::quant::Scheme> s = llm::quant::parseScheme(c.str());
+  if (s && !llm::quant::hasQuantizer(*s))
+    return ("'" + c + "' has no quantizer in llmc: k-quant blocks are only kept as a GGUF file "
+            "stores them (--quant keep)").str();
+  return ("unknown quantization scheme '" + c + "'").str();
 }
 
 // True when every use of `v` reads it as a matrix that a quantized kernel can take: a linear's
@@ -53,8 +66,7 @@ struct QuantizeWeightsPass : impl::QuantizeWeightsBase<QuantizeWeightsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (scheme != "none" && !validChoice(scheme)) {
-      module.emitError("unknown quantization scheme '")
-          << scheme << "' (known: none, keep, q8_0, q4_0, q4_1, w8)";
+      module.emitError(choiceError(scheme)) << " (known: none, keep, q8_0, q4_0, q4_1, w8)";
       return signalPassFailure();
     }
     std::vector<Entry> entries;
@@ -64,7 +76,7 @@ struct QuantizeWeightsPass : impl::QuantizeWeightsBase<QuantizeWeightsPass> {
       if (entry.pattern.empty() || !validChoice(entry.choice)) {
         module.emitError("quantization exclude entry '")
             << e << "' is not 'pattern' or 'pattern=format' with format f32, keep, q8_0, q4_0, "
-            << "q4_1 or w8";
+            << "q4_1 or w8" << (entry.pattern.empty() ? "" : ": " + choiceError(entry.choice));
         return signalPassFailure();
       }
       entries.push_back(std::move(entry));
@@ -80,13 +92,14 @@ struct QuantizeWeightsPass : impl::QuantizeWeightsBase<QuantizeWeightsPass> {
           choice = e.choice;
           break;
         }
-      if (!eligible(w))
-        continue;
       if (choice == "keep")
         choice = w.getSourceFormat() && llm::quant::parseScheme(w.getSourceFormat()->str())
                      ? w.getSourceFormat()->str()
                      : "f32";
-      if (choice != "f32")
+      std::optional<llm::quant::Scheme> format = llm::quant::parseScheme(choice); // none: f32
+      if (!eligible(w, format ? llm::quant::blockElems(*format) : llm::quant::kBlockElems))
+        continue;
+      if (format)
         chosen[w] = choice;
       else
         ++numFloat;
@@ -108,9 +121,11 @@ struct QuantizeWeightsPass : impl::QuantizeWeightsBase<QuantizeWeightsPass> {
       }
   }
 
-  static bool eligible(WeightOp w) {
+  // A matrix whose rows are whole blocks of the format (32 elements; 256 for the k-quants, which
+  // a GGUF file only stores for such rows) read only by quantized kernels.
+  static bool eligible(WeightOp w, int64_t blockElems) {
     auto t = cast<RankedTensorType>(w.getType());
-    return t.getRank() == 2 && t.getDimSize(1) % llm::quant::kBlockElems == 0 && !w->use_empty() &&
+    return t.getRank() == 2 && t.getDimSize(1) % blockElems == 0 && !w->use_empty() &&
            onlyMatrixUses(w.getResult());
   }
 

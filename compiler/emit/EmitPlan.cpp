@@ -179,6 +179,9 @@ std::vector<uint8_t> weightData(const WeightSource &weights, kplan::WeightOp w, 
   case llm::quant::Scheme::Q4_0: dtype = fb::DType::Q4_0; break;
   case llm::quant::Scheme::Q4_1: dtype = fb::DType::Q4_1; break;
   case llm::quant::Scheme::W8: dtype = fb::DType::W8; break;
+  case llm::quant::Scheme::Q4_K: dtype = fb::DType::Q4_K; break;
+  case llm::quant::Scheme::Q5_K: dtype = fb::DType::Q5_K; break;
+  case llm::quant::Scheme::Q6_K: dtype = fb::DType::Q6_K; break;
   }
   std::string stored = fb::EnumNameDType(dtype); // ggml's name of the same blocks
   int64_t cols = shape.back();

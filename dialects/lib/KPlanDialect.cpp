@@ -34,11 +34,13 @@ LogicalResult WeightOp::verify() {
     return emitOpError("layout row_blocks goes with a quant format, and only it");
   if (auto q = getQuant()) {
     auto t = cast<RankedTensorType>(getResult().getType());
-    if (!llm::quant::parseScheme(q->str()))
-      return emitOpError("unknown quant '") << *q << "' (known: q8_0, q4_0, q4_1, w8)";
-    if (t.getRank() != 2 || t.getDimSize(1) % llm::quant::kBlockElems != 0)
+    std::optional<llm::quant::Scheme> s = llm::quant::parseScheme(q->str());
+    if (!s)
+      return emitOpError("unknown quant '")
+             << *q << "' (known: q8_0, q4_0, q4_1, w8, q4_k, q5_k, q6_k)";
+    if (t.getRank() != 2 || t.getDimSize(1) % llm::quant::blockElems(*s) != 0)
       return emitOpError("quant '") << *q << "' needs rows of whole blocks of "
-                                    << llm::quant::kBlockElems << " elements, got " << t;
+                                    << llm::quant::blockElems(*s) << " elements, got " << t;
   }
   if (!cast<RankedTensorType>(getResult().getType()).hasStaticShape())
     return emitOpError("weights must have a static shape");

@@ -56,13 +56,15 @@ LogicalResult WeightOp::verify() {
   if (!getResult().getType().hasStaticShape())
     return emitOpError("weights must have a static shape");
   if (auto q = getQuant()) {
-    if (!llm::quant::parseScheme(q->str()))
-      return emitOpError("unknown quant '") << *q << "' (known: q8_0, q4_0, q4_1, w8)";
+    std::optional<llm::quant::Scheme> s = llm::quant::parseScheme(q->str());
+    if (!s)
+      return emitOpError("unknown quant '")
+             << *q << "' (known: q8_0, q4_0, q4_1, w8, q4_k, q5_k, q6_k)";
     auto t = cast<RankedTensorType>(getResult().getType());
-    if (t.getRank() != 2 || t.getDimSize(1) % llm::quant::kBlockElems != 0)
+    if (t.getRank() != 2 || t.getDimSize(1) % llm::quant::blockElems(*s) != 0)
       return emitOpError("quant '")
              << *q << "' needs a matrix whose rows are whole blocks of "
-             << llm::quant::kBlockElems << " elements, got " << t;
+             << llm::quant::blockElems(*s) << " elements, got " << t;
   }
   return success();
 }

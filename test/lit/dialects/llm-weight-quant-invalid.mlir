@@ -10,8 +10,24 @@ func.func @partial_blocks() {
 // -----
 
 func.func @unknown_format() {
-  // expected-error @+1 {{unknown quant 'q3_k' (known: q8_0, q4_0, q4_1, w8)}}
+  // expected-error @+1 {{unknown quant 'q3_k' (known: q8_0, q4_0, q4_1, w8, q4_k, q5_k, q6_k)}}
   %w = llm.weight "v" {quant = "q3_k"} : tensor<8x32xf32>
+  return
+}
+
+// -----
+
+func.func @partial_super_blocks() {
+  // expected-error @+1 {{quant 'q4_k' needs a matrix whose rows are whole blocks of 256 elements}}
+  %w = llm.weight "v" {quant = "q4_k"} : tensor<8x288xf32>
+  return
+}
+
+// -----
+
+func.func @kplan_partial_super_blocks() {
+  // expected-error @+1 {{quant 'q6_k' needs rows of whole blocks of 256 elements}}
+  %w = kplan.weight ["v"] {layout = "row_blocks", quant = "q6_k"} : tensor<8x96xf32>
   return
 }
 
