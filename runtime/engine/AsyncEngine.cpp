@@ -122,6 +122,7 @@ void AsyncEngine::publish(const EngineOutput *out) {
   snap.totalKvBlocks = engine_.numKvBlocks();
   snap.blockSize = engine_.blockSize();
   snap.kvCacheBytes = engine_.executor().kvCache().bytes();
+  snap.kvCacheDtype = engine_.executor().kvCache().dtype();
   snap.prefixQueryTokens = s.kvCache().prefixQueryTokens();
   snap.prefixHitTokens = s.kvCache().prefixHitTokens();
   snap.preemptions = s.numPreemptions();

@@ -49,6 +49,7 @@ struct EngineSnapshot {
   int usedKvBlocks = 0, totalKvBlocks = 0;
   int blockSize = 0;        // positions per KV block
   int64_t kvCacheBytes = 0; // K and V of every block
+  KVCacheDtype kvCacheDtype = KVCacheDtype::F32;
   uint64_t prefixQueryTokens = 0, prefixHitTokens = 0;
   uint64_t preemptions = 0;
   uint64_t steps = 0;

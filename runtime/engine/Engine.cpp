@@ -28,6 +28,7 @@ ExecutorOptions executorOptions(const LoadedPlan &plan, const EngineConfig &c) {
   o.threads = c.threads;
   o.maxSeqLen = c.maxModelLen;
   o.kvCachePrefault = c.kvCachePrefault;
+  o.kvCacheDtype = c.kvCacheDtype;
   o.kvBlockSize = c.blockSize > 0                    ? c.blockSize
                   : spec && spec->block_size() > 0 ? static_cast<int>(spec->block_size())
                                                    : kDefaultBlockSize;
@@ -36,8 +37,11 @@ ExecutorOptions executorOptions(const LoadedPlan &plan, const EngineConfig &c) {
     return o;
   }
   const int64_t perBlock =
-      spec ? PagedKVCache::bytesPerBlock(spec->num_layers(), spec->num_kv_heads(),
-                                         spec->head_dim(), o.kvBlockSize)
+      spec ? PagedKVCache::bytesPerBlock(
+                 spec->num_layers(), spec->num_kv_heads(), spec->head_dim(), o.kvBlockSize,
+                 c.kvCacheDtype ? *c.kvCacheDtype
+                                : kvCacheDtypeOf(spec->dtype(), fmt::format("plan '{}'",
+                                                                            plan.path())))
            : 0;
   if (perBlock == 0) { // no attention: blocks cost nothing, give every sequence its maximum
     int64_t maxLen = c.maxModelLen > 0 ? c.maxModelLen

@@ -42,6 +42,8 @@ struct EngineConfig {
   int blockSize = 0; // positions per block; 0 = the plan's kv_cache.block_size
   int threads = 0;   // CPU threads; 0 = all cores
   bool kvCachePrefault = false; // commit the KV cache's memory at start (servers)
+  // The KV cache's element type; unset = the plan's. The memory budget buys blocks of this dtype.
+  std::optional<KVCacheDtype> kvCacheDtype;
 };
 
 // What one step produced.

@@ -60,9 +60,12 @@ Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan
   if (maxSeqLen > std::numeric_limits<int32_t>::max())
     fail("plan '{}': max_seq_len {} does not fit a position", plan.path(), maxSeqLen);
   maxSeqLen_ = static_cast<int>(maxSeqLen);
-  if (spec && spec->dtype() != fb::DType::F32)
-    fail("plan '{}': KV cache dtype {} is not supported by the CPU backend, expected F32",
-         plan.path(), fb::EnumNameDType(spec->dtype()));
+  // The plan's dtype is checked only when it is used: an override runs a plan whose dtype this
+  // backend lacks.
+  const KVCacheDtype kvDtype =
+      options.kvCacheDtype ? *options.kvCacheDtype
+      : spec               ? kvCacheDtypeOf(spec->dtype(), fmt::format("plan '{}'", plan.path()))
+                           : KVCacheDtype::F32;
   int64_t layers = spec ? spec->num_layers() : 0, kvHeads = spec ? spec->num_kv_heads() : 0,
           headDim = spec ? spec->head_dim() : 0;
   if (paged_) {
@@ -70,10 +73,10 @@ Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan
                         : spec && spec->block_size() > 0 ? spec->block_size()
                                                          : kDefaultBlockSize;
     kv_ = std::make_unique<PagedKVCache>(layers, kvHeads, headDim, options.kvCacheBlocks,
-                                         blockSize, options.kvCachePrefault);
+                                         blockSize, options.kvCachePrefault, kvDtype);
   } else {
     // One block holding every position of the one sequence: slot = position.
-    kv_ = std::make_unique<PagedKVCache>(layers, kvHeads, headDim, 1, maxSeqLen);
+    kv_ = std::make_unique<PagedKVCache>(layers, kvHeads, headDim, 1, maxSeqLen, false, kvDtype);
   }
   bindInputs(*program_);
   if (program_->calls())

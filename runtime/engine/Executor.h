@@ -28,6 +28,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -42,6 +43,8 @@ struct ExecutorOptions {
   int kvCacheBlocks = 0; // > 0: a paged KV cache of this many blocks; 0: one sequence
   int kvBlockSize = 0;   // positions per block (paged); 0 = the plan's kv_cache.block_size
   bool kvCachePrefault = false; // touch every KV page now (see PagedKVCache)
+  // The KV cache's element type; unset = the plan's kv_cache.dtype (llmrt --kv-cache-dtype auto).
+  std::optional<KVCacheDtype> kvCacheDtype;
 };
 
 // One step over a flattened batch: the tokens of sequence s are [queryStart[s], queryStart[s + 1])

@@ -1,5 +1,6 @@
 #include "engine/PagedKVCache.h"
 
+#include "backends/cpu/KVConvert.h"
 #include "support/Error.h"
 
 #include <cstdlib>
@@ -16,15 +17,16 @@ constexpr int64_t kMaxDim = int64_t{1} << 24;
 constexpr int64_t kMaxSlots = int64_t{1} << 30;
 } // namespace
 
-void PagedKVCache::FreeDeleter::operator()(float *p) const { std::free(p); }
+void PagedKVCache::FreeDeleter::operator()(std::byte *p) const { std::free(p); }
 
 int64_t PagedKVCache::bytesPerBlock(int64_t numLayers, int64_t numKvHeads, int64_t headDim,
-                                    int64_t blockSize) {
-  return 2 * numLayers * numKvHeads * headDim * blockSize * int64_t(sizeof(float));
+                                    int64_t blockSize, KVCacheDtype dtype) {
+  return 2 * numLayers * blockSize * kvconvert::rowBytes(dtype, numKvHeads, headDim);
 }
 
 PagedKVCache::PagedKVCache(int64_t numLayers, int64_t numKvHeads, int64_t headDim,
-                           int64_t numBlocks, int64_t blockSize, bool prefault) {
+                           int64_t numBlocks, int64_t blockSize, bool prefault,
+                           KVCacheDtype dtype) {
   if (numLayers < 0 || numKvHeads < 0 || headDim < 0 || numBlocks <= 0 || blockSize <= 0 ||
       numLayers > kMaxDim || numKvHeads > kMaxDim || headDim > kMaxDim || blockSize > kMaxDim ||
       numKvHeads * headDim > kMaxDim || numBlocks > kMaxSlots / blockSize)
@@ -37,25 +39,27 @@ PagedKVCache::PagedKVCache(int64_t numLayers, int64_t numKvHeads, int64_t headDi
   rowWidth_ = static_cast<int>(numKvHeads * headDim);
   numBlocks_ = static_cast<int>(numBlocks);
   blockSize_ = static_cast<int>(blockSize);
-  size_t elems = 0;
+  dtype_ = dtype;
+  rowBytes_ = kvconvert::rowBytes(dtype, numKvHeads, headDim);
+  size_t bytes = 0;
   if (__builtin_mul_overflow(static_cast<size_t>(numLayers) * size_t(numSlots()),
-                             size_t(rowWidth_), &elems) ||
-      elems > (SIZE_MAX / 2) / sizeof(float))
-    llm::fail("KV cache: {} layers x {} slots x {} floats does not fit in memory", numLayers,
-              numSlots(), rowWidth_);
-  if (elems == 0)
+                             size_t(rowBytes_), &bytes) ||
+      bytes > SIZE_MAX / 2)
+    llm::fail("KV cache: {} layers x {} slots x {} bytes does not fit in memory", numLayers,
+              numSlots(), rowBytes_);
+  if (bytes == 0)
     return; // a plan without attention needs no cache
-  k_.reset(static_cast<float *>(std::calloc(elems, sizeof(float))));
-  v_.reset(static_cast<float *>(std::calloc(elems, sizeof(float))));
+  k_.reset(static_cast<std::byte *>(std::calloc(bytes, 1)));
+  v_.reset(static_cast<std::byte *>(std::calloc(bytes, 1)));
   if (!k_ || !v_)
     llm::fail("KV cache: cannot allocate 2 x {} bytes ({} layers x {} blocks of {} positions x {} "
-              "floats)",
-              elems * sizeof(float), numLayers, numBlocks, blockSize, rowWidth_);
+              "bytes of {} values)",
+              bytes, numLayers, numBlocks, blockSize, rowBytes_, kvCacheDtypeName(dtype));
   // One write per page commits it (volatile: a compiler may drop a store of zero to calloc'd
   // memory).
   if (prefault)
-    for (float *buffer : {k_.get(), v_.get()})
-      for (size_t at = 0; at < elems * sizeof(float); at += 4096)
+    for (std::byte *buffer : {k_.get(), v_.get()})
+      for (size_t at = 0; at < bytes; at += 4096)
         static_cast<volatile char *>(static_cast<void *>(buffer))[at] = 0;
 }
 
@@ -64,11 +68,11 @@ void PagedKVCache::copyBlock(int32_t src, int32_t dst) {
     llm::fail("KV cache: block copy {} -> {} names a block outside [0, {})", src, dst, numBlocks_);
   if (src == dst || !k_)
     return;
-  const size_t rows = static_cast<size_t>(blockSize_) * rowWidth_ * sizeof(float);
+  const size_t rows = static_cast<size_t>(blockSize_) * rowBytes_;
   for (int layer = 0; layer < numLayers_; ++layer) {
     const int64_t from = int64_t(src) * blockSize_, to = int64_t(dst) * blockSize_;
-    std::memcpy(key(layer, to), key(layer, from), rows);
-    std::memcpy(value(layer, to), value(layer, from), rows);
+    std::memcpy(keyRow(layer, to), keyRow(layer, from), rows);
+    std::memcpy(valueRow(layer, to), valueRow(layer, from), rows);
   }
 }
 

@@ -3,6 +3,7 @@
 #include "engine/Engine.h"
 #include "plan/PlanLoader.h"
 #include "support/Error.h"
+#include "tools/KVCacheDtypeOption.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -48,6 +49,8 @@ struct Report {
   std::vector<double> tpot, ttft; // per request, seconds
   EngineStats stats;
   int numBlocks = 0, blockSize = 0;
+  int64_t kvCacheBytes = 0;
+  KVCacheDtype kvCacheDtype = KVCacheDtype::F32;
   uint64_t prefixQueryTokens = 0, prefixHitTokens = 0, preemptions = 0;
 };
 
@@ -121,6 +124,8 @@ Report run(const LoadedPlan &plan, const EngineConfig &config,
   r.stats = engine.stats();
   r.numBlocks = engine.numKvBlocks();
   r.blockSize = engine.blockSize();
+  r.kvCacheBytes = engine.executor().kvCache().bytes();
+  r.kvCacheDtype = engine.executor().kvCache().dtype();
   const KVCacheManager &kv = engine.scheduler().kvCache();
   r.prefixQueryTokens = kv.prefixQueryTokens();
   r.prefixHitTokens = kv.prefixHitTokens();
@@ -144,8 +149,9 @@ void print(const Report &r, size_t numRequests, bool sequential) {
              1e3 * percentile(r.tpot, 0.99));
   fmt::print("time to first token:      mean {:.2f} s, p99 {:.2f} s\n", mean(r.ttft),
              percentile(r.ttft, 0.99));
-  fmt::print("KV blocks used (peak):    {} of {} (block size {})\n", r.stats.peakUsedBlocks,
-             r.numBlocks, r.blockSize);
+  fmt::print("KV blocks used (peak):    {} of {} (block size {}, {}, {:.1f} MiB in all)\n",
+             r.stats.peakUsedBlocks, r.numBlocks, r.blockSize, kvCacheDtypeName(r.kvCacheDtype),
+             double(r.kvCacheBytes) / (1 << 20));
   fmt::print("KV memory waste:          {:.2f}% (mean over steps)\n", 100 * r.stats.meanKvWaste());
   fmt::print("prefix-cache hit tokens:  {} of {}\n", r.prefixHitTokens, r.prefixQueryTokens);
   fmt::print("computed tokens:          {}\n", r.stats.computedTokens);
@@ -197,6 +203,7 @@ CLI::App *addBenchCommand(CLI::App &app, BenchOptions &o) {
   cmd->add_option("--threads", o.threads, "CPU threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--sequential", o.sequential, "run the requests one at a time");
+  addKVCacheDtypeOption(cmd, o.kvCacheDtype);
   return cmd;
 }
 
@@ -208,6 +215,7 @@ int runBench(const BenchOptions &o) {
   config.kvCacheMemory = o.kvCacheMemory;
   config.blockSize = o.blockSize;
   config.threads = o.threads;
+  config.kvCacheDtype = o.kvCacheDtype;
   // The workload is sized by the model: an engine tells its vocabulary and longest sequence.
   int vocab = 0, maxModelLen = 0;
   {

@@ -22,6 +22,9 @@
 #pragma once
 
 #include <cstdint>
+#include "plan/KVCacheDtype.h"
+
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -41,6 +44,7 @@ struct BenchOptions {
   int blockSize = 0;         // 0 = the plan's
   int threads = 0;
   bool sequential = false;
+  std::optional<KVCacheDtype> kvCacheDtype; // unset = the plan's
 };
 
 struct BenchRequest {

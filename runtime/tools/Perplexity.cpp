@@ -4,6 +4,7 @@
 #include "plan/PlanLoader.h"
 #include "support/Error.h"
 #include "tokenizer/PlanTokenizer.h"
+#include "tools/KVCacheDtypeOption.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -92,6 +93,7 @@ CLI::App *addPerplexityCommand(CLI::App &app, PerplexityOptions &o) {
   cmd->add_option("--threads", o.threads, "CPU threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", o.json, "print the result as one JSON object");
+  addKVCacheDtypeOption(cmd, o.kvCacheDtype);
   return cmd;
 }
 
@@ -102,7 +104,8 @@ int runPerplexity(const PerplexityOptions &o) {
     llm::fail("perplexity: the plan carries no tokenizer (tokenizer.json), so the text cannot be "
               "encoded");
   std::vector<int32_t> tokens = tokenizer->encode(readFile(o.textFile));
-  Executor executor(*plan, {o.threads, o.context});
+  Executor executor(*plan, {.threads = o.threads, .maxSeqLen = o.context,
+                            .kvCacheDtype = o.kvCacheDtype});
   auto t0 = std::chrono::steady_clock::now();
   PerplexityResult r =
       perplexity(executor, tokens, o.context, o.stride > 0 ? o.stride : o.context, o.maxWindows);
@@ -121,6 +124,7 @@ int runPerplexity(const PerplexityOptions &o) {
                         {"windows", r.windowNll.size()},
                         {"context", o.context},
                         {"stride", o.stride > 0 ? o.stride : o.context},
+                        {"kv_cache_dtype", kvCacheDtypeName(executor.kvCache().dtype())},
                         {"seconds", seconds}};
     fmt::print("{}\n", j.dump());
   } else {

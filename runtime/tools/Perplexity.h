@@ -11,7 +11,10 @@
 // NOTE: with S < N/2 a token can be scored by more than one window; each scoring counts.
 #pragma once
 
+#include "plan/KVCacheDtype.h"
+
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,6 +37,7 @@ struct PerplexityOptions {
   int maxWindows = 0; // 0 = every window that fits
   int threads = 0;
   bool json = false; // the result as one JSON object on stdout
+  std::optional<KVCacheDtype> kvCacheDtype; // unset = the plan's
 };
 
 struct PerplexityResult {

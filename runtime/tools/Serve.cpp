@@ -4,6 +4,7 @@
 #include "plan/PlanLoader.h"
 #include "server/OpenAIServer.h"
 #include "support/Error.h"
+#include "tools/KVCacheDtypeOption.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -60,6 +61,7 @@ CLI::App *addServeCommand(CLI::App &app, ServeOptions &o) {
   cmd->add_flag("!--no-prefix-caching", o.engine.enablePrefixCaching, "disable prefix caching");
   cmd->add_flag("!--no-kv-cache-prefault", o.engine.kvCachePrefault,
                 "do not commit the KV cache's memory at start (pages are then taken as used)");
+  addKVCacheDtypeOption(cmd, o.engine.kvCacheDtype);
   return cmd;
 }
 
@@ -104,8 +106,9 @@ int runServe(const ServeOptions &o) {
              "{})\n",
              api.model().name, o.plan, api.model().vocabSize, api.model().maxModelLen,
              api.model().chatTemplate ? "yes" : "no");
-  fmt::print("llmrt serve: KV cache {} blocks of {} positions ({:.1f} MiB, {})\n", s.totalKvBlocks,
-             s.blockSize, double(s.kvCacheBytes) / (1 << 20),
+  fmt::print("llmrt serve: KV cache {} blocks of {} positions, {} ({:.1f} MiB, {})\n",
+             s.totalKvBlocks, s.blockSize, kvCacheDtypeName(s.kvCacheDtype),
+             double(s.kvCacheBytes) / (1 << 20),
              o.engine.kvCachePrefault ? "committed at start" : "committed as used");
   fmt::print("llmrt serve: listening on http://{}:{} ({} I/O threads{}{})\n", o.host,
              server.port(), o.ioThreads, httpOptions.apiKey.empty() ? "" : ", API key required",

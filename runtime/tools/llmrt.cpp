@@ -3,9 +3,10 @@
 //   llmrt info PLAN
 //   llmrt generate PLAN (--prompt TEXT | --prompt-ids 1,2,3) [--show-ids] [--ignore-eos]
 //                       [--max-tokens N] [--temperature T] [--top-k K] [--top-p P] [--seed S]
-//                       [--threads N] [--max-seq-len N]
+//                       [--threads N] [--max-seq-len N] [--kv-cache-dtype auto|f32|bf16|fp8_e4m3]
 //   llmrt bench PLAN [--num-requests N] [--seed S] [--max-num-batched-tokens N] [--max-num-seqs N]
 //                    [--kv-cache-memory BYTES] [--block-size N] [--threads N] [--sequential]
+//                    [--kv-cache-dtype auto|f32|bf16|fp8_e4m3]
 //   llmrt serve PLAN [--host H] [--port P] [--api-key KEY] [--served-model-name NAME] ...
 //                    (runtime/tools/Serve.h)
 //   llmrt bench-serve [--url URL] [--endpoint PATH] [--num-requests N] [--request-rate R]
@@ -23,6 +24,7 @@
 #include "tools/Bench.h"
 #include "tools/BenchServe.h"
 #include "tools/Perplexity.h"
+#include "tools/KVCacheDtypeOption.h"
 #include "tools/Serve.h"
 
 #include <CLI/CLI.hpp>
@@ -55,6 +57,7 @@ struct GenerateOptions {
   bool hasPromptIds = false, hasPromptText = false;
   bool showIds = false;
   bool ignoreEos = false; // benchmarks: always generate --max-tokens tokens
+  std::optional<llmrt::KVCacheDtype> kvCacheDtype; // unset = the plan's
   bool hasMaxTokens = false, hasTemperature = false, hasTopK = false, hasTopP = false;
 };
 
@@ -174,7 +177,8 @@ int generate(const GenerateOptions &o) {
   if (maxTokens < 1)
     llm::fail("--max-tokens is {}, expected at least 1", maxTokens);
   llmrt::Sampler sampler(samplingParams(o, p));
-  llmrt::Executor executor(*plan, {o.threads, o.maxSeqLen});
+  llmrt::Executor executor(
+      *plan, {.threads = o.threads, .maxSeqLen = o.maxSeqLen, .kvCacheDtype = o.kvCacheDtype});
   if (static_cast<int>(prompt.size()) >= executor.maxSeqLen())
     llm::fail("generate: the prompt has {} tokens, but the KV cache holds {} positions; raise "
               "--max-seq-len",
@@ -266,6 +270,7 @@ int main(int argc, char **argv) {
   gen->add_option("--max-seq-len", g.maxSeqLen,
                   "KV cache positions (0 = the plan's maximum, capped at 4096)")
       ->check(CLI::NonNegativeNumber);
+  llmrt::tools::addKVCacheDtypeOption(gen, g.kvCacheDtype);
 
   try {
     app.parse(argc, argv);

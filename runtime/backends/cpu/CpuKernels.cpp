@@ -1,4 +1,5 @@
 #include "backends/cpu/CpuKernels.h"
+#include "backends/cpu/KVConvert.h"
 #include "backends/cpu/ParamChecks.h"
 #include "backends/cpu/QuantLinear.h"
 
@@ -605,16 +606,17 @@ void gatherSlots(const int32_t *table, int64_t blockSize, int32_t lo, int32_t hi
 // NH query heads (at most kTileRows) of one token that share one kv head: for each, softmax(scale *
 // q.k_j) over the visible positions (their slots in `slots`, in position order), times v_j. The
 // heads share every K and V row load; each head's result has the bits it has alone (every dot of
-// a tile, and every accumulator, keeps its own fixed order). keys and values point at the kv
-// head's columns of slot 0; scores holds NH x n, acc NH x headDim.
-template <int NH>
-void attendHeads(const float *keys, const float *values, int64_t rowWidth, const int64_t *slots,
-                 int32_t n, const float *const q[NH], int64_t headDim, float scale, float *scores,
-                 float *acc, float *const y[NH]) {
+// a tile, and every accumulator, keeps its own fixed order). rows gives the kv head's K and V
+// rows as floats (FloatRows, DecodedRows); rowBuf holds 4 x headDim floats for decoded rows;
+// scores holds NH x n, acc NH x headDim.
+template <int NH, class Rows>
+void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float *const q[NH],
+                 int64_t headDim, float scale, float *scores, float *acc, float *rowBuf,
+                 float *const y[NH]) {
   for (int32_t j = 0; j < n; j += 4) {
     const float *w[4];
     for (int32_t c = 0; c < 4; ++c)
-      w[c] = keys + slots[std::min(j + c, n - 1)] * rowWidth;
+      w[c] = rows.key(slots[std::min(j + c, n - 1)], rowBuf + c * headDim);
     float res[NH][4];
     dotTile<NH, 4>(q, w, headDim, res);
     for (int i = 0; i < NH; ++i)
@@ -635,7 +637,7 @@ void attendHeads(const float *keys, const float *values, int64_t rowWidth, const
   }
   std::fill(acc, acc + NH * headDim, 0.0f);
   for (int32_t j = 0; j < n; ++j) {
-    const float *v = values + slots[j] * rowWidth;
+    const float *v = rows.value(slots[j], rowBuf);
     for (int i = 0; i < NH; ++i) {
       float p = scores[i * n + j] / total[i];
       float *ai = acc + i * headDim;
@@ -645,6 +647,62 @@ void attendHeads(const float *keys, const float *values, int64_t rowWidth, const
   }
   for (int i = 0; i < NH; ++i)
     std::memcpy(y[i], acc + i * headDim, headDim * sizeof(float));
+}
+
+// One kv head's rows of an f32 cache, read in place.
+struct FloatRows {
+  const float *keys, *values; // the kv head's columns of slot 0
+  int64_t rowWidth;
+  const float *key(int64_t slot, float *) const { return keys + slot * rowWidth; }
+  const float *value(int64_t slot, float *) const { return values + slot * rowWidth; }
+};
+
+// One kv head's rows of a bf16 / fp8 cache, decoded into floats (KVConvert.h): attention then
+// runs the float32 code on exactly the values the cache represents.
+struct DecodedRows {
+  const std::byte *keys, *values; // slot 0 of the layer
+  int64_t rowBytes, head, numKvHeads, headDim;
+  KVCacheDtype dtype;
+  const float *key(int64_t slot, float *buf) const { return decode(keys, slot, buf); }
+  const float *value(int64_t slot, float *buf) const { return decode(values, slot, buf); }
+  const float *decode(const std::byte *base, int64_t slot, float *buf) const {
+    kvconvert::decodeHead(dtype, base + slot * rowBytes, head, numKvHeads, headDim, buf);
+    return buf;
+  }
+};
+
+template <class Rows>
+void attendRun(const Rows &rows, int nh, const int64_t *slots, int32_t n, const float *const *q,
+               int64_t headDim, float scale, float *scores, float *acc, float *rowBuf,
+               float *const *y) {
+  if (nh == 3)
+    attendHeads<3>(rows, slots, n, q, headDim, scale, scores, acc, rowBuf, y);
+  else if (nh == 2)
+    attendHeads<2>(rows, slots, n, q, headDim, scale, scores, acc, rowBuf, y);
+  else
+    attendHeads<1>(rows, slots, n, q, headDim, scale, scores, acc, rowBuf, y);
+}
+
+// nh query heads sharing kv head kvh of `layer`, over the cache's rows in its dtype.
+void attendKvHead(const PagedKVCache &kv, int layer, int64_t kvh, int nh, const int64_t *slots,
+                  int32_t n, const float *const *q, float scale, float *scores, float *acc,
+                  float *const *y) {
+  const int64_t headDim = kv.headDim(), width = kv.rowWidth();
+  if (kv.dtype() == KVCacheDtype::F32) {
+    FloatRows rows{kv.key(layer, 0) + kvh * headDim, kv.value(layer, 0) + kvh * headDim, width};
+    return attendRun(rows, nh, slots, n, q, headDim, scale, scores, acc, nullptr, y);
+  }
+  static thread_local std::vector<float> rowBuf;
+  DecodedRows rows{kv.keyRow(layer, 0), kv.valueRow(layer, 0), kv.rowBytes(), kvh,
+                   kv.numKvHeads(),     headDim,                kv.dtype()};
+  attendRun(rows, nh, slots, n, q, headDim, scale, scores, acc, scratch(rowBuf, 4 * headDim), y);
+}
+
+// Writes one token's K (already rotated when the call has a rope prologue) and V rows at `slot`,
+// encoded in the cache's dtype.
+void storeKV(PagedKVCache &kv, int layer, int64_t slot, const float *k, const float *v) {
+  kvconvert::encodeRow(kv.dtype(), k, kv.keyRow(layer, slot), kv.numKvHeads(), kv.headDim());
+  kvconvert::encodeRow(kv.dtype(), v, kv.valueRow(layer, slot), kv.numKvHeads(), kv.headDim());
 }
 
 // The step's sequences as attention sees them. Without an AttentionBatch the call is one sequence
@@ -706,7 +764,18 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
   const int64_t bs = kv.blockSize();
   // Write first: query t may see keys of earlier tokens of this same step.
   std::vector<float> cs(2 * half);
+  std::vector<float> rotated(kv.dtype() == KVCacheDtype::F32 ? 0 : kvWidth);
   for (int64_t t = 0; t < a.tokens; ++t) {
+    if (kv.dtype() != KVCacheDtype::F32) { // rotate into floats, then encode
+      const float *k = in.k + t * kvStride;
+      if (rope) {
+        ropeAngles(a.positions[t], invFreq, factor, cs.data());
+        ropeRow(k, rotated.data(), kvHeads, headDim, cs.data(), half);
+        k = rotated.data();
+      }
+      storeKV(kv, layer, b.slotMapping[t], k, in.v + t * kvStride);
+      continue;
+    }
     float *key = kv.key(layer, b.slotMapping[t]);
     if (rope) {
       ropeAngles(a.positions[t], invFreq, factor, cs.data());
@@ -723,7 +792,6 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
       seqOf[t] = static_cast<int32_t>(s);
       work += (window > 0 ? std::min<int64_t>(window, a.positions[t] + 1) : a.positions[t] + 1);
     }
-  const float *keys = kv.key(layer, 0), *values = kv.value(layer, 0);
   const int32_t *tokenSeq = seqOf.data(); // the calling thread's scratch, read by the team
   // Work items: (token, a run of at most kTileRows query heads sharing one kv head), latest
   // tokens first: they attend over the most positions, so the chunks claimed last are the cheapest.
@@ -757,13 +825,7 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
         q[i] = qRot + i * headDim;
       }
     }
-    const float *k = keys + kvh * headDim, *v = values + kvh * headDim;
-    if (nh == 3)
-      attendHeads<3>(k, v, kvWidth, slotBuf.data(), n, q, headDim, scale, scores, acc, y);
-    else if (nh == 2)
-      attendHeads<2>(k, v, kvWidth, slotBuf.data(), n, q, headDim, scale, scores, acc, y);
-    else
-      attendHeads<1>(k, v, kvWidth, slotBuf.data(), n, q, headDim, scale, scores, acc, y);
+    attendKvHead(kv, layer, kvh, nh, slotBuf.data(), n, q, scale, scores, acc, y);
   });
 }
 

@@ -173,7 +173,7 @@ WrittenPlan writePlan(const TPlan &plan, const fs::path &dir) {
   auto model = fb::CreateModelInfoDirect(b, "tiny-test", "TestForCausalLM", plan.vocab, plan.hidden,
                                          plan.kvLayers, 128, "float32");
   auto generation = fb::CreateGenerationDefaultsDirect(b, 0.0f, 0, 1.0f, 8, -1, &plan.eos);
-  auto kv = fb::CreateKVCacheSpec(b, plan.kvLayers, plan.kvHeads, plan.headDim, fb::DType::F32, 16,
+  auto kv = fb::CreateKVCacheSpec(b, plan.kvLayers, plan.kvHeads, plan.headDim, plan.kvDtype, 16,
                                   plan.kvMaxSeqLen);
   auto root = fb::CreatePlanDirect(b, plan.schemaMajor, plan.schemaMinor, plan.planId,
                                    "TestPlanWriter", model, nullptr, nullptr, generation,

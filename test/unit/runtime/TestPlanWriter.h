@@ -84,6 +84,7 @@ struct TPlan {
   uint64_t arenaBytesPerToken = 0;
   uint64_t arenaBytesPerLogitRow = 0;
   uint32_t kvLayers = 0, kvHeads = 0, headDim = 0, kvMaxSeqLen = 64;
+  fb::DType kvDtype = fb::DType::F32;
   std::vector<TWeight> weights;
   uint32_t numWeightFiles = 1;
   uint32_t vocab = 0, hidden = 0;
