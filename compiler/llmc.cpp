@@ -40,6 +40,7 @@ struct CompileOptions {
   std::string tuningDb;
   std::string quant = "keep";
   std::vector<std::string> quantExclude;
+  std::string kvCacheDtype = "f32";
   bool quiet = false;
 };
 
@@ -215,6 +216,7 @@ int compile(const CompileOptions &o) {
 
   llmc::EmitInputs in = std::move(model.emit);
   in.config = &config;
+  in.kvCacheDtype = llmrt::parseKVCacheDtype(o.kvCacheDtype);
   in.weights = model.weights.get();
   auto t3 = std::chrono::steady_clock::now();
   llmc::EmitSummary s =
@@ -245,6 +247,7 @@ int compile(const CompileOptions &o) {
                            bytes / 1048576.0);
   std::cerr << fmt::format("  weights    {} tensors, {:.2f} MiB ({}; --quant {})\n", s.numWeights,
                            s.weightBytes / 1048576.0, byDType, o.quant);
+  std::cerr << fmt::format("  kv cache   {}\n", llmrt::kvCacheDtypeName(in.kvCacheDtype));
   std::cerr << fmt::format("  time       read {:.3f}s, import {:.3f}s, passes {:.3f}s, emit "
                            "{:.3f}s, total {:.3f}s\n",
                            tImport, tBuild, tPasses, tEmit, secondsSince(start));
@@ -378,6 +381,18 @@ int main(int argc, char **argv) {
                 "weights to store otherwise: PATTERN (f32) or PATTERN=FORMAT (f32, keep, q8_0, "
                 "q4_0, q4_1, w8), PATTERN a substring of weight names, e.g. lm_head,embed_tokens=q8_0")
       ->delimiter(',');
+  c->add_option("--kv-cache-dtype", o.kvCacheDtype,
+                "KV cache element type the plan asks for: f32, bf16 or fp8_e4m3 (fp8; one scale "
+                "per token and kv head); llmrt --kv-cache-dtype overrides it")
+      ->check([](const std::string &v) {
+        try {
+          llmrt::parseKVCacheDtype(v);
+          return std::string();
+        } catch (const llm::Error &e) {
+          return std::string(e.what());
+        }
+      })
+      ->capture_default_str();
   TuneCliOptions t;
   CLI::App *tc = app.add_subcommand("tune", "measure kernel variants and write a tuning database");
   tc->add_option("MODEL_OR_PLAN", t.input, "model (HF folder or GGUF file) or plan (.fb)")

@@ -367,7 +367,8 @@ EmitSummary emitPlan(ModuleOp module, const EmitInputs &in, const std::string &p
     auto gen = fb::CreateGenerationDefaults(b, in.generation.temperature, in.generation.topK,
                                             in.generation.topP, in.generation.maxNewTokens,
                                             in.generation.bosTokenId, b.CreateVector(eos));
-    auto kv = fb::CreateKVCacheSpec(b, numLayers, kvHeads, headDim, fb::DType::F32, 16,
+    auto kv = fb::CreateKVCacheSpec(b, numLayers, kvHeads, headDim,
+                                    llmrt::planDType(in.kvCacheDtype), 16,
                                     cfg.maxPositions);
     auto target = module->getAttrOfType<StringAttr>(kplan::kTargetAttr);
     auto root = fb::CreatePlan(

@@ -4,6 +4,7 @@
 
 #include "import/HFConfig.h"
 #include "import/WeightSource.h"
+#include "plan/KVCacheDtype.h"
 
 #include "mlir/IR/BuiltinOps.h"
 
@@ -22,6 +23,9 @@ struct EmitInputs {
   // Tokenizer files to carry in the plan (name -> bytes) and the chat template, if any.
   std::vector<std::pair<std::string, std::string>> tokenizerFiles;
   std::string chatTemplate;
+  // KVCacheSpec.dtype: the KV cache's element type (llmc compile --kv-cache-dtype); llmrt may
+  // override it at run time.
+  llmrt::KVCacheDtype kvCacheDtype = llmrt::KVCacheDtype::F32;
 };
 
 struct EmitSummary {
