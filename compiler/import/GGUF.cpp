@@ -1,6 +1,7 @@
 #include "import/GGUF.h"
 
 #include "import/Safetensors.h" // halfToFloat, bfloat16ToFloat
+#include "plan/QuantFormat.h"
 #include "support/Error.h"
 
 #include <algorithm>
@@ -71,6 +72,11 @@ bool isConvertible(GGMLType t) {
   case GGMLType::Q8_0:
   case GGMLType::Q4_0:
   case GGMLType::Q4_1:
+  case GGMLType::Q5_0:
+  case GGMLType::Q5_1:
+  case GGMLType::Q4_K:
+  case GGMLType::Q5_K:
+  case GGMLType::Q6_K:
     return true;
   default:
     return false;
@@ -559,6 +565,29 @@ void dequantQ4_1(const uint8_t *src, uint64_t blocks, float *out) {
   }
 }
 
+// Q5_0: {f16 d; u8 qh[4]; u8 qs[16]}; element i < 16 is the low nibble of qs[i] plus bit i of qh
+// (as 16), element 16 + i the high nibble plus bit 16 + i; x = d * (q - 16). Exact in float32.
+// Q5_1: {f16 d; f16 m; u8 qh[4]; u8 qs[16]}; x = d * q + m (rounded once, as Q4_1).
+template <bool kHasMin> void dequantQ5(const uint8_t *src, uint64_t blocks, float *out) {
+  const size_t header = kHasMin ? 4 : 2;
+  for (uint64_t b = 0; b < blocks; ++b, src += header + 20, out += 32) {
+    const float d = loadHalf(src), m = kHasMin ? loadHalf(src + 2) : 0.0f;
+    uint32_t qh;
+    std::memcpy(&qh, src + header, 4);
+    const uint8_t *qs = src + header + 4;
+    for (int i = 0; i < 16; ++i) {
+      int lo = (qs[i] & 0x0F) | (((qh >> i) & 1) << 4), hi = (qs[i] >> 4) | (((qh >> (16 + i)) & 1) << 4);
+      if constexpr (kHasMin) {
+        out[i] = d * static_cast<float>(lo) + m;
+        out[i + 16] = d * static_cast<float>(hi) + m;
+      } else {
+        out[i] = d * static_cast<float>(lo - 16);
+        out[i + 16] = d * static_cast<float>(hi - 16);
+      }
+    }
+  }
+}
+
 } // namespace
 
 void GGUFFile::toFloat32(const GGUFTensorInfo &t, std::span<float> out) const {
@@ -569,8 +598,8 @@ void GGUFFile::toFloat32(const GGUFTensorInfo &t, std::span<float> out) const {
               path_, t.name, n, out.size());
   const TypeEntry *te = typeEntry(t.type);
   if (!isConvertible(t.type) || !te)
-    llm::fail("GGUF file '{}': tensor '{}' has type {}; only F32, F16, BF16, Q8_0, Q4_0 and Q4_1 "
-              "convert to float32",
+    llm::fail("GGUF file '{}': tensor '{}' has type {}; only F32, F16, BF16, Q8_0, Q4_0, Q4_1, "
+              "Q5_0, Q5_1, Q4_K, Q5_K and Q6_K convert to float32",
               path_, t.name, ggmlTypeName(t.type));
   if (n / te->blockSize * te->typeSize != t.nbytes || (t.nbytes && !t.data))
     llm::fail("GGUF file '{}': tensor '{}' does not belong to this file (its size does not match)",
@@ -596,6 +625,13 @@ void GGUFFile::toFloat32(const GGUFTensorInfo &t, std::span<float> out) const {
   case GGMLType::Q8_0: dequantQ8_0(src, blocks, out.data()); return;
   case GGMLType::Q4_0: dequantQ4_0(src, blocks, out.data()); return;
   case GGMLType::Q4_1: dequantQ4_1(src, blocks, out.data()); return;
+  case GGMLType::Q5_0: dequantQ5<false>(src, blocks, out.data()); return;
+  case GGMLType::Q5_1: dequantQ5<true>(src, blocks, out.data()); return;
+  // The k-quants: the runtime's reference dequantizers (bit-exact vs gguf.quants, which rounds
+  // the sub-block scale and min first and then x = scale * q - min without an FMA).
+  case GGMLType::Q4_K: llm::quant::dequantize(llm::quant::Scheme::Q4_K, src, n, out.data()); return;
+  case GGMLType::Q5_K: llm::quant::dequantize(llm::quant::Scheme::Q5_K, src, n, out.data()); return;
+  case GGMLType::Q6_K: llm::quant::dequantize(llm::quant::Scheme::Q6_K, src, n, out.data()); return;
   default: break;
   }
   llm::fail("GGUF file '{}': tensor '{}' has type {}, which does not convert to float32", path_,

@@ -1,5 +1,5 @@
-// GGUF (v3) files: metadata, tensor index, and conversion of F32/F16/BF16/Q8_0/Q4_0/Q4_1 tensors
-// to float32. Every count, offset, type and string length is checked against the file: a truncated
+// GGUF (v3) files: metadata, tensor index, and conversion of F32/F16/BF16/Q8_0/Q4_0/Q4_1/Q5_0/
+// Q5_1/Q4_K/Q5_K/Q6_K tensors to float32. Every count, offset, type and string length is checked against the file: a truncated
 // or lying file is refused with llm::Error naming the file and what is wrong.
 #pragma once
 
@@ -76,7 +76,7 @@ public:
   const GGUFTensorInfo *findTensor(std::string_view name) const;
 
   // Dequantizes / converts into `out` (numel floats, GGUF element order). llm::Error for types
-  // other than F32, F16, BF16, Q8_0, Q4_0, Q4_1.
+  // other than F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K.
   void toFloat32(const GGUFTensorInfo &t, std::span<float> out) const;
 
 private:

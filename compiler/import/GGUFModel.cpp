@@ -184,7 +184,7 @@ public:
                 t.name, file_.path(), e.info.numel(), out.size());
     if (!t.convertible())
       llm::fail("tensor '{}' (GGUF '{}' in '{}') has type {}, which llmc cannot convert to "
-                "float32 (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1)",
+                "float32 (supported: F32, F16, BF16, Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K)",
                 name, t.name, file_.path(), ggmlTypeName(t.type));
     if (e.permuteHeads == 0) {
       file_.toFloat32(t, out);

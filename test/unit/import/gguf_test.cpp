@@ -561,17 +561,17 @@ TEST(GGUFTest, RefusesBadMetadata) {
 
 TEST(GGUFTest, UnconvertibleTypesAreIndexedButNotConverted) {
   Builder b;
-  b.tensor({"k", {256, 2}, 12, std::vector<uint8_t>(2 * 144)}); // Q4_K
+  b.tensor({"k", {256, 2}, 11, std::vector<uint8_t>(2 * 110)}); // Q3_K
   b.tensor({"i", {3}, 26, std::vector<uint8_t>(12)});           // I32
   GGUFFile f = parse(b.build());
   const GGUFTensorInfo *k = f.findTensor("k");
   ASSERT_NE(k, nullptr);
-  EXPECT_EQ(k->type, GGMLType::Q4_K);
-  EXPECT_EQ(k->nbytes, 288u);
+  EXPECT_EQ(k->type, GGMLType::Q3_K);
+  EXPECT_EQ(k->nbytes, 220u);
   EXPECT_FALSE(k->convertible());
   EXPECT_FALSE(f.findTensor("i")->convertible());
   std::vector<float> out(512);
-  expectError([&] { f.toFloat32(*k, out); }, {"test.gguf", "'k'", "type Q4_K", "only F32"});
+  expectError([&] { f.toFloat32(*k, out); }, {"test.gguf", "'k'", "type Q3_K", "only F32"});
   std::vector<float> out3(3);
   expectError([&] { f.toFloat32(*f.findTensor("i"), out3); }, {"'i'", "type I32"});
 }

@@ -1,5 +1,5 @@
 // Plans with quantized weights: the loader refuses quantized tensors whose shape, size or layout
-// is wrong, and the executor runs a plan whose embedding table (q8_0) and lm_head (q4_1) are
+// is wrong (also a truncated Q4_K tensor), and the executor runs a plan whose embedding table (q8_0) and lm_head (q4_1) are
 // quantized, close to the float plan of the same (dequantized) weights.
 #include "TestPlanWriter.h"
 #include "engine/Executor.h"
@@ -95,6 +95,25 @@ TEST_F(QuantPlanTest, RowsOfPartialBlocksAreRefused) {
   TPlan p = quantized();
   p.weights[0].shape = {96, 48}; // 4608 elements in rows of 48: not whole blocks
   expectRefused(p, {"embed_tokens.weight", "[96, 48]", "multiple of 32"});
+}
+
+// A k-quant lm_head (256-element super-blocks): a truncated tensor and rows that are not whole
+// super-blocks are refused.
+TEST_F(QuantPlanTest, TruncatedOrPartialQ4KIsRefused) {
+  TPlan p = tinyPlan(64, 256);
+  TWeight &w = p.weights[2];
+  w.blocks.assign(llm::quant::tensorBytes(Scheme::Q4_K, 64, 256), 0); // d = dmin = 0: all zeros
+  ASSERT_EQ(w.blocks.size(), 64u * 144);
+  w.dtype = fb::DType::Q4_K;
+  w.layout = "row_blocks";
+  p.calls[2].params.push_back(stringParam("weight_format", "q4_k"));
+  EXPECT_NO_THROW(LoadedPlan::load(writePlan(p, dir_.path()).plan.string()));
+  TPlan truncated = p;
+  truncated.weights[2].blocks.resize(64 * 144 - 144);
+  expectRefused(truncated, {"lm_head.weight", "size is 9072 bytes", "expected 9216", "Q4_K"});
+  TPlan partial = p;
+  partial.weights[2].shape = {32, 512 + 64}; // rows of 576: not whole super-blocks
+  expectRefused(partial, {"lm_head.weight", "[32, 576]", "multiple of 256", "Q4_K"});
 }
 
 TEST_F(QuantPlanTest, QuantizedVectorIsRefused) {
