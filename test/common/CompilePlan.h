@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <string>
+#include <unistd.h>
 #include <vector>
 
 namespace llmtest {
@@ -20,6 +21,21 @@ inline std::string compilePlan(const std::string &llmc, const std::string &model
                                   std::string("' -o '"), plan, std::string("'")})
     cmd += part;
   return std::system(cmd.c_str()) == 0 ? "" : cmd;
+}
+
+// A folder of this test process (temp/PREFIX-PID), removed with everything in it when the process
+// exits: compiled plans never accumulate in the temp directory.
+inline std::filesystem::path processScratchDir(const std::string &prefix) {
+  struct Owned {
+    std::filesystem::path dir;
+    ~Owned() {
+      std::error_code ec;
+      std::filesystem::remove_all(dir, ec);
+    }
+  };
+  static Owned owned{std::filesystem::temp_directory_path() /
+                     (prefix + "-" + std::to_string(::getpid()))};
+  return owned.dir;
 }
 
 // The sub-folders of `dir` that hold `marker` (e.g. config.json), sorted.

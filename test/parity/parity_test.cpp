@@ -43,7 +43,7 @@ Reference readReference(const fs::path &dir) {
 
 // Compiles the fixture once per test into a fresh folder (with the fusion passes unless told).
 std::string compile(const std::string &name, const std::string &flags = "") {
-  fs::path out = fs::temp_directory_path() / ("llm-parity-" + std::to_string(::getpid())) / name /
+  fs::path out = llmtest::processScratchDir("llm-parity") / name /
                  (flags.empty() ? "default" : "flags");
   std::string plan = (out / "plan.fb").string();
   std::string failed = llmtest::compilePlan(LLMC_PATH, std::string(FIXTURES_DIR) + "/" + name, plan,

@@ -1,7 +1,9 @@
-// Weight-only quantization of the tiny fixture models (llmc compile --quant q8_0|q4_0|q4_1|w8)
-// against transformers running the same quantized weights (gguf.quants round trip of every weight
-// matrix, quantized-reference.json from tools/fixtures/make_quantized_tiny_reference.py): what
-// remains is what the runtime adds, int8 activations in the integer dot products. Also batch
+// Weight-only quantization of the tiny fixture models (llmc compile --quant q8_0|q4_0|q4_1|w8|
+// w4g32|w4g128|w4g32a|w4g128a|fp8) against transformers running the same quantized weights
+// (gguf.quants round trip of every weight matrix, or make_w4_fp8_fixtures.py's for w4g* and fp8;
+// quantized-reference.json from tools/fixtures/make_quantized_tiny_reference.py): what remains is
+// what the runtime adds, int8 activations in the integer dot products (fp8: float32 summation
+// order only). w4g128 on these models (hidden 64) also covers the group fallback to w4g64. Also batch
 // invariance of the quantized kernels: the rows of one prefill step have the bits of the same rows
 // computed in uneven chunks (one token, then several).
 //
@@ -34,7 +36,7 @@ struct Case {
 std::vector<Case> cases() {
   std::vector<Case> out;
   for (const std::string &m : llmtest::fixtureNames(FIXTURES_DIR, "reference.json"))
-    for (const char *s : {"q8_0", "q4_0", "q4_1", "w8"})
+    for (const char *s : {"q8_0", "q4_0", "q4_1", "w8", "w4g32", "w4g128", "w4g32a", "w4g128a", "fp8"})
       out.push_back({m, s});
   return out;
 }
@@ -49,7 +51,7 @@ class QuantizedParity : public ::testing::TestWithParam<Case> {
 protected:
   std::unique_ptr<llmrt::LoadedPlan> compile() {
     const Case &c = GetParam();
-    fs::path out = fs::temp_directory_path() / ("llm-qparity-" + std::to_string(::getpid())) /
+    fs::path out = llmtest::processScratchDir("llm-qparity") /
                    c.model / c.scheme;
     std::string plan = (out / "plan.fb").string();
     std::string failed = llmtest::compilePlan(LLMC_PATH, std::string(FIXTURES_DIR) + "/" + c.model,

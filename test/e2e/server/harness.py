@@ -2,8 +2,10 @@
 
 Environment (set by ctest): LLMRT, LLMC (the binaries), LLM_FIXTURES (test/fixtures)."""
 
+import atexit
 import os
 import re
+import shutil
 import signal
 import subprocess
 import tempfile
@@ -22,6 +24,7 @@ def compile_plan(model="tiny-chat"):
     """Compiles a fixture model once per process; returns the plan path."""
     if model not in _plans:
         out = tempfile.mkdtemp(prefix="llmrt-serve-test-")
+        atexit.register(shutil.rmtree, out, ignore_errors=True)
         plan = os.path.join(out, "plan.fb")
         subprocess.run([LLMC, "compile", os.path.join(FIXTURES, model), "-o", plan, "-q"],
                        check=True)
