@@ -374,12 +374,14 @@ int main(int argc, char **argv) {
   c->add_flag("!--no-fusion", o.fusion, "skip the fusion passes (one kernel call per llm op)");
   c->add_option("--tuning-db", o.tuningDb, "tuning database (JSON) written by llmc tune");
   c->add_option("--quant", o.quant,
-                "weight storage: keep (the checkpoint's q8_0/q4_0/q4_1 blocks, else f32), none "
-                "(all f32), q8_0, q4_0, q4_1 (ggml blocks of 32) or w8 (int8 per output channel)")
+                "weight storage: keep (the checkpoint's q8_0/q4_0/q4_1/k-quant blocks, else f32), "
+                "none (all f32), q8_0, q4_0, q4_1 (ggml blocks of 32), w8 (int8 per output "
+                "channel), w4g32, w4g64, w4g128 (int4 groups, symmetric), w4g32a, w4g64a, w4g128a "
+                "(int4 groups with zero points) or fp8 (e4m3fn per output channel)")
       ->capture_default_str();
   c->add_option("--quant-exclude", o.quantExclude,
-                "weights to store otherwise: PATTERN (f32) or PATTERN=FORMAT (f32, keep, q8_0, "
-                "q4_0, q4_1, w8), PATTERN a substring of weight names, e.g. lm_head,embed_tokens=q8_0")
+                "weights to store otherwise: PATTERN (f32) or PATTERN=FORMAT (f32, keep or a "
+                "--quant scheme), PATTERN a substring of weight names, e.g. lm_head,embed_tokens=q8_0")
       ->delimiter(',');
   c->add_option("--kv-cache-dtype", o.kvCacheDtype,
                 "KV cache element type the plan asks for: f32, bf16 or fp8_e4m3 (fp8; one scale "

@@ -158,11 +158,15 @@ def QuantizeWeights : Pass<"llm-quantize-weights", "mlir::ModuleOp"> {
       - `none`: nothing is quantized (the checkpoint is dequantized to f32 as before);
       - `keep`: weights the checkpoint stores in a format the kernels read (`source_format` q8_0,
         q4_0, q4_1, q4_k, q5_k, q6_k) keep it; others stay f32;
-      - `q8_0`, `q4_0`, `q4_1` (ggml blocks of 32), `w8` (int8 per output channel): every
-        eligible weight gets that format. The k-quants (256-element super-blocks) have no
+      - `q8_0`, `q4_0`, `q4_1` (ggml blocks of 32), `w8` (int8 per output channel), `w4g32`,
+        `w4g64`, `w4g128` (int4 groups, symmetric), `w4g32a`, `w4g64a`, `w4g128a` (int4 groups
+        with a zero point each), `fp8` (e4m3fn per output channel): every eligible weight gets
+        that format. An int4 group that does not divide a weight's rows falls back to the
+        largest smaller group that does (w4g128 -> w4g64 -> w4g32, same symmetry; counted in
+        `group-fallbacks`). The k-quants (256-element super-blocks) have no
         quantizer here and are refused as a scheme or exclude format: only `keep` gives them.
     `exclude` entries are `pattern` (matching weights stay f32) or `pattern=format` (matching
-    weights get `format`: f32, keep, q8_0, q4_0, q4_1 or w8 instead), where a pattern matches weight
+    weights get `format`: f32, keep or one of the schemes above instead), where a pattern matches weight
     names containing it; the first matching entry wins, and an entry matching no weight is an
     error (a typo would otherwise silently quantize what it meant to protect). Weights stacked
     together must end up in one format: when their choices differ they all stay f32.
@@ -183,13 +187,16 @@ def QuantizeWeights : Pass<"llm-quantize-weights", "mlir::ModuleOp"> {
   let dependentDialects = ["::llm::LLMDialect"];
   let options = [
     Option<"scheme", "scheme", "std::string", /*default=*/"\"none\"",
-           "none | keep | q8_0 | q4_0 | q4_1 | w8">,
+           "none | keep | q8_0 | q4_0 | q4_1 | w8 | w4g32 | w4g64 | w4g128 | w4g32a | w4g64a | "
+           "w4g128a | fp8">,
     ListOption<"exclude", "exclude", "std::string",
                "pattern (stays f32) or pattern=format, matched as a substring of weight names">,
   ];
   let statistics = [
     Statistic<"numQuantized", "quantized-weights", "Weights given a quantized format">,
     Statistic<"numFloat", "float-weights", "Eligible weight matrices left in f32">,
+    Statistic<"numGroupFallback", "group-fallbacks",
+              "Weights given a smaller int4 group than asked (the group did not divide the rows)">,
   ];
 }
 

@@ -36,6 +36,27 @@ std::string choiceError(StringRef c) {
   return ("unknown quantization scheme '" + c + "'").str();
 }
 
+// The schemes llmc can quantize to (the scheme option also takes none and keep; exclude formats
+// f32 and keep).
+constexpr const char *kQuantizable =
+    "q8_0, q4_0, q4_1, w8, w4g32, w4g64, w4g128, w4g32a, w4g64a, w4g128a, fp8";
+
+// The format a weight with rows of `cols` elements gets for `choice`: the choice itself, except
+// that an int4 group-wise scheme whose group does not divide the rows falls back to the largest
+// smaller group that does, keeping the symmetry (w4g128 -> w4g64 -> w4g32; SmolLM2's hidden size
+// 576 is 4.5 groups of 128). Rows that are not whole 32-element runs keep the choice (and stay f32,
+// as for every format).
+std::string fitGroup(const std::string &choice, int64_t cols) {
+  std::optional<llm::quant::Scheme> s = llm::quant::parseScheme(choice);
+  if (!s || !llm::quant::w4GroupElems(*s))
+    return choice;
+  const bool asym = llm::quant::w4Asymmetric(*s);
+  for (int64_t g = llm::quant::w4GroupElems(*s); g >= llm::quant::kBlockElems; g /= 2)
+    if (cols % g == 0)
+      return "w4g" + std::to_string(g) + (asym ? "a" : "");
+  return choice;
+}
+
 // True when every use of `v` reads it as a matrix that a quantized kernel can take: a linear's
 // weight, a logits projection, an embedding table, or a part of a stacked weight used so.
 bool onlyMatrixUses(Value v) {
@@ -66,7 +87,7 @@ struct QuantizeWeightsPass : impl::QuantizeWeightsBase<QuantizeWeightsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (scheme != "none" && !validChoice(scheme)) {
-      module.emitError(choiceError(scheme)) << " (known: none, keep, q8_0, q4_0, q4_1, w8)";
+      module.emitError(choiceError(scheme)) << " (known: none, keep, " << kQuantizable << ")";
       return signalPassFailure();
     }
     std::vector<Entry> entries;
@@ -75,8 +96,8 @@ struct QuantizeWeightsPass : impl::QuantizeWeightsBase<QuantizeWeightsPass> {
       Entry entry{e.substr(0, eq), eq == std::string::npos ? "f32" : e.substr(eq + 1)};
       if (entry.pattern.empty() || !validChoice(entry.choice)) {
         module.emitError("quantization exclude entry '")
-            << e << "' is not 'pattern' or 'pattern=format' with format f32, keep, q8_0, q4_0, "
-            << "q4_1 or w8" << (entry.pattern.empty() ? "" : ": " + choiceError(entry.choice));
+            << e << "' is not 'pattern' or 'pattern=format' with format f32, keep, "
+            << kQuantizable << (entry.pattern.empty() ? "" : ": " + choiceError(entry.choice));
         return signalPassFailure();
       }
       entries.push_back(std::move(entry));
@@ -96,12 +117,19 @@ struct QuantizeWeightsPass : impl::QuantizeWeightsBase<QuantizeWeightsPass> {
         choice = w.getSourceFormat() && llm::quant::parseScheme(w.getSourceFormat()->str())
                      ? w.getSourceFormat()->str()
                      : "f32";
+      bool fellBack = false;
+      if (auto t = dyn_cast<RankedTensorType>(w.getType()); t && t.getRank() == 2) {
+        std::string fitted = fitGroup(choice, t.getDimSize(1));
+        fellBack = fitted != choice;
+        choice = fitted;
+      }
       std::optional<llm::quant::Scheme> format = llm::quant::parseScheme(choice); // none: f32
       if (!eligible(w, format ? llm::quant::blockElems(*format) : llm::quant::kBlockElems))
         continue;
-      if (format)
+      if (format) {
         chosen[w] = choice;
-      else
+        numGroupFallback += fellBack;
+      } else
         ++numFloat;
     }
     for (const Entry &e : entries)
@@ -125,8 +153,8 @@ struct QuantizeWeightsPass : impl::QuantizeWeightsBase<QuantizeWeightsPass> {
   // a GGUF file only stores for such rows) read only by quantized kernels.
   static bool eligible(WeightOp w, int64_t blockElems) {
     auto t = cast<RankedTensorType>(w.getType());
-    return t.getRank() == 2 && t.getDimSize(1) % blockElems == 0 && !w->use_empty() &&
-           onlyMatrixUses(w.getResult());
+    return t.getRank() == 2 && t.getDimSize(1) % blockElems == 0 &&
+           !w->use_empty() && onlyMatrixUses(w.getResult());
   }
 
   // Parts of one stacked weight share a format; where they disagree, all of them stay f32.

@@ -182,6 +182,13 @@ std::vector<uint8_t> weightData(const WeightSource &weights, kplan::WeightOp w, 
   case llm::quant::Scheme::Q4_K: dtype = fb::DType::Q4_K; break;
   case llm::quant::Scheme::Q5_K: dtype = fb::DType::Q5_K; break;
   case llm::quant::Scheme::Q6_K: dtype = fb::DType::Q6_K; break;
+  case llm::quant::Scheme::W4G32: dtype = fb::DType::W4G32; break;
+  case llm::quant::Scheme::W4G64: dtype = fb::DType::W4G64; break;
+  case llm::quant::Scheme::W4G128: dtype = fb::DType::W4G128; break;
+  case llm::quant::Scheme::W4G32A: dtype = fb::DType::W4G32A; break;
+  case llm::quant::Scheme::W4G64A: dtype = fb::DType::W4G64A; break;
+  case llm::quant::Scheme::W4G128A: dtype = fb::DType::W4G128A; break;
+  case llm::quant::Scheme::FP8: dtype = fb::DType::WFP8; break;
   }
   std::string stored = fb::EnumNameDType(dtype); // ggml's name of the same blocks
   int64_t cols = shape.back();

@@ -254,6 +254,13 @@ std::optional<llm::quant::Scheme> quantScheme(fb::DType dtype) {
   case fb::DType::Q4_K: return llm::quant::Scheme::Q4_K;
   case fb::DType::Q5_K: return llm::quant::Scheme::Q5_K;
   case fb::DType::Q6_K: return llm::quant::Scheme::Q6_K;
+  case fb::DType::W4G32: return llm::quant::Scheme::W4G32;
+  case fb::DType::W4G64: return llm::quant::Scheme::W4G64;
+  case fb::DType::W4G128: return llm::quant::Scheme::W4G128;
+  case fb::DType::W4G32A: return llm::quant::Scheme::W4G32A;
+  case fb::DType::W4G64A: return llm::quant::Scheme::W4G64A;
+  case fb::DType::W4G128A: return llm::quant::Scheme::W4G128A;
+  case fb::DType::WFP8: return llm::quant::Scheme::FP8;
   default: return std::nullopt;
   }
 }
@@ -275,6 +282,13 @@ uint64_t dtypeSize(fb::DType dtype) {
   case fb::DType::Q4_K:
   case fb::DType::Q5_K:
   case fb::DType::Q6_K:
+  case fb::DType::W4G32:
+  case fb::DType::W4G64:
+  case fb::DType::W4G128:
+  case fb::DType::W4G32A:
+  case fb::DType::W4G64A:
+  case fb::DType::W4G128A:
+  case fb::DType::WFP8:
     fail("{} is a block format: it has no size per element", fb::EnumNameDType(dtype));
   }
   fail("unknown dtype {}", static_cast<int>(dtype));

@@ -17,6 +17,15 @@ std::string_view schemeName(Scheme s) {
   case Scheme::Q4_K: return "q4_k";
   case Scheme::Q5_K: return "q5_k";
   case Scheme::Q6_K: return "q6_k";
+  case Scheme::Q5_0: return "q5_0";
+  case Scheme::Q5_1: return "q5_1";
+  case Scheme::W4G32: return "w4g32";
+  case Scheme::W4G64: return "w4g64";
+  case Scheme::W4G128: return "w4g128";
+  case Scheme::W4G32A: return "w4g32a";
+  case Scheme::W4G64A: return "w4g64a";
+  case Scheme::W4G128A: return "w4g128a";
+  case Scheme::FP8: return "fp8";
   }
   return "?";
 }
@@ -28,14 +37,30 @@ std::optional<Scheme> parseScheme(std::string_view name) {
   return std::nullopt;
 }
 
-bool hasQuantizer(Scheme s) { return blockElems(s) == kBlockElems; }
+bool hasQuantizer(Scheme s) { return blockElems(s) != kSuperBlockElems; }
+
+int64_t w4GroupElems(Scheme s) {
+  switch (s) {
+  case Scheme::W4G32:
+  case Scheme::W4G32A: return 32;
+  case Scheme::W4G64:
+  case Scheme::W4G64A: return 64;
+  case Scheme::W4G128:
+  case Scheme::W4G128A: return 128;
+  default: return 0;
+  }
+}
+
+bool w4Asymmetric(Scheme s) {
+  return s == Scheme::W4G32A || s == Scheme::W4G64A || s == Scheme::W4G128A;
+}
 
 int64_t blockElems(Scheme s) {
   switch (s) {
   case Scheme::Q4_K:
   case Scheme::Q5_K:
   case Scheme::Q6_K: return kSuperBlockElems;
-  default: return kBlockElems;
+  default: return w4GroupElems(s) ? w4GroupElems(s) : kBlockElems;
   }
 }
 
@@ -48,11 +73,16 @@ size_t blockBytes(Scheme s) {
   case Scheme::Q4_K: return sizeof(BlockQ4_K);
   case Scheme::Q5_K: return sizeof(BlockQ5_K);
   case Scheme::Q6_K: return sizeof(BlockQ6_K);
+  case Scheme::Q5_0: return sizeof(BlockQ5_0);
+  case Scheme::Q5_1: return sizeof(BlockQ5_1);
+  case Scheme::FP8: return kBlockElems;
+  default: return sizeof(W4GroupHeader) + static_cast<size_t>(w4GroupElems(s) / 2); // w4g*
   }
-  return 0;
 }
 
-size_t rowHeaderBytes(Scheme s) { return s == Scheme::W8 ? sizeof(float) : 0; }
+size_t rowHeaderBytes(Scheme s) {
+  return s == Scheme::W8 || s == Scheme::FP8 ? sizeof(float) : 0;
+}
 
 uint64_t rowBytes(Scheme s, int64_t cols) {
   return rowHeaderBytes(s) + static_cast<uint64_t>(cols / blockElems(s)) * blockBytes(s);
@@ -86,6 +116,15 @@ void kQuants(const BlockQ6_K &b, int j, uint8_t q[32]) {
   const int shift = 4 * (p / 2);
   for (int i = 0; i < 32; ++i)
     q[i] = static_cast<uint8_t>(((ql[i] >> shift) & 0x0f) | (((qh[i] >> (2 * p)) & 3) << 4));
+}
+
+void q5Quants(const uint8_t qh[4], const uint8_t qs[16], uint8_t q[32]) {
+  uint32_t h;
+  std::memcpy(&h, qh, sizeof h);
+  for (int i = 0; i < 16; ++i) {
+    q[i] = static_cast<uint8_t>((qs[i] & 0x0f) | (((h >> i) & 1) << 4));
+    q[16 + i] = static_cast<uint8_t>((qs[i] >> 4) | (((h >> (16 + i)) & 1) << 4));
+  }
 }
 
 uint64_t tensorBytes(Scheme s, int64_t rows, int64_t cols) {
@@ -135,6 +174,34 @@ uint16_t floatToHalf(float f) {
   }
   uint32_t r = absx + 0xfff + ((absx >> 13) & 1) - (112u << 23); // round to nearest even
   return static_cast<uint16_t>(sign | (r >> 13));
+}
+
+uint8_t fp8FromFloat(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, sizeof x);
+  const uint8_t sign = static_cast<uint8_t>((x >> 24) & 0x80);
+  if (std::isnan(f))
+    return sign | 0x7f;
+  const float a = std::min(std::fabs(f), 448.0f);
+  if (a < 0.015625f) { // below 2^-6: subnormal, a multiple of 2^-9 (exact scaling, then rne)
+    const float m = std::nearbyint(a * 512.0f);
+    return static_cast<uint8_t>(sign | static_cast<uint8_t>(m)); // m == 8: the smallest normal
+  }
+  std::memcpy(&x, &a, sizeof x);
+  // Keep 3 mantissa bits, rounding to nearest even, then rebias the exponent (127 -> 7).
+  uint32_t r = x + 0x7ffff + ((x >> 20) & 1);
+  const uint32_t exp = (r >> 23) - 120, man = (r >> 20) & 7;
+  return static_cast<uint8_t>(sign | (exp << 3) | man);
+}
+
+float fp8ToFloat(uint8_t code) {
+  // The magnitude bits in a float's exponent and mantissa fields, times 2^120 (127 - 7): exact
+  // for normals and subnormals (exponent field 0: a float subnormal, scaled up exactly).
+  const uint32_t bits = (static_cast<uint32_t>(code & 0x7f) << 20);
+  float f;
+  std::memcpy(&f, &bits, sizeof f);
+  f *= 0x1p120f;
+  return (code & 0x80) ? -f : f;
 }
 
 namespace {
@@ -199,6 +266,58 @@ void quantizeQ4_1(const float *x, BlockQ4_1 &b) {
   b.m = floatToHalf(min);
 }
 
+// q5: trunc, to uint8, clip to 31 (as gguf.quants); the 5th bits packed little-endian into qh.
+uint8_t quint(float v) {
+  return static_cast<uint8_t>(std::clamp(static_cast<int>(std::trunc(v)), 0, 31));
+}
+
+void packQ5(const uint8_t q[32], uint8_t qh[4], uint8_t qs[16]) {
+  uint32_t h = 0;
+  for (int i = 0; i < 32; ++i)
+    h |= static_cast<uint32_t>(q[i] >> 4) << i;
+  std::memcpy(qh, &h, sizeof h);
+  for (int i = 0; i < 16; ++i)
+    qs[i] = static_cast<uint8_t>((q[i] & 0x0f) | ((q[16 + i] & 0x0f) << 4));
+}
+
+// q5_0: as q4_0 with 32 levels (d = max / -16, q = trunc(x / d + 16.5)).
+void quantizeQ5_0(const float *x, BlockQ5_0 &b) {
+  float amax = 0, max = 0;
+  for (int i = 0; i < 32; ++i)
+    if (std::fabs(x[i]) > amax) { // first index of the largest magnitude, as argmax
+      amax = std::fabs(x[i]);
+      max = x[i];
+    }
+  float d = max / -16.0f;
+  float id = d == 0 ? 0.0f : 1.0f / d;
+  uint8_t q[32];
+  for (int i = 0; i < 32; ++i) {
+    float scaled = x[i] * id;
+    q[i] = quint(scaled + 16.5f);
+  }
+  packQ5(q, b.qh, b.qs);
+  b.d = floatToHalf(d);
+}
+
+// q5_1: as q4_1 with 32 levels (d = (max - min) / 31, q = trunc((x - min) / d + 0.5)).
+void quantizeQ5_1(const float *x, BlockQ5_1 &b) {
+  float max = x[0], min = x[0];
+  for (int i = 1; i < 32; ++i) {
+    max = std::max(max, x[i]);
+    min = std::min(min, x[i]);
+  }
+  float d = (max - min) / 31.0f;
+  float id = d == 0 ? 0.0f : 1.0f / d;
+  uint8_t q[32];
+  for (int i = 0; i < 32; ++i) {
+    float scaled = (x[i] - min) * id;
+    q[i] = quint(scaled + 0.5f);
+  }
+  packQ5(q, b.qh, b.qs);
+  b.d = floatToHalf(d);
+  b.m = floatToHalf(min);
+}
+
 int nib(const uint8_t *qs, int i) { return i < 16 ? qs[i] & 0x0f : qs[i - 16] >> 4; }
 
 // w8: one scale per row, as q8_0 computes a block's (d = max|x| / 127, q = round(x / d)).
@@ -220,6 +339,69 @@ void dequantizeW8Row(const uint8_t *in, int64_t n, float *out) {
   const auto *q = reinterpret_cast<const int8_t *>(in + sizeof d);
   for (int64_t i = 0; i < n; ++i)
     out[i] = d * static_cast<float>(q[i]);
+}
+
+// fp8: one scale per row (max|x| / 448, 1 for an all-zero row), codes of x / s.
+void quantizeFp8Row(const float *x, int64_t n, uint8_t *out) {
+  float amax = 0;
+  for (int64_t i = 0; i < n; ++i)
+    amax = std::max(amax, std::fabs(x[i]));
+  float s = amax / 448.0f;
+  if (s == 0)
+    s = 1.0f;
+  std::memcpy(out, &s, sizeof s);
+  for (int64_t i = 0; i < n; ++i)
+    out[sizeof s + i] = fp8FromFloat(x[i] / s);
+}
+
+void dequantizeFp8Row(const uint8_t *in, int64_t n, float *out) {
+  float s;
+  std::memcpy(&s, in, sizeof s);
+  for (int64_t i = 0; i < n; ++i)
+    out[i] = s * fp8ToFloat(in[sizeof s + i]);
+}
+
+// int4 group-wise: one group of g elements into header + g / 2 nibble bytes (see the header).
+void quantizeW4Group(const float *x, int64_t g, bool asym, uint8_t *out) {
+  W4GroupHeader h{0, 8, 0};
+  float d;
+  if (asym) {
+    float mx = x[0], mn = x[0];
+    for (int64_t i = 1; i < g; ++i) {
+      mx = std::max(mx, x[i]);
+      mn = std::min(mn, x[i]);
+    }
+    h.d = floatToHalf(std::max(mx - mn, 1e-5f) / 15.0f);
+    d = halfToFloat(h.d);
+    h.zero = static_cast<uint8_t>(std::clamp(-std::nearbyint(mn / d), 0.0f, 15.0f));
+  } else {
+    float amax = 0;
+    for (int64_t i = 0; i < g; ++i)
+      amax = std::max(amax, std::fabs(x[i]));
+    h.d = floatToHalf(amax / 7.0f);
+    d = halfToFloat(h.d);
+  }
+  std::memcpy(out, &h, sizeof h);
+  uint8_t *qs = out + sizeof h;
+  for (int64_t r = 0; r < g / 32; ++r) {
+    uint8_t q[32];
+    for (int i = 0; i < 32; ++i) {
+      const float v = d == 0 ? 0.0f : std::nearbyint(x[32 * r + i] / d);
+      const float lo = asym ? 0.0f : -8.0f, hi = asym ? 15.0f : 7.0f;
+      q[i] = static_cast<uint8_t>(std::clamp(v + (asym ? h.zero : 0.0f), lo, hi) + (asym ? 0 : 8));
+    }
+    packNibbles(q, qs + 16 * r);
+  }
+}
+
+void dequantizeW4Group(const uint8_t *in, int64_t g, float *out) {
+  W4GroupHeader h;
+  std::memcpy(&h, in, sizeof h);
+  const float d = halfToFloat(h.d);
+  const uint8_t *qs = in + sizeof h;
+  for (int64_t r = 0; r < g / 32; ++r)
+    for (int i = 0; i < 32; ++i)
+      out[32 * r + i] = d * static_cast<float>(nib(qs + 16 * r, i) - h.zero);
 }
 
 // The k-quants as gguf.quants computes them: the sub-block's scale (d * sc) and min (dmin * m) in
@@ -267,6 +449,8 @@ void quantizeRows(Scheme s, const float *x, int64_t rows, int64_t cols, uint8_t 
   for (int64_t r = 0; r < rows; ++r) {
     if (s == Scheme::W8)
       quantizeW8Row(x + r * cols, cols, out + r * rb);
+    else if (s == Scheme::FP8)
+      quantizeFp8Row(x + r * cols, cols, out + r * rb);
     else
       quantize(s, x + r * cols, cols, out + r * rb);
   }
@@ -277,6 +461,8 @@ void dequantizeRows(Scheme s, const uint8_t *in, int64_t rows, int64_t cols, flo
   for (int64_t r = 0; r < rows; ++r) {
     if (s == Scheme::W8)
       dequantizeW8Row(in + r * rb, cols, out + r * cols);
+    else if (s == Scheme::FP8)
+      dequantizeFp8Row(in + r * rb, cols, out + r * cols);
     else
       dequantize(s, in + r * rb, cols, out + r * cols);
   }
@@ -286,11 +472,18 @@ void quantize(Scheme s, const float *x, int64_t n, uint8_t *out) {
   if (!hasQuantizer(s))
     llm::fail("{} has no quantizer: its blocks can only be kept from a GGUF file (--quant keep)",
               schemeName(s));
+  if (const int64_t g = w4GroupElems(s)) {
+    for (int64_t b = 0; b < n / g; ++b)
+      quantizeW4Group(x + b * g, g, w4Asymmetric(s), out + b * blockBytes(s));
+    return;
+  }
   for (int64_t b = 0; b < n / kBlockElems; ++b, x += kBlockElems) {
     switch (s) {
     case Scheme::Q8_0: quantizeQ8_0(x, reinterpret_cast<BlockQ8_0 *>(out)[b]); break;
     case Scheme::Q4_0: quantizeQ4_0(x, reinterpret_cast<BlockQ4_0 *>(out)[b]); break;
     case Scheme::Q4_1: quantizeQ4_1(x, reinterpret_cast<BlockQ4_1 *>(out)[b]); break;
+    case Scheme::Q5_0: quantizeQ5_0(x, reinterpret_cast<BlockQ5_0 *>(out)[b]); break;
+    case Scheme::Q5_1: quantizeQ5_1(x, reinterpret_cast<BlockQ5_1 *>(out)[b]); break;
     case Scheme::W8: return; // row scales: quantizeRows
     default: return;         // no quantizer: refused above
     }
@@ -300,6 +493,11 @@ void quantize(Scheme s, const float *x, int64_t n, uint8_t *out) {
 void dequantize(Scheme s, const uint8_t *in, int64_t n, float *out) {
   if (blockElems(s) == kSuperBlockElems) {
     dequantizeK(s, in, n / kSuperBlockElems, out);
+    return;
+  }
+  if (const int64_t g = w4GroupElems(s)) {
+    for (int64_t b = 0; b < n / g; ++b)
+      dequantizeW4Group(in + b * blockBytes(s), g, out + b * g);
     return;
   }
   for (int64_t b = 0; b < n / kBlockElems; ++b, out += kBlockElems) {
@@ -323,6 +521,26 @@ void dequantize(Scheme s, const uint8_t *in, int64_t n, float *out) {
       float d = halfToFloat(blk.d), m = halfToFloat(blk.m);
       for (int i = 0; i < 32; ++i) {
         float dq = d * static_cast<float>(nib(blk.qs, i));
+        out[i] = dq + m;
+      }
+      break;
+    }
+    case Scheme::Q5_0: {
+      const auto &blk = reinterpret_cast<const BlockQ5_0 *>(in)[b];
+      float d = halfToFloat(blk.d);
+      uint8_t q[32];
+      q5Quants(blk.qh, blk.qs, q);
+      for (int i = 0; i < 32; ++i)
+        out[i] = d * static_cast<float>(q[i] - 16);
+      break;
+    }
+    case Scheme::Q5_1: {
+      const auto &blk = reinterpret_cast<const BlockQ5_1 *>(in)[b];
+      float d = halfToFloat(blk.d), m = halfToFloat(blk.m);
+      uint8_t q[32];
+      q5Quants(blk.qh, blk.qs, q);
+      for (int i = 0; i < 32; ++i) {
+        float dq = d * static_cast<float>(q[i]);
         out[i] = dq + m;
       }
       break;

@@ -12,6 +12,8 @@
 // activations per 32-element block lose about what int8 weights do. The weights' own error is 2-4%
 // (q8_0) and 26-48% (q4_0, q4_1) of the largest logit on these random-weight models: random
 // matrices are incompressible, which is why the comparison is against the quantized weights.
+// The int4 group-wise schemes measure 1.5% to 3.9% (int8 activations again); fp8, whose kernel
+// keeps float32 activations, 1e-6 (summation order only).
 #include "common/CompilePlan.h"
 #include "engine/Executor.h"
 #include "plan/PlanLoader.h"

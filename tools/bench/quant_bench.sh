@@ -5,6 +5,7 @@
 # hit every plan, medians and ratios to float32 reported. A benchmark, not a test.
 #   tools/bench/quant_bench.sh [MODEL] [RUNS]     (default: the default model, 5 runs each)
 # OMP_NUM_THREADS applies as usual (on a shared machine, 1 avoids barrier stalls).
+# QUANT_VARIANTS="none q4_0 w4g128 fp8" picks other --quant values (none first).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD_DIR:-build}
@@ -12,7 +13,7 @@ MODEL=${1:-$(tools/fetch-default-model.sh)}
 RUNS=${2:-5}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
-VARIANTS="none keep q8_0 q4_0 w8"
+VARIANTS=${QUANT_VARIANTS:-none keep q8_0 q4_0 w8} # none first: the ratios are to it
 for v in $VARIANTS; do
   "$BUILD/compiler/llmc" compile "$MODEL" -q --quant "$v" -o "$OUT/$v/plan.fb"
 done

@@ -71,9 +71,31 @@ float dotRowQ6K(const uint8_t *row, const ActBlock *act, int64_t blocks) {
   return acc;
 }
 
+// w4g*: group g's 32-element run r against act[g * G / 32 + r].
+float dotRowW4(Scheme scheme, const uint8_t *row, const ActBlock *act, int64_t blocks) {
+  using namespace llm::quant;
+  const int64_t runs = w4GroupElems(scheme) / kBlockElems;
+  const size_t groupBytes = blockBytes(scheme);
+  float acc = 0;
+  for (int64_t g = 0; g < blocks / runs; ++g) {
+    const uint8_t *grp = row + g * groupBytes;
+    W4GroupHeader h;
+    std::memcpy(&h, grp, sizeof h);
+    const float d = halfToFloat(h.d);
+    for (int64_t r = 0; r < runs; ++r) {
+      const ActBlock &a = act[g * runs + r];
+      const int32_t dot = dotQ4(grp + sizeof h + 16 * r, a.q) - int32_t{h.zero} * a.sum;
+      acc = std::fma(d * a.d, static_cast<float>(dot), acc);
+    }
+  }
+  return acc;
+}
+
 float dotRowScalar(Scheme scheme, const uint8_t *row, const ActBlock *act, int64_t blocks) {
   using namespace llm::quant;
   float acc = 0;
+  if (w4GroupElems(scheme))
+    return dotRowW4(scheme, row, act, blocks);
   if (scheme == Scheme::Q4_K)
     return dotRowQ45K<BlockQ4_K>(row, act, blocks);
   if (scheme == Scheme::Q5_K)
@@ -126,6 +148,31 @@ void dotRows4x2Scalar(Scheme scheme, const uint8_t *const rows[4], const ActBloc
                       const ActBlock *act1, int64_t blocks, float out0[4], float out1[4]) {
   dotRows4Scalar(scheme, rows, act0, blocks, out0);
   dotRows4Scalar(scheme, rows, act1, blocks, out1);
+}
+
+// fp8: eight lane sums (element i into lane i % 8, in order), then the fixed tree of QuantDot.h,
+// then the row's scale.
+float dotRowFp8(const uint8_t *row, const float *x, int64_t k) {
+  float s;
+  std::memcpy(&s, row, sizeof s);
+  const uint8_t *code = row + sizeof s;
+  float lane[8] = {};
+  for (int64_t i = 0; i < k; i += 8)
+    for (int l = 0; l < 8; ++l)
+      lane[l] = std::fma(llm::quant::fp8ToFloat(code[i + l]), x[i + l], lane[l]);
+  float t[4];
+  for (int l = 0; l < 4; ++l)
+    t[l] = lane[l] + lane[l + 4];
+  return ((t[0] + t[2]) + (t[1] + t[3])) * s;
+}
+
+void dotFp8Rows4Scalar(const uint8_t *const rows[4], const float *x0, const float *x1, int64_t k,
+                       float out0[4], float out1[4]) {
+  for (int j = 0; j < 4; ++j) {
+    out0[j] = dotRowFp8(rows[j], x0, k);
+    if (x1)
+      out1[j] = dotRowFp8(rows[j], x1, k);
+  }
 }
 
 } // namespace
@@ -218,6 +265,12 @@ DotRows4x2Fn dotRows4x2For(Isa isa) {
   case Isa::AvxVnni: return avxvnni::dotRows4x2;
   }
   return dotRows4x2Scalar;
+}
+
+DotFp8Rows4Fn dotFp8Rows4For(Isa isa) {
+  // The fp8 kernel is FMA over floats: AVX2 + FMA + F16C is its only SIMD path (the VNNI paths'
+  // integer instructions do not apply), so they use the AVX2 body.
+  return isa == Isa::Scalar ? dotFp8Rows4Scalar : avx2::dotFp8Rows4;
 }
 
 DotRows4Fn dotRows4For(Isa isa) {

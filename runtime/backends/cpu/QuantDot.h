@@ -7,6 +7,9 @@
 //   q4_0: acc = fma(dw * da, float(sum_i q_i a_i - 8 * sum_i a_i), acc)
 //   q4_1: acc = fma(dw * da, float(sum_i q_i a_i), acc); acc = fma(mw * da, float(sum_i a_i), acc)
 //   w8:   acc = fma(da, float(sum_i w_i a_i), acc), and the result is acc * d_row
+//   w4g*: acc = fma(dw * da, float(sum_i q_i a_i - zero * sum_i a_i), acc)
+//         (dw, zero: the scale and zero point of the group that holds block b; symmetric groups
+//         store zero = 8, so this is q4_0's operation with one scale per G / 32 blocks)
 // and per 32-element sub-block j of each 256-element k-quant super-block (activation block b =
 // 8 * superblock + j; d, dmin the super-block's f16 scales; sc_j, m_j its 6-bit scale and min;
 // q6_k: sc_lo, sc_hi the int8 scales of the sub-block's two 16-element halves):
@@ -23,6 +26,13 @@
 // invariance). The integer sums are exact for weights in [-127, 127] (q8_0; ggml's quantizers never
 // write -128) and activations in [-127, 127]; the k-quant ones stay below 2^24 in magnitude
 // (63 * 31 * 127 * 32; q6_k: 128 * 32 * 127 * 32), so their float conversions are exact too.
+//
+// fp8 (e4m3fn weights, one f32 scale s per row) is not run against int8 activations: e4m3 has a
+// wider range than int8 and only 3 mantissa bits, so the activations stay float32 and the dot
+// product is float FMA. NOTE: its order, on every path: each code decodes exactly to a float w_i
+// (fp8ToFloat), lane l = i % 8 accumulates lane_l = fma(w_i, x_i, lane_l) over i in increasing
+// order from 0, then t_l = lane_l + lane_{l+4} (l < 4), result = ((t_0 + t_2) + (t_1 + t_3)) * s.
+// (The AVX2 path holds the eight lanes in one register per weight row.)
 #pragma once
 
 #include "plan/QuantFormat.h"
@@ -65,5 +75,11 @@ using DotRows4x2Fn = void (*)(llm::quant::Scheme scheme, const uint8_t *const ro
                               const ActBlock *act0, const ActBlock *act1, int64_t blocks,
                               float out0[4], float out1[4]);
 DotRows4x2Fn dotRows4x2For(Isa isa);
+
+// fp8: out0[j] = dot(row j, x0) for j < 4 over k floats (k a multiple of 8; rows {f32 s; u8
+// code[k]}), and out1[j] = dot(row j, x1) unless x1 is null. Rows may repeat.
+using DotFp8Rows4Fn = void (*)(const uint8_t *const rows[4], const float *x0, const float *x1,
+                               int64_t k, float out0[4], float out1[4]);
+DotFp8Rows4Fn dotFp8Rows4For(Isa isa);
 
 } // namespace llmrt::cpu

@@ -27,11 +27,19 @@ fb::DType dtypeOf(Scheme s) {
   case Scheme::Q4_K: return fb::DType::Q4_K;
   case Scheme::Q5_K: return fb::DType::Q5_K;
   case Scheme::Q6_K: return fb::DType::Q6_K;
+  case Scheme::W4G32: return fb::DType::W4G32;
+  case Scheme::W4G64: return fb::DType::W4G64;
+  case Scheme::W4G128: return fb::DType::W4G128;
+  case Scheme::W4G32A: return fb::DType::W4G32A;
+  case Scheme::W4G64A: return fb::DType::W4G64A;
+  case Scheme::W4G128A: return fb::DType::W4G128A;
+  case Scheme::FP8: return fb::DType::WFP8;
   }
   return fb::DType::F32;
 }
 
-// A quantized weight's rows are whole blocks (32 elements; 256 for the k-quants).
+// A quantized weight's rows are whole blocks (32 elements; 256 for the k-quants; the group for
+// w4g*).
 int64_t blockedInt(const KernelParams &p, std::string_view name, Scheme scheme) {
   int64_t v = positiveInt(p, name);
   if (v % llm::quant::blockElems(scheme) != 0)
@@ -60,8 +68,8 @@ std::optional<Scheme> weightFormat(const KernelParams &params) {
     return std::nullopt;
   std::optional<Scheme> s = llm::quant::parseScheme(name);
   if (!s)
-    fail("parameter 'weight_format' is '{}', expected f32, q8_0, q4_0, q4_1, w8, q4_k, q5_k or "
-         "q6_k",
+    fail("parameter 'weight_format' is '{}', expected f32, q8_0, q4_0, q4_1, w8, q4_k, q5_k, "
+         "q6_k, w4g32, w4g64, w4g128, w4g32a, w4g64a, w4g128a or fp8",
          name);
   return s;
 }
@@ -71,20 +79,35 @@ void quantMatmul(Scheme scheme, const float *x, int64_t ldx, const int32_t *rowI
                  std::optional<Activation> glu, Isa isa) {
   const int64_t blocks = k / llm::quant::kBlockElems;
   const size_t rowBytes = llm::quant::rowBytes(scheme, k);
+  const bool fp8 = scheme == Scheme::FP8; // float activations, no ActBlocks
   const DotRows4Fn dot = dotRows4For(isa);
   const DotRows4x2Fn dot2 = dotRows4x2For(isa);
+  const DotFp8Rows4Fn dotFp8 = dotFp8Rows4For(isa);
   static thread_local std::vector<ActBlock> actBuf;
   // NOTE: the calling thread's buffer, shared read-only with the team below.
-  ActBlock *act = grow(actBuf, static_cast<size_t>(rows * blocks));
+  ActBlock *act = fp8 ? nullptr : grow(actBuf, static_cast<size_t>(rows * blocks));
   const bool parallel = rows * n * k * (glu ? 2 : 1) >= kMinParallelWork;
   ThreadPool &pool = ThreadPool::global();
-  pool.parallelFor(
-      rows,
-      [&](int64_t begin, int64_t end) {
-        for (int64_t r = begin; r < end; ++r)
-          quantizeActivations(x + (rowIdx ? rowIdx[r] : r) * ldx, k, act + r * blocks);
-      },
-      parallel);
+  if (!fp8)
+    pool.parallelFor(
+        rows,
+        [&](int64_t begin, int64_t end) {
+          for (int64_t r = begin; r < end; ++r)
+            quantizeActivations(x + (rowIdx ? rowIdx[r] : r) * ldx, k, act + r * blocks);
+        },
+        parallel);
+  auto xRow = [&](int64_t r) { return x + (rowIdx ? rowIdx[r] : r) * ldx; };
+  // Four weight rows against activation rows r and r + 1 (pair == 2) or r alone.
+  auto dots = [&](const uint8_t *const wr[4], int64_t r, int64_t pair, float out0[4],
+                  float out1[4]) {
+    if (fp8)
+      return dotFp8(wr, xRow(r), pair == 2 ? xRow(r + 1) : nullptr, k, out0, out1);
+    const ActBlock *a0 = act + r * blocks;
+    if (pair == 2)
+      dot2(scheme, wr, a0, a0 + blocks, blocks, out0, out1);
+    else
+      dot(scheme, wr, a0, blocks, out0);
+  };
   // Output features [4 g, 4 g + 4) against every activation row.
   auto group = [&](int64_t g) {
     int64_t n0 = g * 4, width = std::min<int64_t>(4, n - n0);
@@ -98,18 +121,10 @@ void quantMatmul(Scheme scheme, const float *x, int64_t ldx, const int32_t *rowI
     // either way each output has the bits of dotRows4.
     for (int64_t r = 0; r < rows; r += 2) {
       int64_t pair = std::min<int64_t>(2, rows - r);
-      const ActBlock *a0 = act + r * blocks, *a1 = a0 + blocks;
       float res[2][4], up[2][4];
-      if (pair == 2)
-        dot2(scheme, wr, a0, a1, blocks, res[0], res[1]);
-      else
-        dot(scheme, wr, a0, blocks, res[0]);
-      if (glu) {
-        if (pair == 2)
-          dot2(scheme, ur, a0, a1, blocks, up[0], up[1]);
-        else
-          dot(scheme, ur, a0, blocks, up[0]);
-      }
+      dots(wr, r, pair, res[0], res[1]);
+      if (glu)
+        dots(ur, r, pair, up[0], up[1]);
       for (int64_t i = 0; i < pair; ++i) {
         float *o = out + (r + i) * n + n0;
         if (!glu) {

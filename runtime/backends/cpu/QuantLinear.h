@@ -1,10 +1,13 @@
 // Linear, logits and embedding over quantized weights (the registry's `weight_format` parameter:
-// q8_0, q4_0, q4_1, w8, q4_k, q5_k, q6_k; absent or f32: the float kernels of CpuKernels.cpp).
+// q8_0, q4_0, q4_1, w8, q4_k, q5_k, q6_k, w4g32 .. w4g128a, fp8; absent or f32: the float kernels
+// of CpuKernels.cpp).
 //
 // Decode and prefill share one schedule: activation rows are quantized to int8 blocks once per
 // call (QuantDot.h), then each thread takes groups of four weight rows and walks every activation
 // row against them, so the weight rows stay in cache while T grows (GEMV at T = 1, GEMM tiles of
-// 4 x T above). A row's results do not depend on T, the thread count or the ISA path.
+// 4 x T above). fp8 weights skip the activation quantization: their dot products run on the
+// float activation rows (QuantDot.h). A row's results do not depend on T, the thread count or the
+// ISA path.
 #pragma once
 
 #include "backends/cpu/CpuKernels.h"
@@ -27,7 +30,7 @@ KernelShapes quantEmbeddingShapes(const KernelParams &p, int numWeights);
 void quantEmbeddingRun(const KernelArgs &a);
 
 // out[r, n] = x[rowIdx ? rowIdx[r] : r] . W[n] (+ bias[n]) with W an n x k matrix of `scheme`
-// blocks (k a multiple of 32). With `glu`, W is [Wg; Wu] (2n rows) and out[r, j] =
+// blocks (k a multiple of blockElems(scheme)). With `glu`, W is [Wg; Wu] (2n rows) and out[r, j] =
 // act(x.Wg[j] + bg[j]) * (x.Wu[j] + bu[j]). `isa` picks the dot path (tests); by default the
 // process's best.
 void quantMatmul(llm::quant::Scheme scheme, const float *x, int64_t ldx, const int32_t *rowIdx,

@@ -1,5 +1,5 @@
 // Plans with quantized weights: the loader refuses quantized tensors whose shape, size or layout
-// is wrong (also a truncated Q4_K tensor), and the executor runs a plan whose embedding table (q8_0) and lm_head (q4_1) are
+// is wrong (also truncated Q4_K, W4G128A and WFP8 tensors), and the executor runs a plan whose embedding table (q8_0) and lm_head (q4_1) are
 // quantized, close to the float plan of the same (dequantized) weights.
 #include "TestPlanWriter.h"
 #include "engine/Executor.h"
@@ -114,6 +114,47 @@ TEST_F(QuantPlanTest, TruncatedOrPartialQ4KIsRefused) {
   TPlan partial = p;
   partial.weights[2].shape = {32, 512 + 64}; // rows of 576: not whole super-blocks
   expectRefused(partial, {"lm_head.weight", "[32, 576]", "multiple of 256", "Q4_K"});
+}
+
+// An int4 group-wise lm_head (w4g128a) and an fp8 embedding table: the plan loads and runs close
+// to the float plan of the dequantized weights; a truncated tensor and rows that are not whole
+// groups are refused with the weight's name.
+TEST_F(QuantPlanTest, W4AndFp8WeightsLoadRunAndAreChecked) {
+  TPlan p = tinyPlan(64, 128), floats = tinyPlan(64, 128);
+  const std::pair<int, Scheme> stored[] = {{0, Scheme::FP8}, {2, Scheme::W4G128A}};
+  for (auto [index, s] : stored) {
+    TWeight &w = p.weights[index];
+    w.blocks.resize(llm::quant::tensorBytes(s, w.shape[0], w.shape[1]));
+    llm::quant::quantizeRows(s, w.data.data(), w.shape[0], w.shape[1], w.blocks.data());
+    llm::quant::dequantizeRows(s, w.blocks.data(), w.shape[0], w.shape[1],
+                               floats.weights[index].data.data());
+    w.dtype = s == Scheme::FP8 ? fb::DType::WFP8 : fb::DType::W4G128A;
+    w.layout = "row_blocks";
+  }
+  p.calls[0].params.push_back(stringParam("weight_format", "fp8"));
+  p.calls[2].params.push_back(stringParam("weight_format", "w4g128a"));
+  TempDir other;
+  auto qp = LoadedPlan::load(writePlan(p, dir_.path()).plan.string());
+  auto fp = LoadedPlan::load(writePlan(floats, other.path()).plan.string());
+  Executor qe(*qp), fe(*fp);
+  std::vector<int32_t> ids{3, 17, 42, 63, 0}, pos{0, 1, 2, 3, 4}, rows{0, 2, 4};
+  std::vector<float> a = qe.forward(ids, pos, rows), b = fe.forward(ids, pos, rows);
+  ASSERT_EQ(a.size(), b.size());
+  double worst = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    worst = std::max(worst, double(std::fabs(a[i] - b[i])));
+    scale = std::max(scale, double(std::fabs(b[i])));
+  }
+  EXPECT_LT(worst, 0.02 * scale); // int8 activations of the w4 lm_head only
+  TPlan truncated = p;
+  truncated.weights[2].blocks.resize(64 * 68 - 68);
+  expectRefused(truncated, {"lm_head.weight", "size is 4284 bytes", "expected 4352", "W4G128A"});
+  TPlan partial = p;
+  partial.weights[2].shape = {128, 64}; // rows of 64: not whole 128-element groups
+  expectRefused(partial, {"lm_head.weight", "[128, 64]", "multiple of 128", "W4G128A"});
+  TPlan fp8Truncated = p;
+  fp8Truncated.weights[0].blocks.resize(64 * (4 + 128) - 1);
+  expectRefused(fp8Truncated, {"embed_tokens.weight", "expected 8448", "WFP8"});
 }
 
 TEST_F(QuantPlanTest, QuantizedVectorIsRefused) {
