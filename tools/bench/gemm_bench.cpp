@@ -1,0 +1,241 @@
+// gemm_bench: throughput of the CPU backend's linear kernels against OpenBLAS and oneDNN on the
+// shapes a model's linears have, for decode-sized and prefill-sized token counts. It answers the
+// question "where does a library win?" (tools/bench/gemm_bench.sh; README "CPU performance").
+//
+//   gemm_bench [--shapes N:K,...] [--tokens 1,16,64,512] [--threads T] [--min-time S] [--json]
+//
+// out[T, N] = x[T, K] . W[N, K]^T, the layout of every linear (weights row-major, one row per output
+// feature). Ours: matmulTransposedB (float32) and quantMatmul (q8_0, q4_0: weights quantized once
+// before timing, activations quantized inside the call as the runtime does). OpenBLAS: cblas_sgemm
+// (row-major, B transposed). oneDNN: the f32 matmul primitive with weights reordered once, before
+// timing, into the layout oneDNN picks (format any) — the library's best case, as a plan would
+// store it. All three get the same thread count: our pool, openblas_set_num_threads and OpenMP (the
+// Debian oneDNN build's runtime).
+// Each case: 2 warm-up calls, then calls until min-time has passed and at least 5 ran; the median
+// call time gives GFLOP/s = 2 T N K / t. The machine is shared: compare columns of one run only.
+#include "backends/cpu/CpuKernels.h"
+#include "backends/cpu/QuantLinear.h"
+#include "plan/QuantFormat.h"
+#include "support/ThreadPool.h"
+
+#include <cblas.h>
+#include <oneapi/dnnl/dnnl.hpp>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <functional>
+#include <random>
+#include <sstream>
+#include <string>
+#include <vector>
+
+namespace {
+
+struct Shape {
+  int64_t n, k;
+};
+
+struct Options {
+  // SmolLM2-135M's linears: fused qkv, o_proj, fused gate+up, down_proj, lm_head.
+  std::vector<Shape> shapes{{960, 576}, {576, 576}, {3072, 576}, {576, 1536}, {49152, 576}};
+  std::vector<int64_t> tokens{1, 16, 64, 512};
+  int threads = 0;
+  double minTime = 0.3;
+  bool json = false;
+};
+
+[[noreturn]] void usage(const char *why) {
+  std::fprintf(stderr,
+               "gemm_bench: error: %s\nusage: gemm_bench [--shapes N:K,...] [--tokens T,...] "
+               "[--threads T] [--min-time S] [--json]\n",
+               why);
+  std::exit(2);
+}
+
+std::vector<std::string> split(const std::string &s, char sep) {
+  std::vector<std::string> parts;
+  std::stringstream in(s);
+  for (std::string part; std::getline(in, part, sep);)
+    parts.push_back(part);
+  return parts;
+}
+
+int64_t positive(const std::string &s, const char *what) {
+  char *end = nullptr;
+  long long v = std::strtoll(s.c_str(), &end, 10);
+  if (s.empty() || *end || v <= 0)
+    usage((std::string(what) + " must be positive integers, got '" + s + "'").c_str());
+  return v;
+}
+
+Options parse(int argc, char **argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc)
+        usage((a + " needs a value").c_str());
+      return argv[++i];
+    };
+    if (a == "--shapes") {
+      o.shapes.clear();
+      for (const std::string &p : split(value(), ',')) {
+        auto nk = split(p, ':');
+        if (nk.size() != 2)
+          usage("--shapes takes N:K pairs separated by commas");
+        o.shapes.push_back({positive(nk[0], "N"), positive(nk[1], "K")});
+      }
+    } else if (a == "--tokens") {
+      o.tokens.clear();
+      for (const std::string &t : split(value(), ','))
+        o.tokens.push_back(positive(t, "--tokens"));
+    } else if (a == "--threads") {
+      o.threads = static_cast<int>(positive(value(), "--threads"));
+    } else if (a == "--min-time") {
+      o.minTime = std::atof(value().c_str());
+      if (o.minTime <= 0)
+        usage("--min-time must be positive seconds");
+    } else if (a == "--json") {
+      o.json = true;
+    } else {
+      usage(("unknown option " + a).c_str());
+    }
+  }
+  return o;
+}
+
+// Median seconds per call.
+double timeCalls(const std::function<void()> &call, double minTime) {
+  call();
+  call();
+  std::vector<double> times;
+  auto start = std::chrono::steady_clock::now();
+  while (times.size() < 5 ||
+         std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() <
+             minTime) {
+    auto t0 = std::chrono::steady_clock::now();
+    call();
+    times.push_back(
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
+  }
+  std::nth_element(times.begin(), times.begin() + times.size() / 2, times.end());
+  return times[times.size() / 2];
+}
+
+// oneDNN's f32 matmul for one (T, N, K), weights reordered once into the primitive's layout.
+class OneDnnMatmul {
+public:
+  OneDnnMatmul(dnnl::engine &eng, int64_t t, int64_t n, int64_t k, const float *w, float *x,
+               float *out)
+      : eng_(eng), stream_(eng) {
+    using dt = dnnl::memory::data_type;
+    using tag = dnnl::memory::format_tag;
+    dnnl::memory::desc src({t, k}, dt::f32, tag::ab), dst({t, n}, dt::f32, tag::ab);
+    dnnl::memory::desc wAny({k, n}, dt::f32, tag::any), wPlain({k, n}, dt::f32, tag::ba);
+    dnnl::matmul::primitive_desc pd(dnnl::matmul::desc(src, wAny, dst), eng_);
+    prim_ = dnnl::matmul(pd);
+    src_ = dnnl::memory(src, eng_, x);
+    dst_ = dnnl::memory(dst, eng_, out);
+    dnnl::memory plain(wPlain, eng_, const_cast<float *>(w));
+    weights_ = dnnl::memory(pd.weights_desc(), eng_);
+    dnnl::reorder(plain, weights_).execute(stream_, plain, weights_);
+    stream_.wait();
+  }
+  void operator()() {
+    prim_.execute(stream_, {{DNNL_ARG_SRC, src_}, {DNNL_ARG_WEIGHTS, weights_},
+                            {DNNL_ARG_DST, dst_}});
+    stream_.wait();
+  }
+
+private:
+  dnnl::engine &eng_;
+  dnnl::stream stream_;
+  dnnl::matmul prim_;
+  dnnl::memory src_, dst_, weights_;
+};
+
+struct Row {
+  Shape shape;
+  int64_t tokens;
+  std::vector<std::pair<const char *, double>> gflops;
+};
+
+} // namespace
+
+int main(int argc, char **argv) {
+  Options o = parse(argc, argv);
+  int threads = o.threads > 0 ? o.threads : llmrt::ThreadPool::defaultThreads();
+  llmrt::ThreadPool::global().setThreads(threads);
+  openblas_set_num_threads(threads);
+  omp_set_num_threads(threads);
+  dnnl::engine eng(dnnl::engine::kind::cpu, 0);
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<Row> rows;
+  if (!o.json)
+    std::printf("threads %d; GFLOP/s (median call)\n%-12s %6s %10s %10s %10s %10s %10s\n", threads,
+                "N x K", "T", "ours-f32", "openblas", "onednn", "ours-q8_0", "ours-q4_0");
+  for (Shape s : o.shapes) {
+    std::vector<float> w(s.n * s.k);
+    for (float &v : w)
+      v = dist(rng);
+    std::vector<uint8_t> q8(llm::quant::tensorBytes(llm::quant::Scheme::Q8_0, s.n, s.k)),
+        q4(llm::quant::tensorBytes(llm::quant::Scheme::Q4_0, s.n, s.k));
+    llm::quant::quantizeRows(llm::quant::Scheme::Q8_0, w.data(), s.n, s.k, q8.data());
+    llm::quant::quantizeRows(llm::quant::Scheme::Q4_0, w.data(), s.n, s.k, q4.data());
+    for (int64_t t : o.tokens) {
+      std::vector<float> x(t * s.k), out(t * s.n);
+      for (float &v : x)
+        v = dist(rng);
+      double flop = 2.0 * t * s.n * s.k;
+      Row row{s, t, {}};
+      auto add = [&](const char *name, const std::function<void()> &call) {
+        row.gflops.emplace_back(name, flop / timeCalls(call, o.minTime) / 1e9);
+      };
+      add("ours-f32", [&] {
+        llmrt::cpu::matmulTransposedB(x.data(), s.k, nullptr, t, w.data(), s.n, s.k, nullptr,
+                                      out.data());
+      });
+      add("openblas", [&] {
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, s.n, s.k, 1.0f, x.data(), s.k,
+                    w.data(), s.k, 0.0f, out.data(), s.n);
+      });
+      OneDnnMatmul dnnlCall(eng, t, s.n, s.k, w.data(), x.data(), out.data());
+      add("onednn", [&] { dnnlCall(); });
+      add("ours-q8_0", [&] {
+        llmrt::cpu::quantMatmul(llm::quant::Scheme::Q8_0, x.data(), s.k, nullptr, t, q8.data(),
+                                s.n, s.k, nullptr, out.data());
+      });
+      add("ours-q4_0", [&] {
+        llmrt::cpu::quantMatmul(llm::quant::Scheme::Q4_0, x.data(), s.k, nullptr, t, q4.data(),
+                                s.n, s.k, nullptr, out.data());
+      });
+      if (!o.json) {
+        std::printf("%-12s %6lld", (std::to_string(s.n) + "x" + std::to_string(s.k)).c_str(),
+                    static_cast<long long>(t));
+        for (auto &[name, g] : row.gflops)
+          std::printf(" %10.1f", g);
+        std::printf("\n");
+        std::fflush(stdout);
+      }
+      rows.push_back(std::move(row));
+    }
+  }
+  if (o.json) {
+    std::printf("{\"threads\": %d, \"results\": [", threads);
+    for (size_t i = 0; i < rows.size(); ++i) {
+      std::printf("%s\n {\"n\": %lld, \"k\": %lld, \"tokens\": %lld, \"gflops\": {", i ? "," : "",
+                  static_cast<long long>(rows[i].shape.n), static_cast<long long>(rows[i].shape.k),
+                  static_cast<long long>(rows[i].tokens));
+      for (size_t j = 0; j < rows[i].gflops.size(); ++j)
+        std::printf("%s\"%s\": %.3f", j ? ", " : "", rows[i].gflops[j].first,
+                    rows[i].gflops[j].second);
+      std::printf("}}");
+    }
+    std::printf("]}\n");
+  }
+  return 0;
+}
