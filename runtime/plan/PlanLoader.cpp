@@ -261,6 +261,8 @@ std::optional<llm::quant::Scheme> quantScheme(fb::DType dtype) {
   case fb::DType::W4G64A: return llm::quant::Scheme::W4G64A;
   case fb::DType::W4G128A: return llm::quant::Scheme::W4G128A;
   case fb::DType::WFP8: return llm::quant::Scheme::FP8;
+  case fb::DType::Q5_0: return llm::quant::Scheme::Q5_0;
+  case fb::DType::Q5_1: return llm::quant::Scheme::Q5_1;
   default: return std::nullopt;
   }
 }
@@ -289,6 +291,8 @@ uint64_t dtypeSize(fb::DType dtype) {
   case fb::DType::W4G64A:
   case fb::DType::W4G128A:
   case fb::DType::WFP8:
+  case fb::DType::Q5_0:
+  case fb::DType::Q5_1:
     fail("{} is a block format: it has no size per element", fb::EnumNameDType(dtype));
   }
   fail("unknown dtype {}", static_cast<int>(dtype));

@@ -52,7 +52,8 @@ private:
   std::vector<llm::MappedFile> weightFiles_;
 };
 
-// The block format of a quantized weight dtype (Q8_0, Q4_0, Q4_1, W8, Q4_K, Q5_K, Q6_K); nullopt for the others.
+// The block format of a quantized weight dtype (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, W8, Q4_K, Q5_K, Q6_K,
+// W4G*, WFP8); nullopt for the others.
 std::optional<llm::quant::Scheme> quantScheme(fb::DType dtype);
 
 // Bytes per element of a dtype; llm::Error for block formats.

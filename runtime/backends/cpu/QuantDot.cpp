@@ -27,6 +27,16 @@ int32_t dotQ4(const uint8_t *qs, const int8_t *a) {
   return s;
 }
 
+// q5_0 / q5_1: sum_i q_i a_i with q in 0..31.
+int32_t dotQ5(const uint8_t qh[4], const uint8_t qs[16], const int8_t *a) {
+  uint8_t q[32];
+  llm::quant::q5Quants(qh, qs, q);
+  int32_t s = 0;
+  for (int i = 0; i < 32; ++i)
+    s += int32_t{q[i]} * a[i];
+  return s;
+}
+
 // q4_k / q5_k: sub-block j of super-block s against act[8 s + j].
 template <class Block> float dotRowQ45K(const uint8_t *row, const ActBlock *act, int64_t blocks) {
   using namespace llm::quant;
@@ -129,6 +139,19 @@ float dotRowScalar(Scheme scheme, const uint8_t *row, const ActBlock *act, int64
       const auto &w = reinterpret_cast<const BlockQ4_1 *>(row)[b];
       float scale = halfToFloat(w.d) * a.d, mins = halfToFloat(w.m) * a.d;
       acc = std::fma(scale, static_cast<float>(dotQ4(w.qs, a.q)), acc);
+      acc = std::fma(mins, static_cast<float>(a.sum), acc);
+      break;
+    }
+    case Scheme::Q5_0: {
+      const auto &w = reinterpret_cast<const BlockQ5_0 *>(row)[b];
+      float scale = halfToFloat(w.d) * a.d;
+      acc = std::fma(scale, static_cast<float>(dotQ5(w.qh, w.qs, a.q) - 16 * a.sum), acc);
+      break;
+    }
+    case Scheme::Q5_1: {
+      const auto &w = reinterpret_cast<const BlockQ5_1 *>(row)[b];
+      float scale = halfToFloat(w.d) * a.d, mins = halfToFloat(w.m) * a.d;
+      acc = std::fma(scale, static_cast<float>(dotQ5(w.qh, w.qs, a.q)), acc);
       acc = std::fma(mins, static_cast<float>(a.sum), acc);
       break;
     }

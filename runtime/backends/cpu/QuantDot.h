@@ -6,6 +6,8 @@
 //   q8_0: acc = fma(dw * da, float(sum_i w_i a_i), acc)
 //   q4_0: acc = fma(dw * da, float(sum_i q_i a_i - 8 * sum_i a_i), acc)
 //   q4_1: acc = fma(dw * da, float(sum_i q_i a_i), acc); acc = fma(mw * da, float(sum_i a_i), acc)
+//   q5_0: acc = fma(dw * da, float(sum_i q_i a_i - 16 * sum_i a_i), acc)        (q in 0..31)
+//   q5_1: acc = fma(dw * da, float(sum_i q_i a_i), acc); acc = fma(mw * da, float(sum_i a_i), acc)
 //   w8:   acc = fma(da, float(sum_i w_i a_i), acc), and the result is acc * d_row
 //   w4g*: acc = fma(dw * da, float(sum_i q_i a_i - zero * sum_i a_i), acc)
 //         (dw, zero: the scale and zero point of the group that holds block b; symmetric groups

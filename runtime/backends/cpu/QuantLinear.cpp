@@ -34,6 +34,8 @@ fb::DType dtypeOf(Scheme s) {
   case Scheme::W4G64A: return fb::DType::W4G64A;
   case Scheme::W4G128A: return fb::DType::W4G128A;
   case Scheme::FP8: return fb::DType::WFP8;
+  case Scheme::Q5_0: return fb::DType::Q5_0;
+  case Scheme::Q5_1: return fb::DType::Q5_1;
   }
   return fb::DType::F32;
 }

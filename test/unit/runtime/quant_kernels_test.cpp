@@ -1,6 +1,6 @@
-// Quantized weights: the block formats against gguf.quants (fixture made by
-// tools/fixtures/make_quant_fixtures.py), and every dot-product ISA path this CPU can run against
-// the scalar reference, bit for bit, on random shapes including odd ones.
+// Quantized weights: the block formats (q8_0, q4_0, q4_1, q5_0, q5_1) against gguf.quants
+// (fixture made by tools/fixtures/make_quant_fixtures.py), and every dot-product ISA path this
+// CPU can run against the scalar reference, bit for bit, on random shapes including odd ones.
 #include "backends/cpu/QuantLinear.h"
 #include "plan/QuantFormat.h"
 #include "support/Error.h"
@@ -17,7 +17,8 @@ namespace llmrt::cpu {
 namespace {
 
 using llm::quant::Scheme;
-constexpr Scheme kSchemes[] = {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1, Scheme::W8};
+constexpr Scheme kSchemes[] = {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1,
+                                Scheme::Q5_0, Scheme::Q5_1, Scheme::W8};
 constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
 
 float fromBits(uint32_t b) {
@@ -38,7 +39,7 @@ nlohmann::json fixture() {
 
 TEST(QuantFormat, QuantizeAndDequantizeMatchGgufQuantsBitForBit) {
   nlohmann::json f = fixture();
-  ASSERT_EQ(f.at("cases").size(), 3u);
+  ASSERT_EQ(f.at("cases").size(), 5u);
   for (const auto &c : f.at("cases")) {
     std::string name = c.at("scheme");
     SCOPED_TRACE(name);
@@ -244,6 +245,8 @@ TEST(QuantKernels, WeightFormatParameter) {
   p.setString("weight_format", "q4_1");
   EXPECT_EQ(weightFormat(p), Scheme::Q4_1);
   p.setString("weight_format", "q5_1");
+  EXPECT_EQ(weightFormat(p), Scheme::Q5_1);
+  p.setString("weight_format", "q3_k");
   EXPECT_THROW(weightFormat(p), llm::Error);
   KernelParams lin;
   lin.setInt("in_features", 48).setInt("out_features", 8).setInt("has_bias", 0);
