@@ -24,6 +24,10 @@ struct FuseGateUpPass : impl::FuseGateUpBase<FuseGateUpPass> {
     LinearOp up = plainLinearUsedOnlyBy(g.getUp(), g);
     if (!gate || !up || gate == up)
       return;
+    if (!sameWeightFormat({gate, up})) {
+      ++numMixedFormats;
+      return;
+    }
     OpBuilder b(g);
     LinearOp gu = stackProjections(b, {gate, up}, fusedLoc({gate, up}));
     if (!gu)

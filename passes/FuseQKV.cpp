@@ -28,6 +28,10 @@ struct FuseQKVPass : impl::FuseQKVBase<FuseQKVPass> {
         parts.push_back(lin);
     if (parts.size() != 3)
       return;
+    if (!sameWeightFormat(parts)) {
+      ++numMixedFormats;
+      return;
+    }
     OpBuilder b(a);
     LinearOp qkv = stackProjections(b, parts, fusedLoc({parts[0], parts[1], parts[2]}));
     if (!qkv)

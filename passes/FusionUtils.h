@@ -6,6 +6,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/Location.h"
 
+#include <optional>
+
 namespace llm {
 
 // The value is produced by an llm.linear without an epilogue whose only user is `user`.
@@ -16,17 +18,36 @@ inline LinearOp plainLinearUsedOnlyBy(mlir::Value v, mlir::Operation *user) {
   return lin;
 }
 
+// The storage format a linear's weight has been given (llm.weight's `quant`; none: f32).
+inline std::optional<llvm::StringRef> weightFormat(LinearOp lin) {
+  auto w = lin.getWeight().getDefiningOp<WeightOp>();
+  if (!w || !w.getQuant())
+    return std::nullopt;
+  return *w.getQuant();
+}
+
+inline bool sameWeightFormat(mlir::ArrayRef<LinearOp> parts) {
+  std::optional<llvm::StringRef> first = weightFormat(parts.front());
+  return llvm::all_of(parts, [&](LinearOp p) { return weightFormat(p) == first; });
+}
+
 // Stacks the weights (and biases, when every projection has one) of projections of one input
-// into one linear; null when they do not share an input or disagree on biases.
+// into one linear; null when they do not share an input, disagree on biases or have weights of
+// different storage formats.
+// NOTE: a stacked weight is one matrix in one format (one `weight_format` per kernel call), so
+// parts of different formats (a GGUF Q4_K_M file stores some layers' v as Q6_K and q, k as Q4_K)
+// stay separate linears, each read natively, rather than becoming one float32 stack.
+// llm-quantize-weights runs before the fusions for this reason (Pipelines.cpp).
 inline LinearOp stackProjections(mlir::OpBuilder &b, mlir::ArrayRef<LinearOp> parts,
                                  mlir::Location loc) {
   LinearOp first = parts.front();
   mlir::Value input = first.getInput();
   bool bias = bool(first.getBias());
+  std::optional<llvm::StringRef> format = weightFormat(first);
   llvm::SmallVector<mlir::Value> weights, biases;
   int64_t rows = 0;
   for (LinearOp p : llvm::to_vector(parts)) {
-    if (p.getInput() != input || bool(p.getBias()) != bias)
+    if (p.getInput() != input || bool(p.getBias()) != bias || weightFormat(p) != format)
       return nullptr;
     weights.push_back(p.getWeight());
     if (bias)

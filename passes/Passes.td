@@ -57,7 +57,10 @@ def FuseQKV : Pass<"llm-fuse-qkv", "mlir::ModuleOp"> {
   let description = [{
     `[x Wq^T | x Wk^T | x Wv^T] = x [Wq; Wk; Wv]^T` (biases likewise): three projections of one
     input that feed only an attention become one linear over stacked weights, and the attention
-    reads the packed row.
+    reads the packed row. Only weights of one storage format stack (`quant` equal, or all f32):
+    the pipeline decides formats first (llm-quantize-weights), and parts that differ (a GGUF
+    Q4_K_M file stores some layers' v as Q6_K) stay three linears, each reading its own format
+    (statistic `mixed-formats`).
 
     Before:
     ```mlir
@@ -74,14 +77,18 @@ def FuseQKV : Pass<"llm-fuse-qkv", "mlir::ModuleOp"> {
     ```
   }];
   let dependentDialects = ["::llm::LLMDialect"];
-  let statistics = [Statistic<"numFused", "fused", "q/k/v triples fused">];
+  let statistics = [Statistic<"numFused", "fused", "q/k/v triples fused">,
+                    Statistic<"numMixedFormats", "mixed-formats",
+                              "q/k/v triples left unfused: their weights' formats differ">];
 }
 
 def FuseGateUp : Pass<"llm-fuse-gate-up", "mlir::ModuleOp"> {
   let summary = "Fuses the MLP's gate and up projections into one linear";
   let description = [{
     `act(x Wg^T) * (x Wu^T) = glu(x [Wg; Wu]^T)`: the two projections of one input that feed only
-    a gated activation become one linear over stacked weights followed by `llm.glu`.
+    a gated activation become one linear over stacked weights followed by `llm.glu`, when both
+    weights have one storage format (`quant` equal, or both f32); else both stay (statistic
+    `mixed-formats`).
 
     Before:
     ```mlir
@@ -97,7 +104,9 @@ def FuseGateUp : Pass<"llm-fuse-gate-up", "mlir::ModuleOp"> {
     ```
   }];
   let dependentDialects = ["::llm::LLMDialect"];
-  let statistics = [Statistic<"numFused", "fused", "gate/up pairs fused">];
+  let statistics = [Statistic<"numFused", "fused", "gate/up pairs fused">,
+                    Statistic<"numMixedFormats", "mixed-formats",
+                              "gate/up pairs left unfused: their weights' formats differ">];
 }
 
 def FuseLinearEpilogue : Pass<"llm-fuse-linear-epilogue", "mlir::ModuleOp"> {
@@ -157,8 +166,9 @@ def QuantizeWeights : Pass<"llm-quantize-weights", "mlir::ModuleOp"> {
     biases stay f32. `scheme`:
       - `none`: nothing is quantized (the checkpoint is dequantized to f32 as before);
       - `keep`: weights the checkpoint stores in a format the kernels read (`source_format` q8_0,
-        q4_0, q4_1, q4_k, q5_k, q6_k) keep it; others stay f32;
-      - `q8_0`, `q4_0`, `q4_1` (ggml blocks of 32), `w8` (int8 per output channel), `w4g32`,
+        q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k) keep it; others stay f32;
+      - `q8_0`, `q4_0`, `q4_1`, `q5_0`, `q5_1` (ggml blocks of 32), `w8` (int8 per output
+        channel), `w4g32`,
         `w4g64`, `w4g128` (int4 groups, symmetric), `w4g32a`, `w4g64a`, `w4g128a` (int4 groups
         with a zero point each), `fp8` (e4m3fn per output channel): every eligible weight gets
         that format. An int4 group that does not divide a weight's rows falls back to the
@@ -168,8 +178,10 @@ def QuantizeWeights : Pass<"llm-quantize-weights", "mlir::ModuleOp"> {
     `exclude` entries are `pattern` (matching weights stay f32) or `pattern=format` (matching
     weights get `format`: f32, keep or one of the schemes above instead), where a pattern matches weight
     names containing it; the first matching entry wins, and an entry matching no weight is an
-    error (a typo would otherwise silently quantize what it meant to protect). Weights stacked
-    together must end up in one format: when their choices differ they all stay f32.
+    error (a typo would otherwise silently quantize what it meant to protect). In the compile
+    pipeline this pass runs before the fusions, which stack only weights of one format; weights
+    already stacked (`llm.weight_concat`) must end up in one format: when their choices differ
+    they all stay f32.
 
     Before (scheme=q8_0, exclude=lm_head):
     ```mlir
@@ -187,8 +199,8 @@ def QuantizeWeights : Pass<"llm-quantize-weights", "mlir::ModuleOp"> {
   let dependentDialects = ["::llm::LLMDialect"];
   let options = [
     Option<"scheme", "scheme", "std::string", /*default=*/"\"none\"",
-           "none | keep | q8_0 | q4_0 | q4_1 | w8 | w4g32 | w4g64 | w4g128 | w4g32a | w4g64a | "
-           "w4g128a | fp8">,
+           "none | keep | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | w8 | w4g32 | w4g64 | w4g128 | "
+           "w4g32a | w4g64a | w4g128a | fp8">,
     ListOption<"exclude", "exclude", "std::string",
                "pattern (stays f32) or pattern=format, matched as a substring of weight names">,
   ];

@@ -19,10 +19,11 @@ void buildFusionPipeline(mlir::OpPassManager &pm) {
 
 void buildCompilePipeline(mlir::OpPassManager &pm, const CompileOptions &options) {
   buildImportPipeline(pm);
+  // Before fusion: every weight gets its own format, and the fusions stack only projections whose
+  // weights share one (parts of different formats stay separate linears, each native).
+  pm.addPass(createQuantizeWeights(QuantizeWeightsOptions{options.quant, options.quantExclude}));
   if (options.fusion)
     buildFusionPipeline(pm);
-  // After fusion: stacked weights ([q; k; v], [gate; up]) are decided as one.
-  pm.addPass(createQuantizeWeights(QuantizeWeightsOptions{options.quant, options.quantExclude}));
   pm.addPass(createSelectKernels(SelectKernelsOptions{options.tuningDb}));
   pm.addPass(createPlanBuffers());
 }

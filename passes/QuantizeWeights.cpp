@@ -39,7 +39,7 @@ std::string choiceError(StringRef c) {
 // The schemes llmc can quantize to (the scheme option also takes none and keep; exclude formats
 // f32 and keep).
 constexpr const char *kQuantizable =
-    "q8_0, q4_0, q4_1, w8, w4g32, w4g64, w4g128, w4g32a, w4g64a, w4g128a, fp8";
+    "q8_0, q4_0, q4_1, q5_0, q5_1, w8, w4g32, w4g64, w4g128, w4g32a, w4g64a, w4g128a, fp8";
 
 // The format a weight with rows of `cols` elements gets for `choice`: the choice itself, except
 // that an int4 group-wise scheme whose group does not divide the rows falls back to the largest

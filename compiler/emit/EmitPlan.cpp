@@ -189,6 +189,8 @@ std::vector<uint8_t> weightData(const WeightSource &weights, kplan::WeightOp w, 
   case llm::quant::Scheme::W4G64A: dtype = fb::DType::W4G64A; break;
   case llm::quant::Scheme::W4G128A: dtype = fb::DType::W4G128A; break;
   case llm::quant::Scheme::FP8: dtype = fb::DType::WFP8; break;
+  case llm::quant::Scheme::Q5_0: dtype = fb::DType::Q5_0; break;
+  case llm::quant::Scheme::Q5_1: dtype = fb::DType::Q5_1; break;
   }
   std::string stored = fb::EnumNameDType(dtype); // ggml's name of the same blocks
   int64_t cols = shape.back();

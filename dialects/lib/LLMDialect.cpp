@@ -59,7 +59,8 @@ LogicalResult WeightOp::verify() {
     std::optional<llm::quant::Scheme> s = llm::quant::parseScheme(q->str());
     if (!s)
       return emitOpError("unknown quant '")
-             << *q << "' (known: q8_0, q4_0, q4_1, w8, q4_k, q5_k, q6_k)";
+             << *q << "' (known: q8_0, q4_0, q4_1, q5_0, q5_1, w8, q4_k, q5_k, q6_k, w4g32, "
+             << "w4g64, w4g128, w4g32a, w4g64a, w4g128a, fp8)";
     auto t = cast<RankedTensorType>(getResult().getType());
     if (t.getRank() != 2 || t.getDimSize(1) % llm::quant::blockElems(*s) != 0)
       return emitOpError("quant '")

@@ -10,7 +10,7 @@ func.func @partial_blocks() {
 // -----
 
 func.func @unknown_format() {
-  // expected-error @+1 {{unknown quant 'q3_k' (known: q8_0, q4_0, q4_1, w8, q4_k, q5_k, q6_k)}}
+  // expected-error @+1 {{unknown quant 'q3_k' (known: q8_0, q4_0, q4_1, q5_0, q5_1, w8, q4_k, q5_k, q6_k, w4g32, w4g64, w4g128, w4g32a, w4g64a, w4g128a, fp8)}}
   %w = llm.weight "v" {quant = "q3_k"} : tensor<8x32xf32>
   return
 }

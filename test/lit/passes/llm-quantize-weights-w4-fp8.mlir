@@ -24,8 +24,8 @@
 // KPLAN: kplan.call "embedding"(%arg0) weights(%[[E]]) {params = {hidden = 256 : i64, vocab = 64 : i64, weight_format = "fp8"}}
 // KPLAN: kplan.call "linear"({{.*}}) weights(%[[U]]) {params = {{{.*}}weight_format = "fp8"}}
 // KPLAN: kplan.call "linear"({{.*}}) weights(%[[M]]) {params = {{{.*}}weight_format = "fp8"}}
-// SCHEME: unknown quantization scheme 'w4g256' (known: none, keep, q8_0, q4_0, q4_1, w8, w4g32, w4g64, w4g128, w4g32a, w4g64a, w4g128a, fp8)
-// EXCLUDE: quantization exclude entry 'up=w4g16' is not 'pattern' or 'pattern=format' with format f32, keep, q8_0, q4_0, q4_1, w8, w4g32, w4g64, w4g128, w4g32a, w4g64a, w4g128a, fp8: unknown quantization scheme 'w4g16'
+// SCHEME: unknown quantization scheme 'w4g256' (known: none, keep, q8_0, q4_0, q4_1, q5_0, q5_1, w8, w4g32, w4g64, w4g128, w4g32a, w4g64a, w4g128a, fp8)
+// EXCLUDE: quantization exclude entry 'up=w4g16' is not 'pattern' or 'pattern=format' with format f32, keep, q8_0, q4_0, q4_1, q5_0, q5_1, w8, w4g32, w4g64, w4g128, w4g32a, w4g64a, w4g128a, fp8: unknown quantization scheme 'w4g16'
 module attributes {llm.target = "cpu"} {
   func.func @forward(%ids: tensor<?xi32>, %rows: tensor<?xi32>, %x96: tensor<?x96xf32>, %x48: tensor<?x48xf32>, %x192: tensor<?x192xf32>) -> (tensor<?x64xf32>, tensor<?x8xf32>, tensor<?x8xf32>, tensor<?x256xf32>) {
     %e = llm.weight "embed" : tensor<64x256xf32>

@@ -2,6 +2,7 @@
 // RUN: llm-opt %s -split-input-file -llm-quantize-weights="scheme=q4_0 exclude=lm_head=q8_0,embed=f32" | FileCheck %s --check-prefix=OVERRIDE
 // RUN: llm-opt %s -split-input-file -llm-quantize-weights="scheme=keep" | FileCheck %s --check-prefix=KEEP
 // RUN: llm-opt %s -split-input-file -llm-quantize-weights="scheme=q4_1 exclude=lm_head" -llm-select-kernels | FileCheck %s --check-prefix=KPLAN
+// RUN: llm-opt %s -split-input-file -llm-quantize-weights="scheme=q5_1 exclude=lm_head=q5_0" -llm-select-kernels | FileCheck %s --check-prefix=Q5
 // Matrices read by linear, logits and embedding get the scheme; norms, biases, excluded weights
 // and rows that are not whole 32-element blocks stay f32.
 
@@ -24,6 +25,12 @@
 // KPLAN: kplan.call "embedding"(%arg0) weights(%[[E]]) {params = {hidden = 32 : i64, vocab = 64 : i64, weight_format = "q4_1"}}
 // KPLAN: kplan.call "linear"({{.*}}) weights(%[[W]], %{{.*}}) {params = {{{.*}}weight_format = "q4_1"}}
 // KPLAN: kplan.call "logits"({{.*}}) weights(%[[H]]) {params = {block_cols = 16 : i64, block_rows = 24 : i64, hidden = 32 : i64, vocab = 64 : i64}}
+// Q5-DAG: %[[E:.*]] = kplan.weight ["embed"] {layout = "row_blocks", quant = "q5_1"} : tensor<64x32xf32>
+// Q5-DAG: %[[W:.*]] = kplan.weight ["w"] {layout = "row_blocks", quant = "q5_1"} : tensor<64x32xf32>
+// Q5-DAG: %[[H:.*]] = kplan.weight ["lm_head"] {layout = "row_blocks", quant = "q5_0"} : tensor<64x32xf32>
+// Q5: kplan.call "embedding"(%arg0) weights(%[[E]]) {params = {hidden = 32 : i64, vocab = 64 : i64, weight_format = "q5_1"}}
+// Q5: kplan.call "linear"({{.*}}) weights(%[[W]], %{{.*}}) {params = {{{.*}}weight_format = "q5_1"}}
+// Q5: kplan.call "logits"({{.*}}) weights(%[[H]]) {params = {{{.*}}weight_format = "q5_0"}}
 module attributes {llm.target = "cpu"} {
   func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>, %rows: tensor<?xi32>, %x48: tensor<?x48xf32>) -> tensor<?x64xf32> {
     %t = llm.weight "embed" {source_format = "q8_0"} : tensor<64x32xf32>
