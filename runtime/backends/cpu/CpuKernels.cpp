@@ -13,6 +13,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <optional>
 
 namespace llmrt::cpu {
@@ -698,6 +699,73 @@ void attendKvHead(const PagedKVCache &kv, int layer, int64_t kvh, int nh, const 
   attendRun(rows, nh, slots, n, q, headDim, scale, scores, acc, scratch(rowBuf, 4 * headDim), y);
 }
 
+// bf16 / fp8: the rows of the sequences that compute several tokens in this step (prefill chunks),
+// decoded once into floats. Every query token of such a sequence reads all of its rows, so
+// decoding per query would repeat the work T times; decode-only sequences (one token) read the
+// cache directly. The staged floats are the decoded rows' bits, so a token's result does not
+// depend on whether its sequence was staged (batch invariance).
+// NOTE: a sequence is staged only when its rows are at most kMaxRowsPerToken times its tokens,
+// which bounds the staging memory by the step's token count.
+struct DecodedStage {
+  static constexpr int64_t kMaxRowsPerToken = 64;
+  std::vector<float> keys, values; // staged rows of num_kv_heads * head_dim floats
+  std::vector<int64_t> first;      // per sequence: its first staged row, -1 when not staged
+  std::vector<int32_t> lo;         // per sequence: the position of that row
+
+  // Row index of position `pos` of staged sequence s.
+  int64_t row(int64_t s, int32_t pos) const { return first[s] + (pos - lo[s]); }
+  bool staged(int64_t s) const { return !first.empty() && first[s] >= 0; }
+
+  void build(const PagedKVCache &kv, int layer, const AttentionBatch &b, const int32_t *positions,
+             int64_t window) {
+    first.clear();
+    if (kv.dtype() == KVCacheDtype::F32)
+      return;
+    first.assign(b.numSeqs, -1);
+    lo.assign(b.numSeqs, 0);
+    const int64_t width = kv.rowWidth(), bs = kv.blockSize();
+    int64_t rows = 0;
+    for (int64_t s = 0; s < b.numSeqs; ++s) {
+      const int32_t t0 = b.queryStart[s], t1 = b.queryStart[s + 1];
+      if (t1 - t0 < 2)
+        continue;
+      const int32_t minPos = *std::min_element(positions + t0, positions + t1);
+      const int32_t maxPos = *std::max_element(positions + t0, positions + t1);
+      const int32_t from =
+          window > 0 ? static_cast<int32_t>(std::max<int64_t>(0, minPos - window + 1)) : 0;
+      const int64_t count = maxPos - from + 1;
+      if (count > kMaxRowsPerToken * (t1 - t0))
+        continue;
+      first[s] = rows;
+      lo[s] = from;
+      keys.resize((rows + count) * width);
+      values.resize((rows + count) * width);
+      const int32_t *table = b.blockTables + s * b.blockTableStride;
+      for (int32_t pos = from; pos <= maxPos; ++pos, ++rows) {
+        const int64_t slot = int64_t(table[pos / bs]) * bs + pos % bs;
+        for (int64_t h = 0; h < kv.numKvHeads(); ++h) {
+          float *k = keys.data() + rows * width + h * kv.headDim();
+          float *v = values.data() + rows * width + h * kv.headDim();
+          kvconvert::decodeHead(kv.dtype(), kv.keyRow(layer, slot), h, kv.numKvHeads(),
+                                kv.headDim(), k);
+          kvconvert::decodeHead(kv.dtype(), kv.valueRow(layer, slot), h, kv.numKvHeads(),
+                                kv.headDim(), v);
+        }
+      }
+    }
+  }
+};
+
+// nh query heads sharing kv head kvh, over the staged rows (`rows`: indices into the stage).
+void attendStaged(const DecodedStage &stage, const PagedKVCache &kv, int64_t kvh, int nh,
+                  const int64_t *rows, int32_t n, const float *const *q, float scale,
+                  float *scores, float *acc, float *const *y) {
+  const int64_t headDim = kv.headDim();
+  FloatRows staged{stage.keys.data() + kvh * headDim, stage.values.data() + kvh * headDim,
+                   kv.rowWidth()};
+  attendRun(staged, nh, rows, n, q, headDim, scale, scores, acc, nullptr, y);
+}
+
 // Writes one token's K (already rotated when the call has a rope prologue) and V rows at `slot`,
 // encoded in the cache's dtype.
 void storeKV(PagedKVCache &kv, int layer, int64_t slot, const float *k, const float *v) {
@@ -793,6 +861,9 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
       work += (window > 0 ? std::min<int64_t>(window, a.positions[t] + 1) : a.positions[t] + 1);
     }
   const int32_t *tokenSeq = seqOf.data(); // the calling thread's scratch, read by the team
+  static thread_local DecodedStage callerStage;
+  const DecodedStage &stage = callerStage; // the calling thread's, read by the team
+  callerStage.build(kv, layer, b, a.positions, window);
   // Work items: (token, a run of at most kTileRows query heads sharing one kv head), latest
   // tokens first: they attend over the most positions, so the chunks claimed last are the cheapest.
   static_assert(kTileRows == 3, "the dispatch below covers runs of 1 to 3 heads");
@@ -812,7 +883,11 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
     float *qcs = qRot + kTileRows * headDim;
     if (slotBuf.size() < size_t(n))
       slotBuf.resize(std::max<size_t>(n, slotBuf.size() * 2));
-    gatherSlots(b.blockTables + tokenSeq[t] * b.blockTableStride, bs, lo, hi, slotBuf.data());
+    const bool staged = stage.staged(tokenSeq[t]);
+    if (staged) // indices of the staged rows instead of slots
+      std::iota(slotBuf.begin(), slotBuf.begin() + n, stage.row(tokenSeq[t], lo));
+    else
+      gatherSlots(b.blockTables + tokenSeq[t] * b.blockTableStride, bs, lo, hi, slotBuf.data());
     const float *q[kTileRows];
     float *y[kTileRows];
     if (rope)
@@ -825,7 +900,10 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
         q[i] = qRot + i * headDim;
       }
     }
-    attendKvHead(kv, layer, kvh, nh, slotBuf.data(), n, q, scale, scores, acc, y);
+    if (staged)
+      attendStaged(stage, kv, kvh, nh, slotBuf.data(), n, q, scale, scores, acc, y);
+    else
+      attendKvHead(kv, layer, kvh, nh, slotBuf.data(), n, q, scale, scores, acc, y);
   });
 }
 
