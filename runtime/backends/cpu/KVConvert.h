@@ -12,10 +12,11 @@
 // keys above 448 (outlier channels of real models reach hundreds to thousands) and flushes values
 // below 2^-10 to zero, while a calibrated per-tensor scale needs a calibration pass the runtime
 // cannot do at start-up. Scaling each head's row by its own max |x| / 448 uses the whole e4m3
-// range for every row: the relative error of every element is at most 2^-4 of its value (half a
-// unit in the last place), whatever the row's magnitude. On the CPU it costs 4 bytes per 64-value
-// head (6%) and one multiply per element while decoding, which is free next to the memory the
-// codes save (the decode is memory bound; README "KV cache dtype" has the measurements).
+// range for every row, whatever its magnitude: an element of at least 2^-6 of the scale (1/28672
+// of the head's max) keeps a relative error of at most 2^-4 (half a unit in the last place), a
+// smaller one an absolute error of at most 2^-10 of the scale. On the CPU it costs 4 bytes per
+// 64-value head (6%) and one multiply per element while decoding (folded into the F16C
+// conversion), which does not show next to the rest of a step (README "KV cache dtype").
 //
 // NOTE: the decoders give the same bits on every path (scalar reference and AVX2; tested), and
 // the attention kernels decode a row into floats before using it with the float32 kernel's own

@@ -280,12 +280,13 @@ TEST(KVConvertTest, BlockCopyCarriesScales) {
 struct AttentionCase {
   int64_t heads = 6, kvHeads = 2, headDim = 16;
   int blockSize = 4;
+  int64_t window = 0;
 };
 
 KernelParams attentionParams(const AttentionCase &c, bool rope) {
   KernelParams p;
   p.setInt("layer", 0).setInt("num_heads", c.heads).setInt("num_kv_heads", c.kvHeads);
-  p.setInt("head_dim", c.headDim).setFloat("scale", 0.25).setInt("sliding_window", 0);
+  p.setInt("head_dim", c.headDim).setFloat("scale", 0.25).setInt("sliding_window", c.window);
   if (rope) {
     std::vector<float> invFreq;
     for (int64_t i = 0; i < c.headDim / 2; ++i)
@@ -345,10 +346,14 @@ std::vector<float> represented(KVCacheDtype d, const std::vector<float> &x, int6
 }
 
 // Attention over a bf16/fp8 cache equals, bit for bit, attention over an f32 cache whose rows
-// are the values the bf16/fp8 rows represent: a prefill in chunks, then decode steps, through a
-// shuffled block table.
-TEST(KVAttentionTest, EqualsF32AttentionOverTheRepresentedValues) {
+// are the values the bf16/fp8 rows represent: a prefill in chunks (rows decoded once per step,
+// DecodedStage), then decode steps (rows decoded per query), through a shuffled block table, with
+// and without a sliding window.
+class KVAttentionWindowTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(KVAttentionWindowTest, EqualsF32AttentionOverTheRepresentedValues) {
   AttentionCase c;
+  c.window = GetParam();
   const int len = 23;
   const int64_t qW = c.heads * c.headDim, kvW = c.kvHeads * c.headDim;
   std::vector<float> q = test::randomFloats(len * qW, 1, 2.0f);
@@ -372,6 +377,8 @@ TEST(KVAttentionTest, EqualsF32AttentionOverTheRepresentedValues) {
     }
   }
 }
+
+INSTANTIATE_TEST_SUITE_P(Windows, KVAttentionWindowTest, ::testing::Values(0, 5, 12));
 
 // The rope prologue rotates, then the row is encoded: the cache holds encode(rotated k), the
 // rotation's bits being the f32 cache's.
