@@ -4,13 +4,14 @@
 # tokens/s of `llmrt generate` (128-token prompt, 64 new tokens), runs alternated so load changes
 # hit every plan, medians and ratios to float32 reported. A benchmark, not a test.
 #   tools/bench/quant_bench.sh [MODEL] [RUNS]     (default: the default model, 5 runs each)
-# OMP_NUM_THREADS applies as usual (on a shared machine, 1 avoids barrier stalls).
+# THREADS=N sets llmrt's --threads (default 0: all cores; on a shared machine, 1 avoids stalls).
 # QUANT_VARIANTS="none q4_0 w4g128 fp8" picks other --quant values (none first).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 BUILD=${BUILD_DIR:-build}
 MODEL=${1:-$(tools/fetch-default-model.sh)}
 RUNS=${2:-5}
+THREADS=${THREADS:-0}
 OUT=$(mktemp -d)
 trap 'rm -rf "$OUT"' EXIT
 VARIANTS=${QUANT_VARIANTS:-none keep q8_0 q4_0 w8} # none first: the ratios are to it
@@ -20,7 +21,7 @@ done
 IDS=$(python3 -c "print(','.join(str(100 + (i * 37) % 900) for i in range(128)))")
 for i in $(seq "$RUNS"); do
   for v in $VARIANTS; do
-    "$BUILD/runtime/llmrt" generate "$OUT/$v/plan.fb" --prompt-ids "$IDS" --max-tokens 64 \
+    "$BUILD/runtime/llmrt" generate "$OUT/$v/plan.fb" --prompt-ids "$IDS" --max-tokens 64 --threads "$THREADS" \
       2>&1 >/dev/null | tail -n 1 | sed "s/^/$v: /" >> "$OUT/log"
   done
 done

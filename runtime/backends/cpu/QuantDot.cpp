@@ -173,8 +173,8 @@ void dotRows4x2Scalar(Scheme scheme, const uint8_t *const rows[4], const ActBloc
   dotRows4Scalar(scheme, rows, act1, blocks, out1);
 }
 
-// fp8: eight lane sums (element i into lane i % 8, in order), then the fixed tree of QuantDot.h,
-// then the row's scale.
+// fp8: eight lane sums (element i into lane i % 8, in order) of w_i * 2^-8, then the fixed tree of
+// QuantDot.h, then the row's scale times 2^8.
 float dotRowFp8(const uint8_t *row, const float *x, int64_t k) {
   float s;
   std::memcpy(&s, row, sizeof s);
@@ -182,11 +182,11 @@ float dotRowFp8(const uint8_t *row, const float *x, int64_t k) {
   float lane[8] = {};
   for (int64_t i = 0; i < k; i += 8)
     for (int l = 0; l < 8; ++l)
-      lane[l] = std::fma(llm::quant::fp8ToFloat(code[i + l]), x[i + l], lane[l]);
+      lane[l] = std::fma(llm::quant::fp8ToFloat(code[i + l]) * 0x1p-8f, x[i + l], lane[l]);
   float t[4];
   for (int l = 0; l < 4; ++l)
     t[l] = lane[l] + lane[l + 4];
-  return ((t[0] + t[2]) + (t[1] + t[3])) * s;
+  return ((t[0] + t[2]) + (t[1] + t[3])) * (s * 256.0f);
 }
 
 void dotFp8Rows4Scalar(const uint8_t *const rows[4], const float *x0, const float *x1, int64_t k,

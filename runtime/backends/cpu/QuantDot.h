@@ -31,10 +31,12 @@
 //
 // fp8 (e4m3fn weights, one f32 scale s per row) is not run against int8 activations: e4m3 has a
 // wider range than int8 and only 3 mantissa bits, so the activations stay float32 and the dot
-// product is float FMA. NOTE: its order, on every path: each code decodes exactly to a float w_i
-// (fp8ToFloat), lane l = i % 8 accumulates lane_l = fma(w_i, x_i, lane_l) over i in increasing
-// order from 0, then t_l = lane_l + lane_{l+4} (l < 4), result = ((t_0 + t_2) + (t_1 + t_3)) * s.
-// (The AVX2 path holds the eight lanes in one register per weight row.)
+// product is float FMA. NOTE: its order, on every path: each code decodes exactly to the float
+// h_i = w_i * 2^-8 (fp8ToFloat(code) * 2^-8; the AVX2 path gets it from the code's bits as an f16,
+// converted by F16C, which saves a multiply per element), lane l = i % 8 accumulates
+// lane_l = fma(h_i, x_i, lane_l) over i in increasing order from 0, then t_l = lane_l + lane_{l+4}
+// (l < 4), result = ((t_0 + t_2) + (t_1 + t_3)) * (s * 2^8). (The AVX2 path holds the eight lanes
+// in one register per weight row; k is a multiple of 32.)
 #pragma once
 
 #include "plan/QuantFormat.h"
@@ -78,7 +80,7 @@ using DotRows4x2Fn = void (*)(llm::quant::Scheme scheme, const uint8_t *const ro
                               float out0[4], float out1[4]);
 DotRows4x2Fn dotRows4x2For(Isa isa);
 
-// fp8: out0[j] = dot(row j, x0) for j < 4 over k floats (k a multiple of 8; rows {f32 s; u8
+// fp8: out0[j] = dot(row j, x0) for j < 4 over k floats (k a multiple of 16; rows {f32 s; u8
 // code[k]}), and out1[j] = dot(row j, x1) unless x1 is null. Rows may repeat.
 using DotFp8Rows4Fn = void (*)(const uint8_t *const rows[4], const float *x0, const float *x1,
                                int64_t k, float out0[4], float out1[4]);
