@@ -3,14 +3,14 @@
 // again with a KV pool so small that requests are preempted and recomputed.
 //
 // Sized for a 2-core machine: about 320 prompt tokens and 210 output tokens per run, one thread
-// (results do not depend on it; a loaded machine stalls OpenMP barriers).
+// (results do not depend on it; one thread keeps the tests fast on a loaded machine).
 #include "common/CompilePlan.h"
 #include "engine/Engine.h"
 #include "plan/PlanLoader.h"
+#include "support/ThreadPool.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
-#include <omp.h>
 
 #include <cstdlib>
 #include <filesystem>
@@ -39,7 +39,7 @@ protected:
   static void SetUpTestSuite() {
     ASSERT_TRUE(fs::exists(DEFAULT_GGUF))
         << DEFAULT_GGUF << " is missing: run tools/fetch-default-model.sh (tools/setup.sh test does)";
-    omp_set_num_threads(1);
+    llmrt::ThreadPool::global().setThreads(1);
     dir_ = fs::temp_directory_path() / ("llm-default-engine-" + std::to_string(::getpid()));
     std::string plan = (dir_ / "plan.fb").string();
     // Compared with transformers' float32 tokens: the float32 plan (--quant none).
