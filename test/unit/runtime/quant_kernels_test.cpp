@@ -1,6 +1,7 @@
 // Quantized weights: the block formats (q8_0, q4_0, q4_1, q5_0, q5_1) against gguf.quants
 // (fixture made by tools/fixtures/make_quant_fixtures.py), and every dot-product ISA path this
 // CPU can run against the scalar reference, bit for bit, on random shapes including odd ones.
+#include "QuantKernelChecks.h"
 #include "backends/cpu/QuantLinear.h"
 #include "plan/QuantFormat.h"
 #include "support/Error.h"
@@ -21,16 +22,8 @@ constexpr Scheme kSchemes[] = {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1,
                                 Scheme::Q5_0, Scheme::Q5_1, Scheme::W8};
 constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
 
-float fromBits(uint32_t b) {
-  float f;
-  std::memcpy(&f, &b, sizeof f);
-  return f;
-}
-uint32_t toBits(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, sizeof b);
-  return b;
-}
+using quantcheck::fromBits;
+using quantcheck::toBits;
 
 nlohmann::json fixture() {
   std::ifstream in(QUANT_FIXTURE);
@@ -106,30 +99,12 @@ Problem makeProblem(Scheme s, int64_t rows, int64_t n, int64_t k, uint32_t seed,
   return p;
 }
 
-// The scalar reference against exact arithmetic on the values it represents: dequantized
-// weights times dequantized activations, summed in double.
+// The scalar reference against exact arithmetic on the values it represents.
 TEST(QuantDot, ScalarReferenceComputesTheDequantizedDotProduct) {
   for (Scheme s : kSchemes) {
     SCOPED_TRACE(llm::quant::schemeName(s));
     Problem p = makeProblem(s, 3, 5, 96, 7, false);
-    std::vector<float> out(3 * 5);
-    quantMatmul(s, p.x.data(), p.k, nullptr, 3, p.w.data(), 5, p.k, nullptr, out.data(),
-                std::nullopt, Isa::Scalar);
-    std::vector<float> wf(5 * p.k);
-    llm::quant::dequantizeRows(s, p.w.data(), 5, p.k, wf.data());
-    for (int64_t r = 0; r < 3; ++r) {
-      std::vector<ActBlock> act(p.k / 32);
-      quantizeActivations(p.x.data() + r * p.k, p.k, act.data());
-      for (int64_t j = 0; j < 5; ++j) {
-        double exact = 0, mag = 0;
-        for (int64_t i = 0; i < p.k; ++i) {
-          double term = double(wf[j * p.k + i]) * act[i / 32].d * act[i / 32].q[i % 32];
-          exact += term;
-          mag += std::fabs(term);
-        }
-        EXPECT_NEAR(out[r * 5 + j], exact, 1e-5 * mag + 1e-6) << r << "," << j;
-      }
-    }
+    quantcheck::expectScalarIsDequantizedDot(s, {p.x, p.bias, p.w}, 3, 5, 96);
   }
 }
 
@@ -153,19 +128,7 @@ TEST(QuantDot, EveryIsaPathMatchesTheScalarReferenceBitForBit) {
                        " " + std::to_string(sh.rows) + "x" + std::to_string(sh.n) + "x" +
                        std::to_string(sh.k) + (glu ? " glu" : ""));
           Problem p = makeProblem(s, sh.rows, sh.n, sh.k, 1000 + sh.n + sh.k, glu);
-          std::optional<Activation> act;
-          if (glu)
-            act = Activation::Silu;
-          std::vector<float> ref(sh.rows * sh.n), got(sh.rows * sh.n), one(sh.n);
-          quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k, p.bias.data(),
-                      ref.data(), act, Isa::Scalar);
-          quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k, p.bias.data(),
-                      got.data(), act, isa);
-          ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
-          int32_t last = static_cast<int32_t>(sh.rows - 1);
-          quantMatmul(s, p.x.data(), sh.k, &last, 1, p.w.data(), sh.n, sh.k, p.bias.data(),
-                      one.data(), act, isa);
-          ASSERT_EQ(0, std::memcmp(one.data(), ref.data() + last * sh.n, sh.n * sizeof(float)));
+          quantcheck::expectIsaMatchesScalar(isa, s, {p.x, p.bias, p.w}, sh.rows, sh.n, sh.k, glu);
         }
   }
   RecordProperty("isa_paths_tested", tested);

@@ -2,6 +2,7 @@
 // reference script (tools/fixtures/make_w4_fp8_fixtures.py, torch), the e4m3fn conversions, the
 // layouts, the scalar kernels against the dequantized dot product, and every ISA path this CPU
 // can run against the scalar reference, bit for bit (odd shapes, glu, logit rows).
+#include "QuantKernelChecks.h"
 #include "backends/cpu/QuantLinear.h"
 #include "plan/QuantFormat.h"
 #include "support/Error.h"
@@ -22,24 +23,9 @@ constexpr Scheme kSchemes[] = {Scheme::W4G32,  Scheme::W4G64,  Scheme::W4G128, S
                                Scheme::W4G64A, Scheme::W4G128A, Scheme::FP8};
 constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
 
-uint32_t toBits(float f) {
-  uint32_t b;
-  std::memcpy(&b, &f, sizeof b);
-  return b;
-}
-
-float fromBits(uint32_t b) {
-  float f;
-  std::memcpy(&f, &b, sizeof f);
-  return f;
-}
-
-std::vector<uint8_t> fromHex(const std::string &hex) {
-  std::vector<uint8_t> out(hex.size() / 2);
-  for (size_t i = 0; i < out.size(); ++i)
-    out[i] = static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
-  return out;
-}
+using quantcheck::fromBits;
+using quantcheck::fromHex;
+using quantcheck::toBits;
 
 nlohmann::json fixture() {
   std::ifstream in(W4_FP8_FIXTURE);
@@ -178,21 +164,7 @@ TEST(W4Fp8Dot, EveryIsaPathMatchesTheScalarReferenceBitForBit) {
                        " rows " + std::to_string(sh.rows) + " n " + std::to_string(sh.n) +
                        " k " + std::to_string(sh.k) + (glu ? " glu" : ""));
           Problem p = problem(s, sh.rows, glu ? 2 * sh.n : sh.n, sh.k, 11);
-          std::optional<Activation> act;
-          if (glu)
-            act = Activation::Silu;
-          std::vector<float> want(sh.rows * sh.n), got(sh.rows * sh.n);
-          quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k,
-                      p.bias.data(), want.data(), act, Isa::Scalar);
-          quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k,
-                      p.bias.data(), got.data(), act, isa);
-          ASSERT_EQ(0, std::memcmp(want.data(), got.data(), want.size() * sizeof(float)));
-          // One row picked by index (logits): the bits of that row of the batch.
-          const int32_t last = static_cast<int32_t>(sh.rows - 1);
-          std::vector<float> one(sh.n);
-          quantMatmul(s, p.x.data(), sh.k, &last, 1, p.w.data(), sh.n, sh.k, p.bias.data(),
-                      one.data(), act, isa);
-          ASSERT_EQ(0, std::memcmp(one.data(), want.data() + last * sh.n, sh.n * sizeof(float)));
+          quantcheck::expectIsaMatchesScalar(isa, s, {p.x, p.bias, p.w}, sh.rows, sh.n, sh.k, glu);
         }
   }
   if (tested == 0)

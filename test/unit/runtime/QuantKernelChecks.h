@@ -1,0 +1,88 @@
+// Checks shared by the quantized kernel tests (quant_kernels_test, kquant_kernels_test,
+// w4_fp8_kernels_test): each test makes its own weights (by the reference quantizer or as raw
+// blocks), these state what every format's kernels must do with them.
+#pragma once
+
+#include "backends/cpu/QuantLinear.h"
+#include "plan/QuantFormat.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace llmrt::cpu::quantcheck {
+
+inline uint32_t toBits(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+}
+
+inline float fromBits(uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
+}
+
+// Bytes from the hex strings the fixture scripts write.
+inline std::vector<uint8_t> fromHex(const std::string &hex) {
+  std::vector<uint8_t> out(hex.size() / 2);
+  for (size_t i = 0; i < out.size(); ++i)
+    out[i] = static_cast<uint8_t>(std::stoi(hex.substr(2 * i, 2), nullptr, 16));
+  return out;
+}
+
+// A product's inputs: rows x k activations, weights of n rows (2n with a glu epilogue) in the
+// scheme's layout, one bias per weight row.
+struct QuantProblem {
+  std::vector<float> x, bias;
+  std::vector<uint8_t> w;
+};
+
+// The scalar reference of an int8-activation scheme against exact arithmetic on the values it
+// represents: dequantized weights times dequantized activations, summed in double.
+inline void expectScalarIsDequantizedDot(llm::quant::Scheme s, const QuantProblem &p,
+                                         int64_t rows, int64_t n, int64_t k) {
+  std::vector<float> out(rows * n);
+  quantMatmul(s, p.x.data(), k, nullptr, rows, p.w.data(), n, k, nullptr, out.data(),
+              std::nullopt, Isa::Scalar);
+  std::vector<float> wf(n * k);
+  llm::quant::dequantizeRows(s, p.w.data(), n, k, wf.data());
+  for (int64_t r = 0; r < rows; ++r) {
+    std::vector<ActBlock> act(k / 32);
+    quantizeActivations(p.x.data() + r * k, k, act.data());
+    for (int64_t j = 0; j < n; ++j) {
+      double exact = 0, mag = 0;
+      for (int64_t i = 0; i < k; ++i) {
+        double term = double(wf[j * k + i]) * act[i / 32].d * act[i / 32].q[i % 32];
+        exact += term;
+        mag += std::fabs(term);
+      }
+      EXPECT_NEAR(out[r * n + j], exact, 1e-5 * mag + 1e-6) << r << "," << j;
+    }
+  }
+}
+
+// Path `isa` gives the scalar reference's bits for the whole product (plain, or with a SiLU glu
+// epilogue and the bias), and for its last row alone, picked by index (batch invariance, logits).
+inline void expectIsaMatchesScalar(Isa isa, llm::quant::Scheme s, const QuantProblem &p,
+                                   int64_t rows, int64_t n, int64_t k, bool glu) {
+  std::optional<Activation> act;
+  if (glu)
+    act = Activation::Silu;
+  std::vector<float> ref(rows * n), got(rows * n), one(n);
+  quantMatmul(s, p.x.data(), k, nullptr, rows, p.w.data(), n, k, p.bias.data(), ref.data(), act,
+              Isa::Scalar);
+  quantMatmul(s, p.x.data(), k, nullptr, rows, p.w.data(), n, k, p.bias.data(), got.data(), act,
+              isa);
+  EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
+  const int32_t last = static_cast<int32_t>(rows - 1);
+  quantMatmul(s, p.x.data(), k, &last, 1, p.w.data(), n, k, p.bias.data(), one.data(), act, isa);
+  EXPECT_EQ(0, std::memcmp(one.data(), ref.data() + last * n, n * sizeof(float)));
+}
+
+} // namespace llmrt::cpu::quantcheck
