@@ -146,7 +146,7 @@ ImportedModel importModel(const std::string &path) {
   if (!fs::is_directory(path))
     llm::fail("'{}' is neither a model folder (config.json + *.safetensors) nor a .gguf file", path);
   m.config = llmc::loadModelConfig(path);
-  m.weights = llmc::openSafetensorsFolder(path);
+  m.weights = llmc::openSafetensorsFolder(path, m.config.quantization);
   m.emit.generation = llmc::loadGenerationConfig(path, m.config);
   collectTokenizer(path, m.emit);
   return m;

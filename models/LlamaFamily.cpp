@@ -20,9 +20,10 @@ namespace {
 
 using namespace mlir;
 
-// "q4_1" for a GGUF block type name ("Q4_1", "Q6_K"); empty for float storage (F32, BF16, ...).
+// "q4_1" for a GGUF block type name ("Q4_1", "Q6_K"), "w4g128a" for a GPTQ / AWQ linear
+// ("W4G128A"); empty for float storage (F32, BF16, ...).
 std::string blockFormat(const std::string &dtype) {
-  if (dtype.empty() || dtype[0] != 'Q')
+  if (dtype.empty() || (dtype[0] != 'Q' && dtype.rfind("W4G", 0) != 0))
     return {};
   std::string f = dtype;
   for (char &c : f)

@@ -219,7 +219,7 @@ void checkFields(const json &config, const std::string &source) {
     if (kModelFields.count(key) || kInformationalFields.count(key))
       continue;
     if (key == "quantization_config")
-      llm::fail("{}: quantized checkpoints (quantization_config) are not supported yet", source);
+      continue; // parseQuantizationConfig
     llm::fail("{}: config field '{}' (= {}) is not supported by llmc; remove it if it does not "
               "change the model's computation",
               source, key, value.dump().substr(0, 80));
@@ -284,6 +284,8 @@ ModelConfig parseModelConfig(const json &config, const std::string &source) {
   m.sourceDType = r.string("torch_dtype", r.string("dtype", ""));
   m.bosTokenId = r.ids("bos_token_id").empty() ? -1 : r.ids("bos_token_id").front();
   m.eosTokenIds = r.ids("eos_token_id");
+  if (r.has("quantization_config"))
+    m.quantization = parseQuantizationConfig(config.at("quantization_config"), source);
   return m;
 }
 

@@ -6,6 +6,8 @@
 // not implement is refused with a message naming it, never silently ignored.
 #pragma once
 
+#include "import/QuantizationConfig.h"
+
 #include <nlohmann/json_fwd.hpp>
 
 #include <cstdint>
@@ -46,6 +48,8 @@ struct ModelConfig {
   std::string sourceDType;            // torch_dtype / dtype as written, informational
   int64_t bosTokenId = -1;
   std::vector<int64_t> eosTokenIds;
+  // A GPTQ / AWQ checkpoint (quantization_config); absent for float checkpoints.
+  std::optional<QuantizationConfig> quantization;
 };
 
 // Sampling defaults from generation_config.json (absent file: all defaults).

@@ -2,8 +2,11 @@
 // folder, GGUF file). Recipes and emission read weights only through this interface.
 #pragma once
 
+#include "import/QuantizationConfig.h"
+
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -43,6 +46,13 @@ public:
 };
 
 // Safetensors folders (single file or sharded); throws llm::Error as WeightSet::openFolder does.
-std::unique_ptr<WeightSource> openSafetensorsFolder(const std::string &dir);
+// With a GPTQ / AWQ `quantization`, each quantized linear's `<prefix>.qweight`, `.qzeros`,
+// `.scales` (and `.g_idx`) stand for one tensor `<prefix>.weight` [out, in] of dtype "W4G32A" (or
+// 64 / 128: the group size): readBlocks("W4G{G}A") repacks it (PackedInt4.h), readFloat32 gives
+// scale * (q - zero); the packed parts themselves are not listed. Shapes and dtypes of the parts
+// are checked here (llm::Error naming the tensor).
+std::unique_ptr<WeightSource>
+openSafetensorsFolder(const std::string &dir,
+                      const std::optional<QuantizationConfig> &quantization = std::nullopt);
 
 } // namespace llmc
