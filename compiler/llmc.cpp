@@ -374,8 +374,8 @@ int main(int argc, char **argv) {
   c->add_flag("!--no-fusion", o.fusion, "skip the fusion passes (one kernel call per llm op)");
   c->add_option("--tuning-db", o.tuningDb, "tuning database (JSON) written by llmc tune");
   c->add_option("--quant", o.quant,
-                "weight storage: keep (the checkpoint's q8_0/q4_0/q4_1/q5_0/q5_1/k-quant blocks, "
-                "else f32), none (all f32), q8_0, q4_0, q4_1, q5_0, q5_1 (ggml blocks of 32), w8 "
+                "weight storage: keep (the checkpoint's q8_0/q4_0/q4_1/q5_0/q5_1/k-quant blocks and "
+                "GPTQ/AWQ int4 groups, else f32), none (all f32), q8_0, q4_0, q4_1, q5_0, q5_1 (ggml blocks of 32), w8 "
                 "(int8 per output "
                 "channel), w4g32, w4g64, w4g128 (int4 groups, symmetric), w4g32a, w4g64a, w4g128a "
                 "(int4 groups with zero points) or fp8 (e4m3fn per output channel)")
