@@ -224,53 +224,62 @@ void quantizeQ8_0(const float *x, BlockQ8_0 &b) {
   b.d = floatToHalf(d);
 }
 
-uint8_t nibble(float v) { // trunc, to uint8, clip to 15
-  float t = std::trunc(v);
-  int q = static_cast<int>(t);
-  return static_cast<uint8_t>(std::clamp(q, 0, 15));
+// ggml's rounding of a scaled value: trunc, to uint8, clip to [0, maxq].
+uint8_t level(float v, int maxq) {
+  return static_cast<uint8_t>(std::clamp(static_cast<int>(std::trunc(v)), 0, maxq));
 }
 
-void quantizeQ4_0(const float *x, BlockQ4_0 &b) {
+// The symmetric formats (q4_0: half = 8, q5_0: half = 16): d = the block's value of largest
+// magnitude (its first, as argmax) / -half, q = level(x / d + half + 0.5). Returns d.
+float symmetricLevels(const float *x, int half, uint8_t q[32]) {
   float amax = 0, max = 0;
   for (int i = 0; i < 32; ++i)
-    if (std::fabs(x[i]) > amax) { // first index of the largest magnitude, as argmax
+    if (std::fabs(x[i]) > amax) {
       amax = std::fabs(x[i]);
       max = x[i];
     }
-  float d = max / -8.0f;
+  float d = max / -static_cast<float>(half);
   float id = d == 0 ? 0.0f : 1.0f / d;
-  uint8_t q[32];
   for (int i = 0; i < 32; ++i) {
     float scaled = x[i] * id;
-    q[i] = nibble(scaled + 8.5f);
+    q[i] = level(scaled + (static_cast<float>(half) + 0.5f), 2 * half - 1);
   }
-  packNibbles(q, b.qs);
-  b.d = floatToHalf(d);
+  return d;
 }
 
-void quantizeQ4_1(const float *x, BlockQ4_1 &b) {
-  float max = x[0], min = x[0];
+// The formats with a minimum (q4_1: maxq = 15, q5_1: maxq = 31): d = (max - min) / maxq,
+// q = level((x - min) / d + 0.5). Returns d; min is the block's minimum.
+float asymmetricLevels(const float *x, int maxq, uint8_t q[32], float &min) {
+  float max = x[0];
+  min = x[0];
   for (int i = 1; i < 32; ++i) {
     max = std::max(max, x[i]);
     min = std::min(min, x[i]);
   }
-  float d = (max - min) / 15.0f;
+  float d = (max - min) / static_cast<float>(maxq);
   float id = d == 0 ? 0.0f : 1.0f / d;
-  uint8_t q[32];
   for (int i = 0; i < 32; ++i) {
     float scaled = (x[i] - min) * id;
-    q[i] = nibble(scaled + 0.5f);
+    q[i] = level(scaled + 0.5f, maxq);
   }
+  return d;
+}
+
+void quantizeQ4_0(const float *x, BlockQ4_0 &b) {
+  uint8_t q[32];
+  b.d = floatToHalf(symmetricLevels(x, 8, q));
   packNibbles(q, b.qs);
-  b.d = floatToHalf(d);
+}
+
+void quantizeQ4_1(const float *x, BlockQ4_1 &b) {
+  uint8_t q[32];
+  float min;
+  b.d = floatToHalf(asymmetricLevels(x, 15, q, min));
   b.m = floatToHalf(min);
+  packNibbles(q, b.qs);
 }
 
-// q5: trunc, to uint8, clip to 31 (as gguf.quants); the 5th bits packed little-endian into qh.
-uint8_t quint(float v) {
-  return static_cast<uint8_t>(std::clamp(static_cast<int>(std::trunc(v)), 0, 31));
-}
-
+// q5: the 5th bits packed little-endian into qh.
 void packQ5(const uint8_t q[32], uint8_t qh[4], uint8_t qs[16]) {
   uint32_t h = 0;
   for (int i = 0; i < 32; ++i)
@@ -280,42 +289,18 @@ void packQ5(const uint8_t q[32], uint8_t qh[4], uint8_t qs[16]) {
     qs[i] = static_cast<uint8_t>((q[i] & 0x0f) | ((q[16 + i] & 0x0f) << 4));
 }
 
-// q5_0: as q4_0 with 32 levels (d = max / -16, q = trunc(x / d + 16.5)).
 void quantizeQ5_0(const float *x, BlockQ5_0 &b) {
-  float amax = 0, max = 0;
-  for (int i = 0; i < 32; ++i)
-    if (std::fabs(x[i]) > amax) { // first index of the largest magnitude, as argmax
-      amax = std::fabs(x[i]);
-      max = x[i];
-    }
-  float d = max / -16.0f;
-  float id = d == 0 ? 0.0f : 1.0f / d;
   uint8_t q[32];
-  for (int i = 0; i < 32; ++i) {
-    float scaled = x[i] * id;
-    q[i] = quint(scaled + 16.5f);
-  }
+  b.d = floatToHalf(symmetricLevels(x, 16, q));
   packQ5(q, b.qh, b.qs);
-  b.d = floatToHalf(d);
 }
 
-// q5_1: as q4_1 with 32 levels (d = (max - min) / 31, q = trunc((x - min) / d + 0.5)).
 void quantizeQ5_1(const float *x, BlockQ5_1 &b) {
-  float max = x[0], min = x[0];
-  for (int i = 1; i < 32; ++i) {
-    max = std::max(max, x[i]);
-    min = std::min(min, x[i]);
-  }
-  float d = (max - min) / 31.0f;
-  float id = d == 0 ? 0.0f : 1.0f / d;
   uint8_t q[32];
-  for (int i = 0; i < 32; ++i) {
-    float scaled = (x[i] - min) * id;
-    q[i] = quint(scaled + 0.5f);
-  }
-  packQ5(q, b.qh, b.qs);
-  b.d = floatToHalf(d);
+  float min;
+  b.d = floatToHalf(asymmetricLevels(x, 31, q, min));
   b.m = floatToHalf(min);
+  packQ5(q, b.qh, b.qs);
 }
 
 int nib(const uint8_t *qs, int i) { return i < 16 ? qs[i] & 0x0f : qs[i - 16] >> 4; }
