@@ -295,7 +295,7 @@ std::vector<llmc::tune::CallSite> tuneCalls(const std::string &input, const std:
   mlir::OwningOpRef<mlir::ModuleOp> module =
       llmc::buildForward(ctx, model.config, *model.weights, target);
   mlir::PassManager pm(&ctx);
-  llm::buildCompilePipeline(pm, llm::CompileOptions{true, ""});
+  llm::buildCompilePipeline(pm, llm::CompileOptions{});
   if (mlir::failed(pm.run(*module)))
     llm::fail("compilation of '{}' failed (see the diagnostics above)", input);
   std::vector<llmc::tune::CallSite> calls;
