@@ -40,7 +40,8 @@ build() { # name sources-and-libraries...
 
 spawn build safetensors_fuzz test/fuzz/safetensors_fuzz.cpp "${COMMON[@]}"
 spawn build gguf_fuzz test/fuzz/gguf_fuzz.cpp compiler/import/GGUF.cpp compiler/import/GGUFModel.cpp \
-  compiler/import/WeightSource.cpp compiler/import/HFConfig.cpp "${COMMON[@]}"
+  compiler/import/WeightSource.cpp compiler/import/HFConfig.cpp compiler/import/QuantizationConfig.cpp \
+  compiler/import/PackedInt4.cpp runtime/plan/QuantFormat.cpp "${COMMON[@]}"
 
 spawn build tokenizer_fuzz test/fuzz/tokenizer_fuzz.cpp \
   $(ls runtime/tokenizer/*.cpp | grep -v PlanTokenizer) \
