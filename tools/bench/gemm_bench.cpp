@@ -13,6 +13,8 @@
 // Debian oneDNN build's runtime).
 // Each case: 2 warm-up calls, then calls until min-time has passed and at least 5 ran; the median
 // call time gives GFLOP/s = 2 T N K / t. The machine is shared: compare columns of one run only.
+// Batch invariance: for T > 1, the last row of each engine's T-row product is compared bit for bit
+// with the same row computed alone (T = 1); the engines whose bits differ are listed.
 #include "backends/cpu/CpuKernels.h"
 #include "backends/cpu/QuantLinear.h"
 #include "plan/QuantFormat.h"
@@ -26,6 +28,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <functional>
 #include <random>
 #include <sstream>
@@ -161,7 +164,19 @@ struct Row {
   Shape shape;
   int64_t tokens;
   std::vector<std::pair<const char *, double>> gflops;
+  std::string variant; // engines whose last row differs from that row computed alone
 };
+
+using Product = std::function<void(const float *x, int64_t t, float *out)>;
+
+// Whether product(x, t) and product(last row of x, 1) agree bit for bit on that row.
+bool batchInvariant(const Product &product, const std::vector<float> &x, int64_t t, int64_t n,
+                    int64_t k) {
+  std::vector<float> all(t * n), one(n);
+  product(x.data(), t, all.data());
+  product(x.data() + (t - 1) * k, 1, one.data());
+  return std::memcmp(all.data() + (t - 1) * n, one.data(), n * sizeof(float)) == 0;
+}
 
 } // namespace
 
@@ -176,8 +191,9 @@ int main(int argc, char **argv) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   std::vector<Row> rows;
   if (!o.json)
-    std::printf("threads %d; GFLOP/s (median call)\n%-12s %6s %10s %10s %10s %10s %10s\n", threads,
-                "N x K", "T", "ours-f32", "openblas", "onednn", "ours-q8_0", "ours-q4_0");
+    std::printf("threads %d; GFLOP/s (median call)\n%-12s %6s %10s %10s %10s %10s %10s  %s\n",
+                threads, "N x K", "T", "ours-f32", "openblas", "onednn", "ours-q8_0", "ours-q4_0",
+                "last row differs alone");
   for (Shape s : o.shapes) {
     std::vector<float> w(s.n * s.k);
     for (float &v : w)
@@ -191,7 +207,7 @@ int main(int argc, char **argv) {
       for (float &v : x)
         v = dist(rng);
       double flop = 2.0 * t * s.n * s.k;
-      Row row{s, t, {}};
+      Row row{s, t, {}, {}};
       auto add = [&](const char *name, const std::function<void()> &call) {
         row.gflops.emplace_back(name, flop / timeCalls(call, o.minTime) / 1e9);
       };
@@ -213,12 +229,38 @@ int main(int argc, char **argv) {
         llmrt::cpu::quantMatmul(llm::quant::Scheme::Q4_0, x.data(), s.k, nullptr, t, q4.data(),
                                 s.n, s.k, nullptr, out.data());
       });
+      if (t > 1) {
+        const std::pair<const char *, Product> products[] = {
+            {"ours-f32",
+             [&](const float *xs, int64_t rows, float *o) {
+               llmrt::cpu::matmulTransposedB(xs, s.k, nullptr, rows, w.data(), s.n, s.k, nullptr,
+                                             o);
+             }},
+            {"openblas",
+             [&](const float *xs, int64_t rows, float *o) {
+               cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s.n, s.k, 1.0f, xs, s.k,
+                           w.data(), s.k, 0.0f, o, s.n);
+             }},
+            {"onednn",
+             [&](const float *xs, int64_t rows, float *o) {
+               OneDnnMatmul(eng, rows, s.n, s.k, w.data(), const_cast<float *>(xs), o)();
+             }},
+            {"ours-q8_0",
+             [&](const float *xs, int64_t rows, float *o) {
+               llmrt::cpu::quantMatmul(llm::quant::Scheme::Q8_0, xs, s.k, nullptr, rows,
+                                       q8.data(), s.n, s.k, nullptr, o);
+             }},
+        };
+        for (const auto &[name, product] : products)
+          if (!batchInvariant(product, x, t, s.n, s.k))
+            row.variant += std::string(row.variant.empty() ? "" : ",") + name;
+      }
       if (!o.json) {
         std::printf("%-12s %6lld", (std::to_string(s.n) + "x" + std::to_string(s.k)).c_str(),
                     static_cast<long long>(t));
         for (auto &[name, g] : row.gflops)
           std::printf(" %10.1f", g);
-        std::printf("\n");
+        std::printf("  %s\n", t > 1 ? (row.variant.empty() ? "-" : row.variant.c_str()) : "");
         std::fflush(stdout);
       }
       rows.push_back(std::move(row));
@@ -233,7 +275,7 @@ int main(int argc, char **argv) {
       for (size_t j = 0; j < rows[i].gflops.size(); ++j)
         std::printf("%s\"%s\": %.3f", j ? ", " : "", rows[i].gflops[j].first,
                     rows[i].gflops[j].second);
-      std::printf("}}");
+      std::printf("}, \"batch_variant\": \"%s\"}", rows[i].variant.c_str());
     }
     std::printf("]}\n");
   }
