@@ -277,6 +277,8 @@ uint64_t dtypeSize(fb::DType dtype) {
     return 2;
   case fb::DType::I32:
     return 4;
+  case fb::DType::FP8_E4M3:
+    return 1;
   case fb::DType::Q8_0:
   case fb::DType::Q4_0:
   case fb::DType::Q4_1:

@@ -57,8 +57,11 @@ void ThreadPool::setThreads(int threads) {
 void ThreadPool::startWorkers(int threads) {
   threads_ = threads;
   workers_.reserve(threads - 1);
+  // The state as the pool knows it now: a worker whose thread starts late still joins a loop
+  // opened meanwhile (it sees the state move on from this value).
+  const uint32_t state = state_.load();
   for (int i = 1; i < threads; ++i)
-    workers_.emplace_back([this, i] { workerLoop(i); });
+    workers_.emplace_back([this, state] { workerLoop(state); });
 }
 
 void ThreadPool::stopWorkers() {
@@ -72,8 +75,7 @@ void ThreadPool::stopWorkers() {
   threads_ = 1;
 }
 
-void ThreadPool::workerLoop(int) {
-  uint32_t seen = state_.load();
+void ThreadPool::workerLoop(uint32_t seen) {
   for (;;) {
     // Wait for the state to move on: poll, then sleep.
     uint32_t s = state_.load();

@@ -58,7 +58,7 @@ private:
   using ChunkFn = void (*)(void *ctx, int64_t begin, int64_t end);
   void run(int64_t n, bool parallel, ChunkFn fn, void *ctx);
   void runChunks();
-  void workerLoop(int index);
+  void workerLoop(uint32_t seen); // seen: the state when the pool started the worker
   void startWorkers(int threads);
   void stopWorkers();
 
