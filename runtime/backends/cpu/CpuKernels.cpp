@@ -270,13 +270,13 @@ KernelShapes embeddingShapes(const KernelParams &p, int numWeights) {
 }
 
 void embeddingRun(const KernelArgs &a) {
-  if (weightFormat(a.params))
-    return quantEmbeddingRun(a);
   int64_t hidden = a.params.getInt("hidden"), vocab = a.params.getInt("vocab");
   const int32_t *ids = inI32(a, 0);
   for (int64_t t = 0; t < a.tokens; ++t)
     if (ids[t] < 0 || ids[t] >= vocab)
       fail("embedding: token id {} at row {} is outside the vocabulary [0, {})", ids[t], t, vocab);
+  if (weightFormat(a.params))
+    return quantEmbeddingRun(a);
   float *y = out(a);
   forEach(a.tokens, worthThreads(a.tokens * hidden), [&](int64_t t) {
     std::memcpy(y + t * hidden, a.weights[0] + ids[t] * hidden, hidden * sizeof(float));
@@ -429,12 +429,7 @@ KernelShapes linearShapes(const KernelParams &p, int numWeights) {
   if (weightFormat(p))
     return quantLinearShapes(p, numWeights);
   int64_t k = positiveInt(p, "in_features"), n = positiveInt(p, "out_features");
-  int64_t hasBias = p.getInt("has_bias");
-  if (hasBias != 0 && hasBias != 1)
-    fail("parameter 'has_bias' is {}, expected 0 or 1", hasBias);
-  if (numWeights != 1 + hasBias)
-    fail("has_bias is {} but the call passes {} weights, expected {}", hasBias, numWeights,
-         1 + hasBias);
+  int64_t hasBias = linearBias(p, numWeights);
   gemmBlocks(p);
   int64_t rows = linearEpilogue(p) ? 2 * n : n; // a glu epilogue reads [Wg; Wu]
   KernelShapes s = rowwise(1, k);
@@ -474,13 +469,13 @@ KernelShapes logitsShapes(const KernelParams &p, int numWeights) {
 }
 
 void logitsRun(const KernelArgs &a) {
-  if (weightFormat(a.params))
-    return quantLogitsRun(a);
   int64_t hidden = a.params.getInt("hidden"), vocab = a.params.getInt("vocab");
   const int32_t *rows = inI32(a, 1);
   for (int64_t r = 0; r < a.logitRows; ++r)
     if (rows[r] < 0 || rows[r] >= a.tokens)
       fail("logits: logit row {} is {}, outside the step's {} tokens", r, rows[r], a.tokens);
+  if (weightFormat(a.params))
+    return quantLogitsRun(a);
   matmulTransposedB(in(a, 0), hidden, rows, a.logitRows, a.weights[0], vocab, hidden, nullptr,
                     out(a), gemmBlocks(a.params));
 }

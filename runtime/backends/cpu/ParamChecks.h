@@ -22,6 +22,18 @@ inline int64_t positiveInt(const KernelParams &p, std::string_view name) {
   return v;
 }
 
+// A linear's has_bias (0 or 1), checked against the number of weights the call passes (the
+// matrix, then the bias when there is one).
+inline int64_t linearBias(const KernelParams &p, int numWeights) {
+  int64_t hasBias = p.getInt("has_bias");
+  if (hasBias != 0 && hasBias != 1)
+    llm::fail("parameter 'has_bias' is {}, expected 0 or 1", hasBias);
+  if (numWeights != 1 + hasBias)
+    llm::fail("has_bias is {} but the call passes {} weights, expected {}", hasBias, numWeights,
+              1 + hasBias);
+  return hasBias;
+}
+
 // A linear's glu epilogue activation ("epilogue": glu_silu, glu_gelu, glu_gelu_tanh), or nullopt
 // for a plain linear ("none" or absent).
 inline std::optional<Activation> linearEpilogue(const KernelParams &p) {

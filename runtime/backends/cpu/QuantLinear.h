@@ -21,7 +21,8 @@ namespace llmrt::cpu {
 // unknown name.
 std::optional<llm::quant::Scheme> weightFormat(const KernelParams &params);
 
-// The kernel entry points CpuKernels.cpp delegates to when weightFormat() is set.
+// The kernel entry points CpuKernels.cpp delegates to when weightFormat() is set. NOTE: the
+// delegating kernels have checked the call's token ids (embedding) and logit rows (logits).
 KernelShapes quantLinearShapes(const KernelParams &p, int numWeights);
 void quantLinearRun(const KernelArgs &a);
 KernelShapes quantLogitsShapes(const KernelParams &p, int numWeights);
