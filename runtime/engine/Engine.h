@@ -43,7 +43,7 @@ struct EngineConfig {
   int threads = 0;   // CPU threads; 0 = all cores
   bool kvCachePrefault = false; // commit the KV cache's memory at start (servers)
   // The KV cache's element type; unset = the plan's. The memory budget buys blocks of this dtype.
-  std::optional<KVCacheDtype> kvCacheDtype;
+  std::optional<KVCacheDtype> kvCacheDtype = std::nullopt;
 };
 
 // What one step produced.

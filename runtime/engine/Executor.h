@@ -44,7 +44,7 @@ struct ExecutorOptions {
   int kvBlockSize = 0;   // positions per block (paged); 0 = the plan's kv_cache.block_size
   bool kvCachePrefault = false; // touch every KV page now (see PagedKVCache)
   // The KV cache's element type; unset = the plan's kv_cache.dtype (llmrt --kv-cache-dtype auto).
-  std::optional<KVCacheDtype> kvCacheDtype;
+  std::optional<KVCacheDtype> kvCacheDtype = std::nullopt;
 };
 
 // One step over a flattened batch: the tokens of sequence s are [queryStart[s], queryStart[s + 1])

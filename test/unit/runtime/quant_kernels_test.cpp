@@ -67,8 +67,9 @@ TEST(QuantFormat, HalfConversionsMatchNumpy) {
     EXPECT_EQ(llm::quant::floatToHalf(fromBits(floats[i])), halves[i]) << fromBits(floats[i]);
   for (uint32_t v = 0; v < 0x10000; ++v) { // every half survives the round trip
     float f = llm::quant::halfToFloat(static_cast<uint16_t>(v));
-    if (!std::isnan(f))
+    if (!std::isnan(f)) {
       ASSERT_EQ(llm::quant::floatToHalf(f), v);
+    }
   }
 }
 
