@@ -192,8 +192,10 @@ void AsyncEngine::run() {
       fail(e.what());
       return;
     }
-    deliver(out);
+    // The snapshot first: a client that has heard its request finish then sees it gone from
+    // the snapshot (running, waiting, KV blocks), never the step before.
     publish(&out);
+    deliver(out);
     if (stopping && routes_.empty() && !engine_.hasUnfinished())
       return;
   }
