@@ -71,8 +71,12 @@ std::optional<Call> lowerCall(Operation *op, OpBuilder &b) {
   Params p{b, {}};
   // Kernels reading a quantized matrix take its format (the registry's weight_format).
   auto format = [&](Value w) {
-    if (StringRef q = quantOf(w); !q.empty())
+    if (StringRef q = quantOf(w); !q.empty()) {
       p.str("weight_format", q);
+      StringRef layout = w.getDefiningOp<kplan::WeightOp>().getLayout();
+      if (layout != llm::quant::kRowBlocksLayout.data())
+        p.str("weight_layout", layout);
+    }
   };
   auto call = [&](StringRef kernel, ValueRange inputs, ValueRange weights) {
     return Call{kernel, p.list, SmallVector<Value>(inputs), SmallVector<Value>(weights)};
@@ -213,7 +217,7 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
     for (Operation *op : ops) {
       b.setInsertionPoint(op);
       if (isa<WeightOp, WeightConcatOp>(op)) {
-        if (failed(lowerWeight(op, b)))
+        if (failed(lowerWeight(op, *target, b)))
           return signalPassFailure();
         continue;
       }
@@ -250,7 +254,23 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
     }
   }
 
-  LogicalResult lowerWeight(Operation *op, OpBuilder &b) {
+  // The layout of a quantized weight on the target: the CPU kernels' tiles (rows8_blocks) for the
+  // formats that have them when the rows, and a glu linear's halves, are whole tiles; else
+  // row_blocks.
+  static StringRef quantLayout(Operation *op, StringRef quant, const reg::TargetInfo &target) {
+    std::optional<llm::quant::Scheme> s = llm::quant::parseScheme(quant);
+    if (target.family != reg::TargetFamily::Cpu || !s || !llm::quant::hasRows8Layout(*s))
+      return llm::quant::kRowBlocksLayout.data();
+    const int64_t rows = cast<RankedTensorType>(op->getResult(0).getType()).getDimSize(0);
+    const int64_t tile = llm::quant::kTileRows;
+    bool whole = rows % tile == 0;
+    for (Operation *user : op->getResult(0).getUsers())
+      if (auto lin = dyn_cast<LinearOp>(user); lin && lin.getEpilogue())
+        whole = whole && (rows / 2) % tile == 0;
+    return whole ? llm::quant::kRows8Layout.data() : llm::quant::kRowBlocksLayout.data();
+  }
+
+  LogicalResult lowerWeight(Operation *op, const reg::TargetInfo &target, OpBuilder &b) {
     SmallVector<Attribute> names;
     SmallVector<StringRef> quants;
     if (failed(weightSources(op->getResult(0), names, b, &quants)))
@@ -261,7 +281,7 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
     bool quantized = !quants.empty() && !quants.front().empty();
     auto w = b.create<kplan::WeightOp>(
         op->getLoc(), op->getResult(0).getType(), b.getArrayAttr(names),
-        b.getStringAttr(quantized ? llm::quant::kRowBlocksLayout.data() : "row_major"),
+        b.getStringAttr(quantized ? quantLayout(op, quants.front(), target) : "row_major"),
         quantized ? b.getStringAttr(quants.front()) : StringAttr());
     op->replaceAllUsesWith(w);
     op->erase();

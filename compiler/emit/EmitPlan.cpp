@@ -157,7 +157,8 @@ std::vector<const SourceTensor *> sources(const WeightSource &weights, kplan::We
 }
 
 // A plan weight's bytes: f32 row-major, or blocks of its quant format (row_blocks), each stacked
-// source copied from the checkpoint when it stores that format, else quantized from float32.
+// source copied from the checkpoint when it stores that format, else quantized from float32; then
+// repacked into tiles when its layout is rows8_blocks.
 std::vector<uint8_t> weightData(const WeightSource &weights, kplan::WeightOp w, fb::DType &dtype) {
   auto shape = cast<RankedTensorType>(w.getType()).getShape();
   int64_t numel = ShapedType::getNumElements(shape);
@@ -205,6 +206,11 @@ std::vector<uint8_t> weightData(const WeightSource &weights, kplan::WeightOp w, 
       llm::quant::quantizeRows(scheme, floats.data(), t->numel() / cols, cols, out.data());
     }
     at += out.size();
+  }
+  if (w.getLayout() == llm::quant::kRows8Layout.data()) { // repacked into the kernels' tiles
+    std::vector<uint8_t> tiles(data.size());
+    llm::quant::toRows8(scheme, data.data(), numel / cols, cols, tiles.data());
+    data.swap(tiles);
   }
   return data;
 }
@@ -265,7 +271,7 @@ EmitSummary emitPlan(ModuleOp module, const EmitInputs &in, const std::string &p
   std::string tmpWeights = weightsPath.string() + ".tmp";
   std::string tmpPlan = planPath + ".tmp";
 
-  // Weights: converted to float32 row-major (the only layout so far), 4 KiB aligned.
+  // Weights: float32 row-major or quantized blocks (row_blocks or tiles), 4 KiB aligned.
   flatbuffers::FlatBufferBuilder b(1 << 20);
   llvm::DenseMap<Value, uint32_t> weightIndex;
   std::vector<flatbuffers::Offset<fb::WeightEntry>> entries;

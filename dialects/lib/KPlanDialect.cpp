@@ -27,11 +27,12 @@ void KPlanDialect::initialize() {
 LogicalResult WeightOp::verify() {
   if (getSources().empty())
     return emitOpError("needs the names of its source tensors");
-  bool blocks = getLayout().str() == llm::quant::kRowBlocksLayout;
+  std::optional<llm::quant::Layout> blocks = llm::quant::parseLayout(getLayout().str());
   if (getLayout() != "row_major" && !blocks)
-    return emitOpError("unknown layout '") << getLayout() << "' (known: row_major, row_blocks)";
-  if (blocks != getQuant().has_value())
-    return emitOpError("layout row_blocks goes with a quant format, and only it");
+    return emitOpError("unknown layout '")
+           << getLayout() << "' (known: row_major, row_blocks, rows8_blocks)";
+  if (blocks.has_value() != getQuant().has_value())
+    return emitOpError("layouts row_blocks and rows8_blocks go with a quant format, and only they");
   if (auto q = getQuant()) {
     auto t = cast<RankedTensorType>(getResult().getType());
     std::optional<llm::quant::Scheme> s = llm::quant::parseScheme(q->str());
@@ -42,6 +43,11 @@ LogicalResult WeightOp::verify() {
     if (t.getRank() != 2 || t.getDimSize(1) % llm::quant::blockElems(*s) != 0)
       return emitOpError("quant '") << *q << "' needs rows of whole blocks of "
                                     << llm::quant::blockElems(*s) << " elements, got " << t;
+    if (blocks == llm::quant::Layout::Rows8 &&
+        (!llm::quant::hasRows8Layout(*s) || t.getDimSize(0) % llm::quant::kTileRows != 0))
+      return emitOpError("layout rows8_blocks needs quant q8_0, q4_0 or q4_1 and a row count that "
+                         "is a multiple of ")
+             << llm::quant::kTileRows << ", got '" << *q << "' and " << t;
   }
   if (!cast<RankedTensorType>(getResult().getType()).hasStaticShape())
     return emitOpError("weights must have a static shape");

@@ -12,7 +12,11 @@ constexpr std::array kEmbedding{
     P{"hidden", T::Int, true, "row width of the table"},
     P{"vocab", T::Int, true, "rows of the table; ids outside [0, vocab) are an error"},
     P{"weight_format", T::String, false,
-      "f32 (default) | q8_0 | q4_0 | q4_1 | w8: the weight's storage (llm::quant blocks, row_blocks)"},
+      "f32 (default) | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | w8 | q4_k | q5_k | q6_k | w4g32 .. "
+      "w4g128a | fp8: the weight's storage (llm::quant blocks)"},
+    P{"weight_layout", T::String, false,
+      "row_blocks (default) | rows8_blocks (q8_0, q4_0, q4_1; rows a multiple of 8): the "
+      "quantized weight's layout, as its plan entry says (llm::quant tiles)"},
 };
 constexpr std::array kRmsNorm{
     P{"hidden", T::Int, true, "row width"},
@@ -30,7 +34,11 @@ constexpr std::array kLinear{
     P{"epilogue", T::String, false,
       "none | glu_silu | glu_gelu | glu_gelu_tanh: act(x Wg^T) * (x Wu^T), W = [Wg; Wu]"},
     P{"weight_format", T::String, false,
-      "f32 (default) | q8_0 | q4_0 | q4_1 | w8: the weight's storage (llm::quant blocks, row_blocks)"},
+      "f32 (default) | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | w8 | q4_k | q5_k | q6_k | w4g32 .. "
+      "w4g128a | fp8: the weight's storage (llm::quant blocks)"},
+    P{"weight_layout", T::String, false,
+      "row_blocks (default) | rows8_blocks (q8_0, q4_0, q4_1; rows a multiple of 8): the "
+      "quantized weight's layout, as its plan entry says (llm::quant tiles)"},
 };
 constexpr std::array kGlu{
     P{"width", T::Int, true, "N: the output width; the input is 2N wide, gate then up"},
@@ -69,7 +77,11 @@ constexpr std::array kLogits{
     P{"hidden", T::Int, true, "row width of the input"},
     P{"vocab", T::Int, true, "rows of the output projection"},
     P{"weight_format", T::String, false,
-      "f32 (default) | q8_0 | q4_0 | q4_1 | w8: the weight's storage (llm::quant blocks, row_blocks)"},
+      "f32 (default) | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | w8 | q4_k | q5_k | q6_k | w4g32 .. "
+      "w4g128a | fp8: the weight's storage (llm::quant blocks)"},
+    P{"weight_layout", T::String, false,
+      "row_blocks (default) | rows8_blocks (q8_0, q4_0, q4_1; rows a multiple of 8): the "
+      "quantized weight's layout, as its plan entry says (llm::quant tiles)"},
 };
 
 // Tunables. CPU GEMMs: a thread task covers block_cols output features and walks the rows in

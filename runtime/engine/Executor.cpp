@@ -1,5 +1,6 @@
 #include "engine/Executor.h"
 
+#include "plan/QuantFormat.h"
 #include "registry/KernelRegistry.h"
 #include "support/Error.h"
 #include "support/ThreadPool.h"
@@ -208,6 +209,13 @@ void Executor::bindCall(uint32_t index, const fb::KernelCall &call) {
       fail("{}: weight {} '{}' has shape [{}] of {}, expected [{}] of {}", where, i,
            w.name()->string_view(), fmt::join(have, ", "), fb::EnumNameDType(w.dtype()),
            fmt::join(shapes.weights[i], ", "), fb::EnumNameDType(dtype));
+    std::string_view layout = w.layout() ? w.layout()->string_view() : std::string_view();
+    std::string_view want = i < static_cast<int>(shapes.weightLayouts.size())
+                                ? shapes.weightLayouts[i]
+                                : (dtype == fb::DType::F32 ? "row_major" : llm::quant::kRowBlocksLayout);
+    if (dtype != fb::DType::F32 && layout != want)
+      fail("{}: weight {} '{}' is stored {}, but the call reads it as {} (its weight_layout)", where,
+           i, w.name()->string_view(), layout, want);
     // Quantized weights travel as untyped block bytes; the kernel reads them by its format.
     bound.weights.push_back(dtype == fb::DType::F32
                                 ? plan_.weightF32(wi)

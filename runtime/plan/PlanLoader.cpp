@@ -68,7 +68,8 @@ bool byteSizeOf(const fb::WeightEntry &w, uint64_t &bytes) {
   return true;
 }
 
-// A quantized weight is a matrix whose rows are whole blocks, stored in the row_blocks layout.
+// A quantized weight is a matrix whose rows are whole blocks, stored in the row_blocks layout
+// (or rows8_blocks: QuantFormat.h's tiles).
 void checkQuantized(const std::string &where, const fb::WeightEntry &w, std::string_view shape) {
   std::optional<llm::quant::Scheme> q = quantScheme(w.dtype());
   if (!q)
@@ -80,9 +81,18 @@ void checkQuantized(const std::string &where, const fb::WeightEntry &w, std::str
     fail("{}: shape {} of {} is invalid, expected [rows, cols] with cols a positive multiple of {}",
          where, shape, fb::EnumNameDType(w.dtype()), block);
   std::string_view layout = w.layout() ? w.layout()->string_view() : std::string_view();
-  if (layout != llm::quant::kRowBlocksLayout)
-    fail("{}: layout '{}' of {} weight, expected '{}'", where, layout,
-         fb::EnumNameDType(w.dtype()), llm::quant::kRowBlocksLayout);
+  std::optional<llm::quant::Layout> l = llm::quant::parseLayout(layout);
+  if (l == llm::quant::Layout::Rows8) {
+    if (!llm::quant::hasRows8Layout(*q))
+      fail("{}: layout '{}' of {} weight, expected '{}' (only Q8_0, Q4_0 and Q4_1 have '{}')",
+           where, layout, fb::EnumNameDType(w.dtype()), llm::quant::kRowBlocksLayout, layout);
+    if (w.shape()->Get(0) % llm::quant::kTileRows != 0)
+      fail("{}: layout '{}' of a weight with {} rows, expected a multiple of {} rows", where,
+           layout, w.shape()->Get(0), llm::quant::kTileRows);
+  } else if (!l) {
+    fail("{}: layout '{}' of {} weight, expected '{}' or '{}'", where, layout,
+         fb::EnumNameDType(w.dtype()), llm::quant::kRowBlocksLayout, llm::quant::kRows8Layout);
+  }
 }
 
 std::string shapeString(const fb::WeightEntry &w) {

@@ -536,4 +536,90 @@ void dequantize(Scheme s, const uint8_t *in, int64_t n, float *out) {
   }
 }
 
+// ---- Tiles (rows8_blocks) ----
+
+bool hasRows8Layout(Scheme s) {
+  return s == Scheme::Q8_0 || s == Scheme::Q4_0 || s == Scheme::Q4_1;
+}
+
+std::optional<Layout> parseLayout(std::string_view name) {
+  if (name == kRowBlocksLayout)
+    return Layout::RowBlocks;
+  if (name == kRows8Layout)
+    return Layout::Rows8;
+  return std::nullopt;
+}
+
+std::string_view layoutName(Layout l) {
+  return l == Layout::Rows8 ? kRows8Layout : kRowBlocksLayout;
+}
+
+namespace {
+
+// A block of a rows8_blocks scheme: `halves` f16 fields (d; q4_1: d, m), then `quantBytes` bytes.
+struct TileShape {
+  int halves;
+  int quantBytes;
+};
+
+TileShape tileShape(Scheme s) {
+  if (!hasRows8Layout(s))
+    llm::fail("{} has no {} layout (only q8_0, q4_0 and q4_1 do)", schemeName(s), kRows8Layout);
+  return {s == Scheme::Q4_1 ? 2 : 1, s == Scheme::Q8_0 ? 32 : 16};
+}
+
+void checkRows8(Scheme s, int64_t rows, int64_t cols) {
+  checkRowLength(s, cols, "a rows8_blocks weight");
+  if (rows % kTileRows != 0)
+    llm::fail("a {} weight of {} rows cannot be stored {}: the row count must be a multiple of {}",
+              schemeName(s), rows, kRows8Layout, kTileRows);
+}
+
+// Copies one block between its row_blocks bytes and its place (row r) in a tile, either way.
+void blockToTile(TileShape t, const uint8_t *block, int r, uint8_t *tile) {
+  for (int h = 0; h < t.halves; ++h)
+    std::memcpy(tile + 16 * h + 2 * r, block + 2 * h, 2);
+  const uint8_t *q = block + 2 * t.halves;
+  uint8_t *quants = tile + 16 * t.halves;
+  for (int c = 0; c < t.quantBytes / 4; ++c)
+    std::memcpy(quants + 32 * c + 4 * r, q + 4 * c, 4);
+}
+void blockFromTile(TileShape t, const uint8_t *tile, int r, uint8_t *block) {
+  for (int h = 0; h < t.halves; ++h)
+    std::memcpy(block + 2 * h, tile + 16 * h + 2 * r, 2);
+  uint8_t *q = block + 2 * t.halves;
+  const uint8_t *quants = tile + 16 * t.halves;
+  for (int c = 0; c < t.quantBytes / 4; ++c)
+    std::memcpy(q + 4 * c, quants + 32 * c + 4 * r, 4);
+}
+
+} // namespace
+
+void toRows8(Scheme s, const uint8_t *rowBlocks, int64_t rows, int64_t cols, uint8_t *out) {
+  const TileShape t = tileShape(s);
+  checkRows8(s, rows, cols);
+  const int64_t blocks = cols / kBlockElems;
+  const size_t bb = blockBytes(s), tb = tileBytes(s);
+  for (int64_t row = 0; row < rows; ++row)
+    for (int64_t b = 0; b < blocks; ++b)
+      blockToTile(t, rowBlocks + (row * blocks + b) * bb, static_cast<int>(row % kTileRows),
+                  out + ((row / kTileRows) * blocks + b) * tb);
+}
+
+void rowFromRows8(Scheme s, const uint8_t *rows8, int64_t cols, int64_t row, uint8_t *out) {
+  const TileShape t = tileShape(s);
+  checkRowLength(s, cols, "a rows8_blocks weight");
+  const int64_t blocks = cols / kBlockElems;
+  const size_t bb = blockBytes(s), tb = tileBytes(s);
+  for (int64_t b = 0; b < blocks; ++b)
+    blockFromTile(t, rows8 + ((row / kTileRows) * blocks + b) * tb,
+                  static_cast<int>(row % kTileRows), out + b * bb);
+}
+
+void fromRows8(Scheme s, const uint8_t *rows8, int64_t rows, int64_t cols, uint8_t *out) {
+  checkRows8(s, rows, cols);
+  for (int64_t row = 0; row < rows; ++row)
+    rowFromRows8(s, rows8, cols, row, out + row * rowBytes(s, cols));
+}
+
 } // namespace llm::quant

@@ -154,7 +154,7 @@ TEST_F(DefaultModel, KeptBlocksDequantizeToTheFloat32PlansWeights) {
   ASSERT_TRUE(plan_ && nativePlan_);
   const auto &f32 = *plan_->plan().weights();
   const auto &native = *nativePlan_->plan().weights();
-  size_t checked = 0;
+  size_t checked = 0, tiled = 0;
   for (uint32_t i = 0; i < native.size(); ++i) {
     const llmrt::fb::WeightEntry &w = *native.Get(i);
     std::optional<llm::quant::Scheme> scheme = llmrt::quantScheme(w.dtype());
@@ -166,12 +166,21 @@ TEST_F(DefaultModel, KeptBlocksDequantizeToTheFloat32PlansWeights) {
     ASSERT_LT(j, f32.size()) << w.name()->str();
     int64_t rows = w.shape()->Get(0), cols = w.shape()->Get(1);
     std::vector<float> deq(rows * cols);
-    llm::quant::dequantizeRows(*scheme, nativePlan_->weightBytes(i), rows, cols, deq.data());
+    const uint8_t *blocks = nativePlan_->weightBytes(i);
+    std::vector<uint8_t> untiled;
+    if (w.layout()->string_view() == llm::quant::kRows8Layout) { // the CPU kernels' tiles
+      untiled.resize(llm::quant::tensorBytes(*scheme, rows, cols));
+      llm::quant::fromRows8(*scheme, blocks, rows, cols, untiled.data());
+      blocks = untiled.data();
+      ++tiled;
+    }
+    llm::quant::dequantizeRows(*scheme, blocks, rows, cols, deq.data());
     ASSERT_EQ(0, std::memcmp(deq.data(), plan_->weightF32(j), deq.size() * sizeof(float)))
         << w.name()->str();
     ++checked;
   }
   EXPECT_EQ(checked, 121u);
+  EXPECT_EQ(tiled, 121u); // q4_1 / q8_0 with whole tiles of rows: all repacked
 }
 
 // The native plan (the GGUF's Q4_1 and Q8_0 blocks kept, int8 activations in integer dot

@@ -5,8 +5,9 @@
 //   gemm_bench [--shapes N:K,...] [--tokens 1,16,64,512] [--threads T] [--min-time S] [--json]
 //
 // out[T, N] = x[T, K] . W[N, K]^T, the layout of every linear (weights row-major, one row per output
-// feature). Ours: matmulTransposedB (float32) and quantMatmul (q8_0, q4_0: weights quantized once
-// before timing, activations quantized inside the call as the runtime does). OpenBLAS: cblas_sgemm
+// feature). Ours: matmulTransposedB (float32) and quantMatmul (q8_0, q4_0, q4_1, each in the
+// row_blocks layout and in tiles, rows8_blocks: weights quantized and repacked once before timing,
+// activations quantized inside the call as the runtime does). OpenBLAS: cblas_sgemm
 // (row-major, B transposed). oneDNN: the f32 matmul primitive with weights reordered once, before
 // timing, into the layout oneDNN picks (format any) — the library's best case, as a plan would
 // store it. All three get the same thread count: our pool, openblas_set_num_threads and OpenMP (the
@@ -36,6 +37,21 @@
 #include <vector>
 
 namespace {
+
+using llm::quant::Layout;
+using llm::quant::Scheme;
+
+constexpr Scheme kQuantSchemes[] = {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1};
+
+// Our quantized weight in one layout.
+struct QuantWeight {
+  Scheme scheme;
+  Layout layout;
+  std::vector<uint8_t> bytes;
+  std::string label = std::string("ours-") + std::string(llm::quant::schemeName(scheme)) +
+                      (layout == Layout::Rows8 ? "-tiles" : "");
+  const char *name() const { return label.c_str(); }
+};
 
 struct Shape {
   int64_t n, k;
@@ -163,7 +179,7 @@ private:
 struct Row {
   Shape shape;
   int64_t tokens;
-  std::vector<std::pair<const char *, double>> gflops;
+  std::vector<std::pair<std::string, double>> gflops;
   std::string variant; // engines whose last row differs from that row computed alone
 };
 
@@ -191,17 +207,26 @@ int main(int argc, char **argv) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   std::vector<Row> rows;
   if (!o.json)
-    std::printf("threads %d; GFLOP/s (median call)\n%-12s %6s %10s %10s %10s %10s %10s  %s\n",
-                threads, "N x K", "T", "ours-f32", "openblas", "onednn", "ours-q8_0", "ours-q4_0",
-                "last row differs alone");
+    std::printf("threads %d; GFLOP/s (median call); -t: tiles (rows8_blocks)\n%-12s %6s %10s "
+                "%10s %10s %10s %10s %10s %10s %10s %10s  %s\n",
+                threads, "N x K", "T", "ours-f32", "openblas", "onednn", "q8_0", "q8_0-t", "q4_0",
+                "q4_0-t", "q4_1", "q4_1-t", "last row differs alone");
   for (Shape s : o.shapes) {
     std::vector<float> w(s.n * s.k);
     for (float &v : w)
       v = dist(rng);
-    std::vector<uint8_t> q8(llm::quant::tensorBytes(llm::quant::Scheme::Q8_0, s.n, s.k)),
-        q4(llm::quant::tensorBytes(llm::quant::Scheme::Q4_0, s.n, s.k));
-    llm::quant::quantizeRows(llm::quant::Scheme::Q8_0, w.data(), s.n, s.k, q8.data());
-    llm::quant::quantizeRows(llm::quant::Scheme::Q4_0, w.data(), s.n, s.k, q4.data());
+    // Each quantized format in both layouts (tiles when N is whole tiles).
+    std::vector<QuantWeight> quant;
+    for (Scheme q : kQuantSchemes) {
+      QuantWeight qw{q, Layout::RowBlocks, std::vector<uint8_t>(llm::quant::tensorBytes(q, s.n, s.k))};
+      llm::quant::quantizeRows(q, w.data(), s.n, s.k, qw.bytes.data());
+      quant.push_back(qw);
+      if (s.n % llm::quant::kTileRows == 0) {
+        quant.push_back({q, Layout::Rows8, std::vector<uint8_t>(qw.bytes.size())});
+        llm::quant::toRows8(q, qw.bytes.data(), s.n, s.k, quant.back().bytes.data());
+      }
+    }
+    const QuantWeight &q8 = quant.front();
     for (int64_t t : o.tokens) {
       std::vector<float> x(t * s.k), out(t * s.n);
       for (float &v : x)
@@ -221,14 +246,12 @@ int main(int argc, char **argv) {
       });
       OneDnnMatmul dnnlCall(eng, t, s.n, s.k, w.data(), x.data(), out.data());
       add("onednn", [&] { dnnlCall(); });
-      add("ours-q8_0", [&] {
-        llmrt::cpu::quantMatmul(llm::quant::Scheme::Q8_0, x.data(), s.k, nullptr, t, q8.data(),
-                                s.n, s.k, nullptr, out.data());
-      });
-      add("ours-q4_0", [&] {
-        llmrt::cpu::quantMatmul(llm::quant::Scheme::Q4_0, x.data(), s.k, nullptr, t, q4.data(),
-                                s.n, s.k, nullptr, out.data());
-      });
+      for (const QuantWeight &qw : quant)
+        add(qw.name(), [&] {
+          llmrt::cpu::quantMatmul(qw.scheme, x.data(), s.k, nullptr, t, qw.bytes.data(), s.n,
+                                  s.k, nullptr, out.data(), std::nullopt, llmrt::cpu::bestIsa(),
+                                  qw.layout);
+        });
       if (t > 1) {
         const std::pair<const char *, Product> products[] = {
             {"ours-f32",
@@ -248,7 +271,7 @@ int main(int argc, char **argv) {
             {"ours-q8_0",
              [&](const float *xs, int64_t rows, float *o) {
                llmrt::cpu::quantMatmul(llm::quant::Scheme::Q8_0, xs, s.k, nullptr, rows,
-                                       q8.data(), s.n, s.k, nullptr, o);
+                                       q8.bytes.data(), s.n, s.k, nullptr, o);
              }},
         };
         for (const auto &[name, product] : products)
@@ -273,7 +296,7 @@ int main(int argc, char **argv) {
                   static_cast<long long>(rows[i].shape.n), static_cast<long long>(rows[i].shape.k),
                   static_cast<long long>(rows[i].tokens));
       for (size_t j = 0; j < rows[i].gflops.size(); ++j)
-        std::printf("%s\"%s\": %.3f", j ? ", " : "", rows[i].gflops[j].first,
+        std::printf("%s\"%s\": %.3f", j ? ", " : "", rows[i].gflops[j].first.c_str(),
                     rows[i].gflops[j].second);
       std::printf("}, \"batch_variant\": \"%s\"}", rows[i].variant.c_str());
     }

@@ -72,6 +72,9 @@ struct KernelShapes {
   std::vector<int64_t> outputWidths;         // F32 elements per row, one per output
   std::vector<std::vector<int64_t>> weights; // expected shape of each weight
   std::vector<fb::DType> weightDtypes;       // dtype of each weight; empty: all F32
+  // Plan layout of each weight (WeightEntry.layout); empty: row_major for F32, row_blocks for
+  // quantized dtypes.
+  std::vector<std::string_view> weightLayouts;
   int kvLayer = -1;                          // attention: the KV cache layer it uses
   int64_t kvRowWidth = 0;                    // attention: num_kv_heads * head_dim
   int64_t kvHeadDim = 0;

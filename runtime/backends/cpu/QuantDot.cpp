@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 namespace llmrt::cpu {
 namespace {
@@ -198,6 +199,18 @@ void dotFp8Rows4Scalar(const uint8_t *const rows[4], const float *x0, const floa
   }
 }
 
+// Tiles: each row taken back to row_blocks and run through the reference above.
+void dotTilesScalar(Scheme scheme, const uint8_t *tiles, const ActBlock *act, int64_t rows,
+                    int64_t blocks, float *out, int64_t ldo) {
+  const int64_t k = blocks * llm::quant::kBlockElems;
+  std::vector<uint8_t> row(llm::quant::rowBytes(scheme, k));
+  for (int j = 0; j < llm::quant::kTileRows; ++j) {
+    llm::quant::rowFromRows8(scheme, tiles, k, j, row.data());
+    for (int64_t t = 0; t < rows; ++t)
+      out[t * ldo + j] = dotRowScalar(scheme, row.data(), act + t * blocks, blocks);
+  }
+}
+
 } // namespace
 
 // ---- SIMD paths: one body, compiled per ISA with function-level target attributes ----
@@ -294,6 +307,16 @@ DotFp8Rows4Fn dotFp8Rows4For(Isa isa) {
   // The fp8 kernel is FMA over floats: AVX2 + FMA + F16C is its only SIMD path (the VNNI paths'
   // integer instructions do not apply), so they use the AVX2 body.
   return isa == Isa::Scalar ? dotFp8Rows4Scalar : avx2::dotFp8Rows4;
+}
+
+DotTilesFn dotTilesFor(Isa isa) {
+  switch (isa) {
+  case Isa::Scalar: return dotTilesScalar;
+  case Isa::Avx2: return avx2::dotTiles;
+  case Isa::Avx512Vnni: return avx512vnni::dotTiles;
+  case Isa::AvxVnni: return avxvnni::dotTiles;
+  }
+  return dotTilesScalar;
 }
 
 DotRows4Fn dotRows4For(Isa isa) {

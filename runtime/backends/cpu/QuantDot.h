@@ -80,6 +80,17 @@ using DotRows4x2Fn = void (*)(llm::quant::Scheme scheme, const uint8_t *const ro
                               float out0[4], float out1[4]);
 DotRows4x2Fn dotRows4x2For(Isa isa);
 
+// Tiles (the rows8_blocks layout of q8_0, q4_0 and q4_1; QuantFormat.h): `tiles` is a group of
+// 8 weight rows (blocks tiles), and activation row t < rows is act[t * blocks ...]; out[t * ldo + j]
+// = dot(row j of the group, activation row t) for j < 8, with the bits of dotRows4 on the same row
+// in row_blocks. NOTE: the SIMD paths keep row j in lane j of a register, so a block costs no
+// horizontal sum and no scale gather; q4's integer sums of a block are gathered in int16 lanes
+// (16 products of at most 15 * 127 each: |sum| <= 30480) and widened once per block. A call walks
+// its rows four at a time against each unpacked tile.
+using DotTilesFn = void (*)(llm::quant::Scheme scheme, const uint8_t *tiles, const ActBlock *act,
+                            int64_t rows, int64_t blocks, float *out, int64_t ldo);
+DotTilesFn dotTilesFor(Isa isa);
+
 // fp8: out0[j] = dot(row j, x0) for j < 4 over k floats (k a multiple of 16; rows {f32 s; u8
 // code[k]}), and out1[j] = dot(row j, x1) unless x1 is null. Rows may repeat.
 using DotFp8Rows4Fn = void (*)(const uint8_t *const rows[4], const float *x0, const float *x1,

@@ -11,6 +11,7 @@
 namespace llmrt::cpu {
 
 using llm::fail;
+using llm::quant::Layout;
 using llm::quant::Scheme;
 
 namespace {
@@ -56,8 +57,54 @@ template <class T> T *grow(std::vector<T> &buf, size_t n) {
   return buf.data();
 }
 
+// The weight layout of a call, checked against its row count.
+std::string_view layoutOf(const KernelParams &p, Scheme scheme, int64_t rows) {
+  Layout l = weightLayout(p, scheme);
+  if (l == Layout::Rows8 && rows % llm::quant::kTileRows != 0)
+    fail("parameter 'weight_layout' is {}, but the weight has {} rows, not a multiple of {}",
+         llm::quant::kRows8Layout, rows, llm::quant::kTileRows);
+  return llm::quant::layoutName(l);
+}
+
 const uint8_t *weightBytes(const KernelArgs &a, int i) {
   return reinterpret_cast<const uint8_t *>(a.weights[i]);
+}
+
+// out (+ bias, glu) = act . W for W in rows8_blocks: each task takes groups of 8 output
+// features; activation rows are walked in chunks that stay in cache across the task's groups.
+void tileMatmul(Scheme scheme, const ActBlock *act, int64_t rows, const uint8_t *w, int64_t n,
+                int64_t blocks, const float *bias, float *out, std::optional<Activation> glu,
+                DotTilesFn dot, bool parallel) {
+  constexpr int64_t kTile = llm::quant::kTileRows, kChunk = 64;
+  if (n % kTile != 0)
+    fail("a {} weight in {} has {} rows, expected a multiple of {}", llm::quant::schemeName(scheme),
+         llm::quant::kRows8Layout, n, kTile);
+  const size_t groupBytes = blocks * llm::quant::tileBytes(scheme);
+  auto task = [&](int64_t begin, int64_t end) {
+    float res[kChunk * kTile], up[kChunk * kTile];
+    for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
+      const int64_t rc = std::min(kChunk, rows - r0);
+      for (int64_t g = begin; g < end; ++g) {
+        const int64_t n0 = g * kTile;
+        dot(scheme, w + g * groupBytes, act + r0 * blocks, rc, blocks, res, kTile);
+        if (glu)
+          dot(scheme, w + (n / kTile + g) * groupBytes, act + r0 * blocks, rc, blocks, up, kTile);
+        for (int64_t i = 0; i < rc; ++i) {
+          float *o = out + (r0 + i) * n + n0, *ri = res + i * kTile, *ui = up + i * kTile;
+          for (int64_t j = 0; j < kTile; ++j)
+            ri[j] += bias ? bias[n0 + j] : 0.0f;
+          if (!glu) {
+            std::copy(ri, ri + kTile, o);
+            continue;
+          }
+          for (int64_t j = 0; j < kTile; ++j)
+            ui[j] += bias ? bias[n + n0 + j] : 0.0f;
+          applyGlu(*glu, ri, ui, o, kTile);
+        }
+      }
+    }
+  };
+  ThreadPool::global().parallelFor(n / kTile, task, parallel);
 }
 
 } // namespace
@@ -76,9 +123,24 @@ std::optional<Scheme> weightFormat(const KernelParams &params) {
   return s;
 }
 
+Layout weightLayout(const KernelParams &params, Scheme scheme) {
+  if (!params.has("weight_layout"))
+    return Layout::RowBlocks;
+  const std::string &name = params.getString("weight_layout");
+  std::optional<Layout> l = llm::quant::parseLayout(name);
+  if (!l)
+    fail("parameter 'weight_layout' is '{}', expected {} or {}", name,
+         llm::quant::kRowBlocksLayout, llm::quant::kRows8Layout);
+  if (*l == Layout::Rows8 && !llm::quant::hasRows8Layout(scheme))
+    fail("parameter 'weight_layout' is {}, which a {} weight does not have (only q8_0, q4_0 and "
+         "q4_1 do)",
+         name, llm::quant::schemeName(scheme));
+  return *l;
+}
+
 void quantMatmul(Scheme scheme, const float *x, int64_t ldx, const int32_t *rowIdx, int64_t rows,
                  const uint8_t *w, int64_t n, int64_t k, const float *bias, float *out,
-                 std::optional<Activation> glu, Isa isa) {
+                 std::optional<Activation> glu, Isa isa, Layout layout) {
   const int64_t blocks = k / llm::quant::kBlockElems;
   const size_t rowBytes = llm::quant::rowBytes(scheme, k);
   const bool fp8 = scheme == Scheme::FP8; // float activations, no ActBlocks
@@ -98,6 +160,8 @@ void quantMatmul(Scheme scheme, const float *x, int64_t ldx, const int32_t *rowI
             quantizeActivations(x + (rowIdx ? rowIdx[r] : r) * ldx, k, act + r * blocks);
         },
         parallel);
+  if (layout == Layout::Rows8)
+    return tileMatmul(scheme, act, rows, w, n, blocks, bias, out, glu, dotTilesFor(isa), parallel);
   auto xRow = [&](int64_t r) { return x + (rowIdx ? rowIdx[r] : r) * ldx; };
   // Four weight rows against activation rows r and r + 1 (pair == 2) or r alone.
   auto dots = [&](const uint8_t *const wr[4], int64_t r, int64_t pair, float out0[4],
@@ -163,9 +227,11 @@ KernelShapes quantLinearShapes(const KernelParams &p, int numWeights) {
   s.outputWidths = {n};
   s.weights = {{rows, k}};
   s.weightDtypes = {dtypeOf(scheme)};
+  s.weightLayouts = {layoutOf(p, scheme, rows)};
   if (hasBias) {
     s.weights.push_back({rows});
     s.weightDtypes.push_back(fb::DType::F32);
+    s.weightLayouts.push_back("row_major");
   }
   return s;
 }
@@ -175,7 +241,7 @@ void quantLinearRun(const KernelArgs &a) {
   const float *bias = a.params.getInt("has_bias") ? a.weights[1] : nullptr;
   quantMatmul(*weightFormat(a.params), static_cast<const float *>(a.inputs[0]), k, nullptr,
               a.tokens, weightBytes(a, 0), n, k, bias, static_cast<float *>(a.output),
-              linearEpilogue(a.params));
+              linearEpilogue(a.params), bestIsa(), weightLayout(a.params, *weightFormat(a.params)));
 }
 
 KernelShapes quantLogitsShapes(const KernelParams &p, int) {
@@ -188,15 +254,17 @@ KernelShapes quantLogitsShapes(const KernelParams &p, int) {
   s.outputWidths = {vocab};
   s.weights = {{vocab, hidden}};
   s.weightDtypes = {dtypeOf(scheme)};
+  s.weightLayouts = {layoutOf(p, scheme, vocab)};
   return s;
 }
 
 void quantLogitsRun(const KernelArgs &a) {
   int64_t hidden = a.params.getInt("hidden"), vocab = a.params.getInt("vocab");
   const int32_t *rows = static_cast<const int32_t *>(a.inputs[1]);
-  quantMatmul(*weightFormat(a.params), static_cast<const float *>(a.inputs[0]), hidden, rows,
-              a.logitRows, weightBytes(a, 0), vocab, hidden, nullptr,
-              static_cast<float *>(a.output));
+  Scheme scheme = *weightFormat(a.params);
+  quantMatmul(scheme, static_cast<const float *>(a.inputs[0]), hidden, rows, a.logitRows,
+              weightBytes(a, 0), vocab, hidden, nullptr, static_cast<float *>(a.output),
+              std::nullopt, bestIsa(), weightLayout(a.params, scheme));
 }
 
 KernelShapes quantEmbeddingShapes(const KernelParams &p, int) {
@@ -209,6 +277,7 @@ KernelShapes quantEmbeddingShapes(const KernelParams &p, int) {
   s.outputWidths = {hidden};
   s.weights = {{vocab, hidden}};
   s.weightDtypes = {dtypeOf(scheme)};
+  s.weightLayouts = {layoutOf(p, scheme, vocab)};
   return s;
 }
 
@@ -218,13 +287,18 @@ void quantEmbeddingRun(const KernelArgs &a) {
   int64_t hidden = a.params.getInt("hidden");
   const int32_t *ids = static_cast<const int32_t *>(a.inputs[0]);
   const uint64_t rowBytes = llm::quant::tensorBytes(scheme, 1, hidden);
+  const bool tiles = weightLayout(a.params, scheme) == Layout::Rows8;
   float *y = static_cast<float *>(a.output);
   ThreadPool::global().parallelFor(
       a.tokens,
       [&](int64_t begin, int64_t end) {
-        for (int64_t t = begin; t < end; ++t)
-          llm::quant::dequantizeRows(scheme, weightBytes(a, 0) + ids[t] * rowBytes, 1, hidden,
-                                     y + t * hidden);
+        std::vector<uint8_t> row(tiles ? rowBytes : 0);
+        for (int64_t t = begin; t < end; ++t) {
+          const uint8_t *src = weightBytes(a, 0) + ids[t] * rowBytes;
+          if (tiles) // the row's blocks gathered from its tiles
+            llm::quant::rowFromRows8(scheme, weightBytes(a, 0), hidden, ids[t], row.data());
+          llm::quant::dequantizeRows(scheme, tiles ? row.data() : src, 1, hidden, y + t * hidden);
+        }
       },
       a.tokens * hidden >= kMinParallelWork);
 }

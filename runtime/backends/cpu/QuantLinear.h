@@ -21,6 +21,10 @@ namespace llmrt::cpu {
 // unknown name.
 std::optional<llm::quant::Scheme> weightFormat(const KernelParams &params);
 
+// The call's weight layout (parameter `weight_layout`; absent: row_blocks); llm::Error for an
+// unknown name or a layout the format does not have.
+llm::quant::Layout weightLayout(const KernelParams &params, llm::quant::Scheme scheme);
+
 // The kernel entry points CpuKernels.cpp delegates to when weightFormat() is set. NOTE: the
 // delegating kernels have checked the call's token ids (embedding) and logit rows (logits).
 KernelShapes quantLinearShapes(const KernelParams &p, int numWeights);
@@ -33,9 +37,11 @@ void quantEmbeddingRun(const KernelArgs &a);
 // out[r, n] = x[rowIdx ? rowIdx[r] : r] . W[n] (+ bias[n]) with W an n x k matrix of `scheme`
 // blocks (k a multiple of blockElems(scheme)). With `glu`, W is [Wg; Wu] (2n rows) and out[r, j] =
 // act(x.Wg[j] + bg[j]) * (x.Wu[j] + bu[j]). `isa` picks the dot path (tests); by default the
-// process's best.
+// process's best. `layout`: W's layout (rows8_blocks: n a multiple of 8, q8_0 / q4_0 / q4_1);
+// either layout gives the same bits.
 void quantMatmul(llm::quant::Scheme scheme, const float *x, int64_t ldx, const int32_t *rowIdx,
                  int64_t rows, const uint8_t *w, int64_t n, int64_t k, const float *bias,
-                 float *out, std::optional<Activation> glu = std::nullopt, Isa isa = bestIsa());
+                 float *out, std::optional<Activation> glu = std::nullopt, Isa isa = bestIsa(),
+                 llm::quant::Layout layout = llm::quant::Layout::RowBlocks);
 
 } // namespace llmrt::cpu

@@ -53,7 +53,7 @@ func.func @too_many_weights(%x: tensor<?x64xf32>) {
 // -----
 
 func.func @bad_layout() {
-  // expected-error @+1 {{unknown layout 'tiled' (known: row_major, row_blocks)}}
+  // expected-error @+1 {{unknown layout 'tiled' (known: row_major, row_blocks, rows8_blocks)}}
   %w = kplan.weight ["g"] {layout = "tiled"} : tensor<64xf32>
   return
 }

@@ -42,7 +42,7 @@ func.func @vector() {
 // -----
 
 func.func @blocks_without_format() {
-  // expected-error @+1 {{layout row_blocks goes with a quant format, and only it}}
+  // expected-error @+1 {{layouts row_blocks and rows8_blocks go with a quant format, and only they}}
   %w = kplan.weight ["v"] {layout = "row_blocks"} : tensor<8x32xf32>
   return
 }
@@ -50,7 +50,23 @@ func.func @blocks_without_format() {
 // -----
 
 func.func @format_without_blocks() {
-  // expected-error @+1 {{layout row_blocks goes with a quant format, and only it}}
+  // expected-error @+1 {{layouts row_blocks and rows8_blocks go with a quant format, and only they}}
   %w = kplan.weight ["v"] {quant = "q8_0"} : tensor<8x32xf32>
+  return
+}
+
+// -----
+
+func.func @tiles_of_a_format_without_them() {
+  // expected-error @+1 {{layout rows8_blocks needs quant q8_0, q4_0 or q4_1 and a row count that is a multiple of 8, got 'q5_0'}}
+  %w = kplan.weight ["v"] {layout = "rows8_blocks", quant = "q5_0"} : tensor<8x32xf32>
+  return
+}
+
+// -----
+
+func.func @tiles_of_partial_rows() {
+  // expected-error @+1 {{layout rows8_blocks needs quant q8_0, q4_0 or q4_1 and a row count that is a multiple of 8, got 'q4_0' and 'tensor<12x32xf32>'}}
+  %w = kplan.weight ["v"] {layout = "rows8_blocks", quant = "q4_0"} : tensor<12x32xf32>
   return
 }

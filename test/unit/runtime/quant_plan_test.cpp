@@ -1,5 +1,6 @@
 // Plans with quantized weights: the loader refuses quantized tensors whose shape, size or layout
-// is wrong (also truncated Q4_K, W4G128A and WFP8 tensors), and the executor runs a plan whose embedding table (q8_0) and lm_head (q4_1) are
+// is wrong (also truncated Q4_K, W4G128A and WFP8 tensors, and tiles where a format or row count
+// has none), and the executor runs a plan whose embedding table (q8_0) and lm_head (q4_1) are
 // quantized, close to the float plan of the same (dequantized) weights.
 #include "TestPlanWriter.h"
 #include "engine/Executor.h"
@@ -167,6 +168,51 @@ TEST_F(QuantPlanTest, WrongLayoutIsRefused) {
   TPlan p = quantized();
   p.weights[0].layout = "row_major";
   expectRefused(p, {"embed_tokens.weight", "layout 'row_major'", "row_blocks"});
+}
+
+// The same plan with both quantized weights repacked into tiles (rows8_blocks, as llmc writes
+// them for CPU targets) gives the row_blocks plan's logits bit for bit; a tile layout on a format
+// without tiles, on rows that are not whole tiles, or read by a call that expects row_blocks is
+// refused.
+TEST_F(QuantPlanTest, TiledWeightsRunBitForBitAndAreChecked) {
+  TPlan rowBlocks = quantized(), tiles = quantized();
+  const std::pair<int, Scheme> stored[] = {{0, Scheme::Q8_0}, {2, Scheme::Q4_1}};
+  for (auto [index, s] : stored) {
+    TWeight &w = tiles.weights[index];
+    std::vector<uint8_t> packed(w.blocks.size());
+    llm::quant::toRows8(s, w.blocks.data(), w.shape[0], w.shape[1], packed.data());
+    w.blocks = packed;
+    w.layout = "rows8_blocks";
+  }
+  TPlan unmarked = tiles; // the calls do not say they read tiles
+  for (int c : {0, 2})
+    tiles.calls[c].params.push_back(stringParam("weight_layout", "rows8_blocks"));
+  TempDir other;
+  auto rp = LoadedPlan::load(writePlan(rowBlocks, dir_.path()).plan.string());
+  auto tp = LoadedPlan::load(writePlan(tiles, other.path()).plan.string());
+  Executor re(*rp), te(*tp);
+  std::vector<int32_t> ids{3, 17, 42, 63, 0}, pos{0, 1, 2, 3, 4}, rows{0, 2, 4};
+  EXPECT_EQ(re.forward(ids, pos, rows), te.forward(ids, pos, rows));
+
+  TempDir third;
+  auto up = LoadedPlan::load(writePlan(unmarked, third.path()).plan.string());
+  try {
+    Executor e(*up);
+    ADD_FAILURE() << "bound a row_blocks call to tiles";
+  } catch (const llm::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("stored rows8_blocks, but the call reads it as row_blocks"),
+              std::string::npos)
+        << e.what();
+  }
+  TPlan k = tinyPlan(64, 256);
+  k.weights[2].blocks.assign(llm::quant::tensorBytes(Scheme::Q4_K, 64, 256), 0);
+  k.weights[2].dtype = fb::DType::Q4_K;
+  k.weights[2].layout = "rows8_blocks";
+  expectRefused(k, {"lm_head.weight", "layout 'rows8_blocks' of Q4_K", "only Q8_0, Q4_0 and Q4_1"});
+  TPlan odd = tinyPlan(60, 64); // an lm_head of 60 rows
+  quantize(odd, 2, Scheme::Q4_1, fb::DType::Q4_1);
+  odd.weights[2].layout = "rows8_blocks";
+  expectRefused(odd, {"lm_head.weight", "60 rows", "multiple of 8"});
 }
 
 TEST_F(QuantPlanTest, CorruptBlocksFailTheChecksum) {

@@ -1,0 +1,196 @@
+// The rows8_blocks layout (QuantFormat.h's tiles) and its kernels: the byte permutation, its
+// inverse and its refusals; every ISA path this CPU can run on tiles gives the bits of the
+// row_blocks scalar reference on the same weights (plain, glu epilogue, bias, gathered rows,
+// activation-row counts around the kernels' 4-row and 64-row steps, 1 to 3 threads); the kernel
+// parameters and the embedding over tiles.
+#include "QuantKernelChecks.h"
+#include "backends/cpu/QuantLinear.h"
+#include "plan/QuantFormat.h"
+#include "support/Error.h"
+#include "support/ThreadPool.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <numeric>
+#include <random>
+
+namespace llmrt::cpu {
+namespace {
+
+using llm::quant::Layout;
+using llm::quant::Scheme;
+constexpr Scheme kTileSchemes[] = {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1};
+constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
+
+// Weights of `wrows` x k quantized by the reference quantizer, activations and a bias.
+quantcheck::QuantProblem makeProblem(Scheme s, int64_t rows, int64_t wrows, int64_t k,
+                                     uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd;
+  quantcheck::QuantProblem p;
+  std::vector<float> wf(wrows * k);
+  for (float &v : wf)
+    v = nd(rng) * 0.1f;
+  p.w.resize(llm::quant::tensorBytes(s, wrows, k));
+  llm::quant::quantizeRows(s, wf.data(), wrows, k, p.w.data());
+  p.x.resize(rows * k);
+  for (float &v : p.x)
+    v = nd(rng);
+  p.bias.resize(wrows);
+  for (float &v : p.bias)
+    v = nd(rng);
+  return p;
+}
+
+std::vector<uint8_t> tiled(Scheme s, const std::vector<uint8_t> &w, int64_t rows, int64_t k) {
+  std::vector<uint8_t> t(w.size());
+  llm::quant::toRows8(s, w.data(), rows, k, t.data());
+  return t;
+}
+
+// Each byte of a row_blocks tensor lands where QuantFormat.h says, and fromRows8 undoes it.
+TEST(QuantTiles, LayoutPlacesEveryByteAsDocumented) {
+  for (Scheme s : kTileSchemes) {
+    SCOPED_TRACE(llm::quant::schemeName(s));
+    const int64_t rows = 16, k = 96, blocks = k / 32;
+    const size_t bb = llm::quant::blockBytes(s), tb = llm::quant::tileBytes(s);
+    ASSERT_EQ(tb, 8 * bb);
+    const int halves = s == Scheme::Q4_1 ? 2 : 1;
+    std::vector<uint8_t> w(llm::quant::tensorBytes(s, rows, k));
+    std::mt19937 rng(7);
+    for (uint8_t &b : w)
+      b = static_cast<uint8_t>(rng());
+    std::vector<uint8_t> t = tiled(s, w, rows, k);
+    for (int64_t row = 0; row < rows; ++row)
+      for (int64_t b = 0; b < blocks; ++b) {
+        const uint8_t *block = w.data() + (row * blocks + b) * bb;
+        const uint8_t *tile = t.data() + ((row / 8) * blocks + b) * tb;
+        const int r = static_cast<int>(row % 8);
+        for (int h = 0; h < halves; ++h)
+          for (int i = 0; i < 2; ++i)
+            ASSERT_EQ(tile[16 * h + 2 * r + i], block[2 * h + i]) << row << " " << b;
+        for (size_t i = 0; i < bb - 2 * halves; ++i)
+          ASSERT_EQ(tile[16 * halves + 32 * (i / 4) + 4 * r + i % 4], block[2 * halves + i])
+              << row << " " << b << " " << i;
+      }
+    std::vector<uint8_t> back(w.size()), one(llm::quant::rowBytes(s, k));
+    llm::quant::fromRows8(s, t.data(), rows, k, back.data());
+    EXPECT_EQ(back, w);
+    llm::quant::rowFromRows8(s, t.data(), k, 13, one.data());
+    EXPECT_EQ(0, std::memcmp(one.data(), w.data() + 13 * one.size(), one.size()));
+  }
+}
+
+TEST(QuantTiles, RefusesRowCountsAndFormatsWithoutTiles) {
+  std::vector<uint8_t> w(llm::quant::tensorBytes(Scheme::Q4_0, 12, 64)), out(w.size());
+  try {
+    llm::quant::toRows8(Scheme::Q4_0, w.data(), 12, 64, out.data());
+    FAIL() << "12 rows accepted";
+  } catch (const llm::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("multiple of 8"), std::string::npos) << e.what();
+  }
+  std::vector<uint8_t> k(llm::quant::tensorBytes(Scheme::Q4_K, 8, 256)), kout(k.size());
+  EXPECT_THROW(llm::quant::toRows8(Scheme::Q4_K, k.data(), 8, 256, kout.data()), llm::Error);
+  EXPECT_THROW(llm::quant::toRows8(Scheme::Q8_0, w.data(), 8, 48, out.data()), llm::Error);
+  EXPECT_EQ(llm::quant::parseLayout("rows8_blocks"), Layout::Rows8);
+  EXPECT_EQ(llm::quant::parseLayout("row_blocks"), Layout::RowBlocks);
+  EXPECT_FALSE(llm::quant::parseLayout("row_major"));
+}
+
+// Tiles on every path give the row_blocks scalar reference's bits, for the whole product and for
+// its last row alone (batch invariance, logits' gathered rows), on 1 to 3 threads.
+TEST(QuantTiles, EveryIsaPathOnTilesMatchesTheRowBlocksReference) {
+  struct Shape {
+    int64_t rows, n, k;
+  };
+  const Shape shapes[] = {{1, 8, 32},   {2, 16, 64},   {3, 8, 96},    {4, 24, 160},
+                          {5, 8, 576},  {7, 72, 64},   {9, 16, 1536}, {64, 8, 64},
+                          {67, 16, 96}, {130, 8, 32}};
+  for (int threads : {1, 2, 3}) {
+    ThreadPool::global().setThreads(threads);
+    for (Isa isa : kIsas) {
+      if (!isaSupported(isa))
+        continue;
+      for (Scheme s : kTileSchemes)
+        for (const Shape &sh : shapes)
+          for (bool glu : {false, true}) {
+            SCOPED_TRACE(std::string(isaName(isa)) + " " +
+                         std::string(llm::quant::schemeName(s)) + " " + std::to_string(sh.rows) +
+                         "x" + std::to_string(sh.n) + "x" + std::to_string(sh.k) +
+                         (glu ? " glu" : "") + " threads " + std::to_string(threads));
+            const int64_t wrows = glu ? 2 * sh.n : sh.n;
+            quantcheck::QuantProblem p =
+                makeProblem(s, sh.rows, wrows, sh.k, static_cast<uint32_t>(sh.rows * sh.k + sh.n));
+            std::optional<Activation> act;
+            if (glu)
+              act = Activation::Silu;
+            std::vector<float> ref(sh.rows * sh.n), got(ref.size(), -1.0f), one(sh.n);
+            quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k,
+                        p.bias.data(), ref.data(), act, Isa::Scalar);
+            std::vector<uint8_t> t = tiled(s, p.w, wrows, sh.k);
+            quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, t.data(), sh.n, sh.k,
+                        p.bias.data(), got.data(), act, isa, Layout::Rows8);
+            ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
+            const int32_t last = static_cast<int32_t>(sh.rows - 1);
+            quantMatmul(s, p.x.data(), sh.k, &last, 1, t.data(), sh.n, sh.k, p.bias.data(),
+                        one.data(), act, isa, Layout::Rows8);
+            ASSERT_EQ(0, std::memcmp(one.data(), ref.data() + last * sh.n, sh.n * sizeof(float)));
+          }
+    }
+  }
+  ThreadPool::global().setThreads(ThreadPool::defaultThreads());
+}
+
+TEST(QuantTiles, WeightLayoutParameter) {
+  KernelParams lin;
+  lin.setInt("in_features", 64).setInt("out_features", 16).setInt("has_bias", 1);
+  lin.setString("weight_format", "q4_0");
+  EXPECT_EQ(quantLinearShapes(lin, 2).weightLayouts,
+            (std::vector<std::string_view>{"row_blocks", "row_major"}));
+  lin.setString("weight_layout", "rows8_blocks");
+  EXPECT_EQ(weightLayout(lin, Scheme::Q4_0), Layout::Rows8);
+  EXPECT_EQ(quantLinearShapes(lin, 2).weightLayouts,
+            (std::vector<std::string_view>{"rows8_blocks", "row_major"}));
+  lin.setInt("out_features", 12); // 12 rows are not whole tiles
+  EXPECT_THROW(quantLinearShapes(lin, 2), llm::Error);
+  lin.setInt("out_features", 16).setString("weight_format", "w8"); // w8 has no tiles
+  EXPECT_THROW(quantLinearShapes(lin, 2), llm::Error);
+  lin.setString("weight_format", "q8_0").setString("weight_layout", "columns");
+  EXPECT_THROW(quantLinearShapes(lin, 2), llm::Error);
+}
+
+// The embedding gathers a row from its tiles: the same floats as from row_blocks.
+TEST(QuantTiles, EmbeddingReadsRowsFromTiles) {
+  const int64_t vocab = 24, hidden = 64;
+  for (Scheme s : kTileSchemes) {
+    SCOPED_TRACE(llm::quant::schemeName(s));
+    quantcheck::QuantProblem p = makeProblem(s, 1, vocab, hidden, 11);
+    std::vector<uint8_t> t = tiled(s, p.w, vocab, hidden);
+    const int32_t ids[] = {0, 23, 9, 9, 17};
+    std::vector<float> want(5 * hidden), got(5 * hidden);
+    for (int i = 0; i < 5; ++i)
+      llm::quant::dequantizeRows(s, p.w.data() + ids[i] * llm::quant::rowBytes(s, hidden), 1,
+                                 hidden, want.data() + i * hidden);
+    KernelParams params;
+    params.setInt("hidden", hidden).setInt("vocab", vocab);
+    params.setString("weight_format", std::string(llm::quant::schemeName(s)));
+    params.setString("weight_layout", "rows8_blocks");
+    const float *weights[] = {reinterpret_cast<const float *>(t.data())};
+    const void *inputs[] = {ids};
+    const KernelArgs a{.params = params,
+                       .inputs = inputs,
+                       .weights = weights,
+                       .output = got.data(),
+                       .outputs = nullptr,
+                       .tokens = 5,
+                       .logitRows = 0,
+                       .positions = nullptr,
+                       .kvCache = nullptr};
+    quantEmbeddingRun(a);
+    EXPECT_EQ(got, want);
+  }
+}
+
+} // namespace
+} // namespace llmrt::cpu
