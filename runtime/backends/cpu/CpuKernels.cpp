@@ -619,30 +619,55 @@ void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float 
       for (int32_t c = 0; c < 4 && j + c < n; ++c)
         scores[i * n + j + c] = res[i][c] * scale;
   }
-  float total[NH];
-  for (int i = 0; i < NH; ++i) {
+  for (int i = 0; i < NH; ++i) { // scores become the probabilities p_j = e_j / total
     float *sc = scores + i * n;
     float m = sc[0];
     for (int32_t j = 1; j < n; ++j)
       m = std::max(m, sc[j]);
-    total[i] = 0.0f;
+    float total = 0.0f;
     for (int32_t j = 0; j < n; ++j) {
       sc[j] = std::exp(sc[j] - m);
-      total[i] += sc[j];
+      total += sc[j];
     }
+    for (int32_t j = 0; j < n; ++j)
+      sc[j] = sc[j] / total;
   }
-  std::fill(acc, acc + NH * headDim, 0.0f);
-  for (int32_t j = 0; j < n; ++j) {
-    const float *v = rows.value(slots[j], rowBuf);
-    for (int i = 0; i < NH; ++i) {
-      float p = scores[i * n + j] / total[i];
-      float *ai = acc + i * headDim;
-      for (int64_t d = 0; d < headDim; ++d)
-        ai[d] += p * v[d];
+  // out[d] = sum_j p_j v_j[d]: one FMA per term, j in order, for every element d. Columns go in
+  // strips of 32 whose accumulators stay in registers across the positions (NH x 4 vectors).
+  constexpr int64_t kStrip = 32;
+  int64_t d0 = 0;
+  for (; d0 + kStrip <= headDim; d0 += kStrip) {
+    __m256 a[NH][4];
+    for (int i = 0; i < NH; ++i)
+      for (int c = 0; c < 4; ++c)
+        a[i][c] = _mm256_setzero_ps();
+    for (int32_t j = 0; j < n; ++j) {
+      const float *v = rows.value(slots[j], rowBuf) + d0;
+      __m256 p[NH];
+      for (int i = 0; i < NH; ++i)
+        p[i] = _mm256_broadcast_ss(scores + i * n + j);
+      for (int c = 0; c < 4; ++c) {
+        const __m256 vc = _mm256_loadu_ps(v + 8 * c);
+        for (int i = 0; i < NH; ++i)
+          a[i][c] = _mm256_fmadd_ps(p[i], vc, a[i][c]);
+      }
     }
+    for (int i = 0; i < NH; ++i)
+      for (int c = 0; c < 4; ++c)
+        _mm256_storeu_ps(y[i] + d0 + 8 * c, a[i][c]);
   }
-  for (int i = 0; i < NH; ++i)
-    std::memcpy(y[i], acc + i * headDim, headDim * sizeof(float));
+  if (d0 < headDim) { // the last columns (head_dim not a multiple of 32), the same operations
+    float *ai = acc;
+    std::fill(acc, acc + NH * headDim, 0.0f);
+    for (int32_t j = 0; j < n; ++j) {
+      const float *v = rows.value(slots[j], rowBuf);
+      for (int i = 0; i < NH; ++i)
+        for (int64_t d = d0; d < headDim; ++d)
+          ai[i * headDim + d] = std::fma(scores[i * n + j], v[d], ai[i * headDim + d]);
+    }
+    for (int i = 0; i < NH; ++i)
+      std::memcpy(y[i] + d0, acc + i * headDim + d0, (headDim - d0) * sizeof(float));
+  }
 }
 
 // One kv head's rows of an f32 cache, read in place.
@@ -861,14 +886,19 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
   callerStage.build(kv, layer, b, a.positions, window);
   // Work items: (token, a run of at most kTileRows query heads sharing one kv head), latest
   // tokens first: they attend over the most positions, so the chunks claimed last are the cheapest.
+  // A run shares each K / V row load among its heads; with few items (decode: one token) runs of
+  // one head balance the threads instead (a head's result does not depend on its run).
   static_assert(kTileRows == 3, "the dispatch below covers runs of 1 to 3 heads");
-  const int64_t runsPerKv = (group + kTileRows - 1) / kTileRows, runs = kvHeads * runsPerKv;
+  const int64_t threads = ThreadPool::global().threads();
+  const int64_t runHeads =
+      a.tokens * kvHeads * ((group + kTileRows - 1) / kTileRows) < 4 * threads ? 1 : kTileRows;
+  const int64_t runsPerKv = (group + runHeads - 1) / runHeads, runs = kvHeads * runsPerKv;
   forEach(a.tokens * runs, worthThreads(work * heads * headDim), [&](int64_t item) {
     static thread_local std::vector<float> scoreBuf, accBuf, ropeBuf;
     static thread_local std::vector<int64_t> slotBuf;
     const int64_t t = a.tokens - 1 - item / runs, r = item % runs;
-    const int64_t kvh = r / runsPerKv, h0 = kvh * group + (r % runsPerKv) * kTileRows;
-    const int nh = static_cast<int>(std::min<int64_t>(kTileRows, kvh * group + group - h0));
+    const int64_t kvh = r / runsPerKv, h0 = kvh * group + (r % runsPerKv) * runHeads;
+    const int nh = static_cast<int>(std::min<int64_t>(runHeads, kvh * group + group - h0));
     int32_t hi = a.positions[t];
     int32_t lo = window > 0 ? static_cast<int32_t>(std::max<int64_t>(0, hi - window + 1)) : 0;
     int32_t n = hi - lo + 1;

@@ -241,7 +241,60 @@ void dotTilesScalar(Scheme scheme, const uint8_t *tiles, const ActBlock *act, in
 #undef QUANT_DPBUSD
 #pragma GCC pop_options
 
-void quantizeActivations(const float *x, int64_t k, ActBlock *out) {
+namespace {
+
+// Eight of a block's int32 values' low bytes, four vectors in element order (the int8 cast of
+// the scalar path, which keeps the low byte), and their sum as int8s.
+__attribute__((target("avx2"))) int32_t packLowBytes(const __m256i v[4], int8_t *q) {
+  const __m256i low = _mm256_set1_epi32(0xff);
+  __m256i p01 = _mm256_packus_epi32(_mm256_and_si256(v[0], low), _mm256_and_si256(v[1], low));
+  __m256i p23 = _mm256_packus_epi32(_mm256_and_si256(v[2], low), _mm256_and_si256(v[3], low));
+  // Per 128-bit lane: v0[0..3] v1[0..3] v2[0..3] v3[0..3], then the elements 4..7 likewise.
+  __m256i bytes = _mm256_permutevar8x32_epi32(_mm256_packus_epi16(p01, p23),
+                                              _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+  _mm256_storeu_si256(reinterpret_cast<__m256i *>(q), bytes);
+  __m256i s = _mm256_madd_epi16(_mm256_maddubs_epi16(_mm256_set1_epi8(1), bytes),
+                                _mm256_set1_epi16(1));
+  __m128i t = _mm_add_epi32(_mm256_castsi256_si128(s), _mm256_extracti128_si256(s, 1));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0x4e));
+  t = _mm_add_epi32(t, _mm_shuffle_epi32(t, 0xb1));
+  return _mm_cvtsi128_si32(t);
+}
+
+__attribute__((target("avx2,fma"))) void quantizeActivationsAvx2(const float *x, int64_t k,
+                                                                 ActBlock *out) {
+  const __m256 signBit = _mm256_set1_ps(-0.0f), half = _mm256_set1_ps(0.5f);
+  const __m256 one = _mm256_set1_ps(1.0f);
+  for (int64_t b = 0; b < k / 32; ++b, x += 32) {
+    __m256 v[4], amax = _mm256_setzero_ps();
+    for (int i = 0; i < 4; ++i) {
+      v[i] = _mm256_loadu_ps(x + 8 * i);
+      amax = _mm256_max_ps(_mm256_andnot_ps(signBit, v[i]), amax); // a NaN x is skipped
+    }
+    __m128 m = _mm_max_ps(_mm256_castps256_ps128(amax), _mm256_extractf128_ps(amax, 1));
+    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
+    m = _mm_max_ss(m, _mm_movehdup_ps(m));
+    const float d = _mm_cvtss_f32(m) / 127.0f;
+    const __m256 id = _mm256_set1_ps(d == 0 ? 0.0f : 1.0f / d);
+    __m256i q[4];
+    for (int i = 0; i < 4; ++i) {
+      __m256 s = _mm256_mul_ps(v[i], id);
+      __m256 t = _mm256_round_ps(s, _MM_FROUND_TO_ZERO | _MM_FROUND_NO_EXC);
+      __m256 away = _mm256_cmp_ps(_mm256_andnot_ps(signBit, _mm256_sub_ps(s, t)), half, _CMP_GE_OQ);
+      __m256 step = _mm256_or_ps(_mm256_and_ps(signBit, s), one); // copysign(1, s)
+      q[i] = _mm256_cvttps_epi32(_mm256_add_ps(t, _mm256_and_ps(away, step)));
+    }
+    ActBlock &a = out[b];
+    a.d = d;
+    a.sum = packLowBytes(q, a.q);
+  }
+}
+
+} // namespace
+
+void quantizeActivations(const float *x, int64_t k, ActBlock *out, Isa isa) {
+  if (isa != Isa::Scalar)
+    return quantizeActivationsAvx2(x, k, out);
   for (int64_t b = 0; b < k / 32; ++b, x += 32) {
     float amax = 0;
     for (int i = 0; i < 32; ++i)

@@ -55,10 +55,6 @@ struct ActBlock {
 };
 static_assert(sizeof(ActBlock) == 40);
 
-// Quantizes k floats (k a multiple of 32): d = max|x| / 127, q = round(x / d) half away from zero
-// (computed as x * (1 / d), as ggml does). Scalar on every ISA (its cost is O(k) per row).
-void quantizeActivations(const float *x, int64_t k, ActBlock *out);
-
 enum class Isa { Scalar, Avx2, Avx512Vnni, AvxVnni };
 std::string_view isaName(Isa isa);
 // Whether this CPU can run the path (Scalar always; Avx2 needs AVX2 + FMA + F16C; the VNNI paths
@@ -66,6 +62,12 @@ std::string_view isaName(Isa isa);
 bool isaSupported(Isa isa);
 // The fastest supported path: chosen once per process from cpuid.
 Isa bestIsa();
+
+// Quantizes k floats (k a multiple of 32): d = max|x| / 127, q = round(x / d) half away from zero
+// (computed as x * (1 / d), as ggml does), sum = sum of the q. The AVX2 path (every ISA but
+// Scalar) gives the scalar bytes: max is exact, the product is the same float multiply, and
+// rounding is trunc plus a step of +-1 where |x * (1 / d) - trunc| >= 0.5, which is round() exactly.
+void quantizeActivations(const float *x, int64_t k, ActBlock *out, Isa isa = bestIsa());
 
 // out[j] = dot(weight row rows[j], act) for j < 4; each row holds `blocks` 32-element blocks
 // worth of `scheme` (after its header: w8's scale); for the k-quants, blocks / 8 super-blocks.

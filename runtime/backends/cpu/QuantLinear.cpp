@@ -157,7 +157,7 @@ void quantMatmul(Scheme scheme, const float *x, int64_t ldx, const int32_t *rowI
         rows,
         [&](int64_t begin, int64_t end) {
           for (int64_t r = begin; r < end; ++r)
-            quantizeActivations(x + (rowIdx ? rowIdx[r] : r) * ldx, k, act + r * blocks);
+            quantizeActivations(x + (rowIdx ? rowIdx[r] : r) * ldx, k, act + r * blocks, isa);
         },
         parallel);
   if (layout == Layout::Rows8)

@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <random>
 
 namespace llmrt::cpu {
@@ -183,22 +184,61 @@ TEST(QuantFormat, W8RowsRoundTripWithinHalfAStep) {
 }
 
 TEST(QuantDot, ActivationQuantizationRoundsHalfAwayFromZero) {
-  std::vector<float> x(32, 0.0f);
-  x[0] = 127.0f; // d = 1
-  x[1] = 2.5f;
-  x[2] = -2.5f;
-  x[3] = 0.49f;
-  ActBlock a;
-  quantizeActivations(x.data(), 32, &a);
-  EXPECT_EQ(a.d, 1.0f);
-  EXPECT_EQ(a.q[1], 3);
-  EXPECT_EQ(a.q[2], -3);
-  EXPECT_EQ(a.q[3], 0);
-  EXPECT_EQ(a.sum, 127);
-  std::vector<float> zeros(32, 0.0f);
-  quantizeActivations(zeros.data(), 32, &a);
-  EXPECT_EQ(a.d, 0.0f);
-  EXPECT_EQ(a.sum, 0);
+  for (Isa isa : kIsas) {
+    if (!isaSupported(isa))
+      continue;
+    SCOPED_TRACE(isaName(isa));
+    std::vector<float> x(32, 0.0f);
+    x[0] = 127.0f; // d = 1
+    x[1] = 2.5f;
+    x[2] = -2.5f;
+    x[3] = 0.49f;
+    x[4] = 0.49999997f; // below one half: trunc + 0.5 would round it up in float
+    x[5] = -126.5f;
+    ActBlock a;
+    quantizeActivations(x.data(), 32, &a, isa);
+    EXPECT_EQ(a.d, 1.0f);
+    EXPECT_EQ(a.q[1], 3);
+    EXPECT_EQ(a.q[2], -3);
+    EXPECT_EQ(a.q[3], 0);
+    EXPECT_EQ(a.q[4], 0);
+    EXPECT_EQ(a.q[5], -127);
+    EXPECT_EQ(a.sum, 0);
+    std::vector<float> zeros(32, 0.0f);
+    quantizeActivations(zeros.data(), 32, &a, isa);
+    EXPECT_EQ(a.d, 0.0f);
+    EXPECT_EQ(a.sum, 0);
+  }
+}
+
+// The SIMD activation quantizer writes the scalar one's bytes: random rows, rows scaled so that
+// values land on halves, subnormals, and a NaN (skipped by the maximum, cast as the scalar path
+// casts it).
+TEST(QuantDot, ActivationQuantizationIsTheSameOnEveryIsa) {
+  std::mt19937 rng(5);
+  std::normal_distribution<float> nd;
+  const int64_t k = 32 * 64;
+  std::vector<float> x(k);
+  for (int64_t i = 0; i < k; ++i) {
+    const int64_t block = i / 32;
+    if (block % 4 == 1) // d = 1: values on halves and quarters
+      x[i] = i % 32 == 0 ? 127.0f : static_cast<float>(static_cast<int>(nd(rng) * 40)) / 4.0f;
+    else if (block % 4 == 2)
+      x[i] = nd(rng) * 1e-39f;
+    else
+      x[i] = nd(rng) * std::exp2(static_cast<float>(block % 9) - 4);
+  }
+  x[32 * 7 + 3] = std::numeric_limits<float>::quiet_NaN();
+  std::vector<ActBlock> ref(k / 32), got(k / 32);
+  quantizeActivations(x.data(), k, ref.data(), Isa::Scalar);
+  for (Isa isa : kIsas) {
+    if (!isaSupported(isa) || isa == Isa::Scalar)
+      continue;
+    SCOPED_TRACE(isaName(isa));
+    quantizeActivations(x.data(), k, got.data(), isa);
+    for (int64_t b = 0; b < k / 32; ++b)
+      ASSERT_EQ(0, std::memcmp(&ref[b], &got[b], sizeof(ActBlock))) << "block " << b;
+  }
 }
 
 TEST(QuantKernels, WeightFormatParameter) {
