@@ -539,7 +539,7 @@ void dequantize(Scheme s, const uint8_t *in, int64_t n, float *out) {
 // ---- Tiles (rows8_blocks) ----
 
 bool hasRows8Layout(Scheme s) {
-  return s == Scheme::Q8_0 || s == Scheme::Q4_0 || s == Scheme::Q4_1;
+  return s == Scheme::Q8_0 || s == Scheme::Q4_0 || s == Scheme::Q4_1 || w4GroupElems(s) != 0;
 }
 
 std::optional<Layout> parseLayout(std::string_view name) {
@@ -556,16 +556,23 @@ std::string_view layoutName(Layout l) {
 
 namespace {
 
-// A block of a rows8_blocks scheme: `halves` f16 fields (d; q4_1: d, m), then `quantBytes` bytes.
+// A block of a rows8_blocks scheme: `halves` f16 fields (d; q4_1: d, m), then `bytes` u8 fields
+// (w4g*: zero, pad), then `quantBytes` bytes. Its tile holds each field of the 8 rows together (16
+// bytes per f16 field, 8 per u8 field), then the quants in 4-byte chunks.
 struct TileShape {
   int halves;
+  int bytes;
   int quantBytes;
+  int fieldBytes() const { return 16 * halves + 8 * bytes; }
 };
 
 TileShape tileShape(Scheme s) {
   if (!hasRows8Layout(s))
-    llm::fail("{} has no {} layout (only q8_0, q4_0 and q4_1 do)", schemeName(s), kRows8Layout);
-  return {s == Scheme::Q4_1 ? 2 : 1, s == Scheme::Q8_0 ? 32 : 16};
+    llm::fail("{} has no {} layout (only q8_0, q4_0, q4_1 and w4g32 .. w4g128a do)", schemeName(s),
+              kRows8Layout);
+  if (int64_t g = w4GroupElems(s))
+    return {1, 2, static_cast<int>(g / 2)};
+  return {s == Scheme::Q4_1 ? 2 : 1, 0, s == Scheme::Q8_0 ? 32 : 16};
 }
 
 void checkRows8(Scheme s, int64_t rows, int64_t cols) {
@@ -579,16 +586,20 @@ void checkRows8(Scheme s, int64_t rows, int64_t cols) {
 void blockToTile(TileShape t, const uint8_t *block, int r, uint8_t *tile) {
   for (int h = 0; h < t.halves; ++h)
     std::memcpy(tile + 16 * h + 2 * r, block + 2 * h, 2);
-  const uint8_t *q = block + 2 * t.halves;
-  uint8_t *quants = tile + 16 * t.halves;
+  for (int f = 0; f < t.bytes; ++f)
+    tile[16 * t.halves + 8 * f + r] = block[2 * t.halves + f];
+  const uint8_t *q = block + 2 * t.halves + t.bytes;
+  uint8_t *quants = tile + t.fieldBytes();
   for (int c = 0; c < t.quantBytes / 4; ++c)
     std::memcpy(quants + 32 * c + 4 * r, q + 4 * c, 4);
 }
 void blockFromTile(TileShape t, const uint8_t *tile, int r, uint8_t *block) {
   for (int h = 0; h < t.halves; ++h)
     std::memcpy(block + 2 * h, tile + 16 * h + 2 * r, 2);
-  uint8_t *q = block + 2 * t.halves;
-  const uint8_t *quants = tile + 16 * t.halves;
+  for (int f = 0; f < t.bytes; ++f)
+    block[2 * t.halves + f] = tile[16 * t.halves + 8 * f + r];
+  uint8_t *q = block + 2 * t.halves + t.bytes;
+  const uint8_t *quants = tile + t.fieldBytes();
   for (int c = 0; c < t.quantBytes / 4; ++c)
     std::memcpy(q + 4 * c, quants + 32 * c + 4 * r, 4);
 }
@@ -598,7 +609,7 @@ void blockFromTile(TileShape t, const uint8_t *tile, int r, uint8_t *block) {
 void toRows8(Scheme s, const uint8_t *rowBlocks, int64_t rows, int64_t cols, uint8_t *out) {
   const TileShape t = tileShape(s);
   checkRows8(s, rows, cols);
-  const int64_t blocks = cols / kBlockElems;
+  const int64_t blocks = cols / blockElems(s);
   const size_t bb = blockBytes(s), tb = tileBytes(s);
   for (int64_t row = 0; row < rows; ++row)
     for (int64_t b = 0; b < blocks; ++b)
@@ -609,7 +620,7 @@ void toRows8(Scheme s, const uint8_t *rowBlocks, int64_t rows, int64_t cols, uin
 void rowFromRows8(Scheme s, const uint8_t *rows8, int64_t cols, int64_t row, uint8_t *out) {
   const TileShape t = tileShape(s);
   checkRowLength(s, cols, "a rows8_blocks weight");
-  const int64_t blocks = cols / kBlockElems;
+  const int64_t blocks = cols / blockElems(s);
   const size_t bb = blockBytes(s), tb = tileBytes(s);
   for (int64_t b = 0; b < blocks; ++b)
     blockFromTile(t, rows8 + ((row / kTileRows) * blocks + b) * tb,

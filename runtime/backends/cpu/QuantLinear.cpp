@@ -79,7 +79,8 @@ void tileMatmul(Scheme scheme, const ActBlock *act, int64_t rows, const uint8_t 
   if (n % kTile != 0)
     fail("a {} weight in {} has {} rows, expected a multiple of {}", llm::quant::schemeName(scheme),
          llm::quant::kRows8Layout, n, kTile);
-  const size_t groupBytes = blocks * llm::quant::tileBytes(scheme);
+  // 8 rows' bytes (a tile per block; w4g*: per group of G / 32 blocks).
+  const size_t groupBytes = kTile * llm::quant::rowBytes(scheme, blocks * llm::quant::kBlockElems);
   auto task = [&](int64_t begin, int64_t end) {
     float res[kChunk * kTile], up[kChunk * kTile];
     for (int64_t r0 = 0; r0 < rows; r0 += kChunk) {
@@ -132,8 +133,8 @@ Layout weightLayout(const KernelParams &params, Scheme scheme) {
     fail("parameter 'weight_layout' is '{}', expected {} or {}", name,
          llm::quant::kRowBlocksLayout, llm::quant::kRows8Layout);
   if (*l == Layout::Rows8 && !llm::quant::hasRows8Layout(scheme))
-    fail("parameter 'weight_layout' is {}, which a {} weight does not have (only q8_0, q4_0 and "
-         "q4_1 do)",
+    fail("parameter 'weight_layout' is {}, which a {} weight does not have (only q8_0, q4_0, "
+         "q4_1 and w4g32 .. w4g128a do)",
          name, llm::quant::schemeName(scheme));
   return *l;
 }

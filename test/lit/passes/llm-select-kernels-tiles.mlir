@@ -1,8 +1,9 @@
 // RUN: llm-opt %s -split-input-file -llm-quantize-weights="scheme=q4_0" -llm-select-kernels | FileCheck %s
 // RUN: llm-opt %s -split-input-file -llm-quantize-weights="scheme=q5_0" -llm-select-kernels | FileCheck %s --check-prefix=Q5
-// On CPU targets, q8_0 / q4_0 / q4_1 weights go in the kernels' tiles (rows8_blocks) when their
-// rows, and a glu linear's two halves, are whole tiles of 8 rows; the calls reading them say so
-// (weight_layout). Other row counts, formats without tiles and CUDA targets keep row_blocks.
+// RUN: llm-opt %s -split-input-file -llm-quantize-weights="scheme=w4g32a" -llm-select-kernels | FileCheck %s --check-prefix=W4
+// On CPU targets, q8_0 / q4_0 / q4_1 / w4g* weights go in the kernels' tiles (rows8_blocks) when
+// their rows, and a glu linear's two halves, are whole tiles of 8 rows; the calls reading them say
+// so (weight_layout). Other row counts, formats without tiles and CUDA targets keep row_blocks.
 
 // CHECK-LABEL: func.func @cpu
 // CHECK-DAG: %[[A:.*]] = kplan.weight ["a"] {layout = "rows8_blocks", quant = "q4_0"} : tensor<16x32xf32>
@@ -17,6 +18,15 @@
 // Q5-DAG: kplan.weight ["a"] {layout = "row_blocks", quant = "q5_0"} : tensor<16x32xf32>
 // Q5-DAG: kplan.weight ["h"] {layout = "row_blocks", quant = "q5_0"} : tensor<32x32xf32>
 // Q5-NOT: weight_layout
+// W4-LABEL: func.func @cpu
+// W4-DAG: %[[A:.*]] = kplan.weight ["a"] {layout = "rows8_blocks", quant = "w4g32a"} : tensor<16x32xf32>
+// W4-DAG: %[[B:.*]] = kplan.weight ["b"] {layout = "row_blocks", quant = "w4g32a"} : tensor<12x32xf32>
+// W4-DAG: %[[G:.*]] = kplan.weight ["g"] {layout = "row_blocks", quant = "w4g32a"} : tensor<24x32xf32>
+// W4-DAG: %[[H:.*]] = kplan.weight ["h"] {layout = "rows8_blocks", quant = "w4g32a"} : tensor<32x32xf32>
+// W4: kplan.call "linear"(%arg0) weights(%[[A]]) {params = {{{.*}}weight_format = "w4g32a", weight_layout = "rows8_blocks"}}
+// W4: kplan.call "linear"(%arg0) weights(%[[B]]) {params = {{{.*}}weight_format = "w4g32a"}}
+// W4: kplan.call "linear"(%arg0) weights(%[[G]]) {params = {{{.*}}weight_format = "w4g32a"}}
+// W4: kplan.call "linear"(%arg0) weights(%[[H]]) {params = {{{.*}}weight_format = "w4g32a", weight_layout = "rows8_blocks"}}
 module attributes {llm.target = "cpu"} {
 func.func @cpu(%x: tensor<?x32xf32>) -> (tensor<?x16xf32>, tensor<?x12xf32>, tensor<?x12xf32>, tensor<?x16xf32>) {
   %a = llm.weight "a" : tensor<16x32xf32>
@@ -36,6 +46,9 @@ func.func @cpu(%x: tensor<?x32xf32>) -> (tensor<?x16xf32>, tensor<?x12xf32>, ten
 // CHECK-LABEL: func.func @cuda
 // CHECK: kplan.weight ["a"] {layout = "row_blocks", quant = "q4_0"} : tensor<16x32xf32>
 // CHECK-NOT: weight_layout
+// W4-LABEL: func.func @cuda
+// W4: kplan.weight ["a"] {layout = "row_blocks", quant = "w4g32a"} : tensor<16x32xf32>
+// W4-NOT: weight_layout
 module attributes {llm.target = "cuda-sm80"} {
 func.func @cuda(%x: tensor<?x32xf32>) -> tensor<?x16xf32> {
   %a = llm.weight "a" : tensor<16x32xf32>

@@ -20,7 +20,9 @@ namespace {
 
 using llm::quant::Layout;
 using llm::quant::Scheme;
-constexpr Scheme kTileSchemes[] = {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1};
+constexpr Scheme kTileSchemes[] = {Scheme::Q8_0,  Scheme::Q4_0,   Scheme::Q4_1,
+                                   Scheme::W4G32, Scheme::W4G64,  Scheme::W4G128,
+                                   Scheme::W4G32A, Scheme::W4G64A, Scheme::W4G128A};
 constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
 
 // Weights of `wrows` x k quantized by the reference quantizer, activations and a bias.
@@ -43,20 +45,30 @@ quantcheck::QuantProblem makeProblem(Scheme s, int64_t rows, int64_t wrows, int6
   return p;
 }
 
+// k rounded up to whole blocks of s (w4g*: groups).
+int64_t wholeBlocks(Scheme s, int64_t k) {
+  const int64_t b = llm::quant::blockElems(s);
+  return (k + b - 1) / b * b;
+}
+
 std::vector<uint8_t> tiled(Scheme s, const std::vector<uint8_t> &w, int64_t rows, int64_t k) {
   std::vector<uint8_t> t(w.size());
   llm::quant::toRows8(s, w.data(), rows, k, t.data());
   return t;
 }
 
-// Each byte of a row_blocks tensor lands where QuantFormat.h says, and fromRows8 undoes it.
+// Each byte of a row_blocks tensor lands where QuantFormat.h says, and fromRows8 undoes it. A
+// block (w4g*: a group) is `halves` f16 fields, `bytes` u8 fields (w4g*: zero, pad), then quants.
 TEST(QuantTiles, LayoutPlacesEveryByteAsDocumented) {
   for (Scheme s : kTileSchemes) {
     SCOPED_TRACE(llm::quant::schemeName(s));
-    const int64_t rows = 16, k = 96, blocks = k / 32;
+    const int64_t rows = 16, k = 256, blocks = k / llm::quant::blockElems(s);
     const size_t bb = llm::quant::blockBytes(s), tb = llm::quant::tileBytes(s);
     ASSERT_EQ(tb, 8 * bb);
-    const int halves = s == Scheme::Q4_1 ? 2 : 1;
+    const bool w4 = llm::quant::w4GroupElems(s) != 0;
+    const int halves = s == Scheme::Q4_1 ? 2 : 1, bytes = w4 ? 2 : 0;
+    const int quants = s == Scheme::Q8_0 || s == Scheme::Q4_0 ? 16 : 32; // QuantFormat.h's H
+    ASSERT_EQ(quants, 16 * halves + 8 * bytes);
     std::vector<uint8_t> w(llm::quant::tensorBytes(s, rows, k));
     std::mt19937 rng(7);
     for (uint8_t &b : w)
@@ -70,8 +82,11 @@ TEST(QuantTiles, LayoutPlacesEveryByteAsDocumented) {
         for (int h = 0; h < halves; ++h)
           for (int i = 0; i < 2; ++i)
             ASSERT_EQ(tile[16 * h + 2 * r + i], block[2 * h + i]) << row << " " << b;
-        for (size_t i = 0; i < bb - 2 * halves; ++i)
-          ASSERT_EQ(tile[16 * halves + 32 * (i / 4) + 4 * r + i % 4], block[2 * halves + i])
+        for (int f = 0; f < bytes; ++f) // w4g*: zero at 16 + r, pad at 24 + r
+          ASSERT_EQ(tile[16 + 8 * f + r], block[2 + f]) << row << " " << b;
+        const int head = 2 * halves + bytes;
+        for (size_t i = 0; i < bb - head; ++i)
+          ASSERT_EQ(tile[quants + 32 * (i / 4) + 4 * r + i % 4], block[head + i])
               << row << " " << b << " " << i;
       }
     std::vector<uint8_t> back(w.size()), one(llm::quant::rowBytes(s, k));
@@ -79,6 +94,23 @@ TEST(QuantTiles, LayoutPlacesEveryByteAsDocumented) {
     EXPECT_EQ(back, w);
     llm::quant::rowFromRows8(s, t.data(), k, 13, one.data());
     EXPECT_EQ(0, std::memcmp(one.data(), w.data() + 13 * one.size(), one.size()));
+  }
+}
+
+// Quantized w4g* groups have pad 0, so their tiles' 8 pad bytes are 0; symmetric ones store zero 8.
+TEST(QuantTiles, W4TilesHoldZerosAndZeroPad) {
+  for (Scheme s : {Scheme::W4G64, Scheme::W4G64A}) {
+    SCOPED_TRACE(llm::quant::schemeName(s));
+    quantcheck::QuantProblem p = makeProblem(s, 1, 16, 128, 5);
+    std::vector<uint8_t> t = tiled(s, p.w, 16, 128);
+    for (size_t tile = 0; tile < t.size() / llm::quant::tileBytes(s); ++tile)
+      for (int r = 0; r < 8; ++r) {
+        const uint8_t *base = t.data() + tile * llm::quant::tileBytes(s);
+        EXPECT_EQ(base[24 + r], 0) << tile << " " << r;
+        if (s == Scheme::W4G64) {
+          EXPECT_EQ(base[16 + r], 8) << tile << " " << r;
+        }
+      }
   }
 }
 
@@ -115,31 +147,61 @@ TEST(QuantTiles, EveryIsaPathOnTilesMatchesTheRowBlocksReference) {
       for (Scheme s : kTileSchemes)
         for (const Shape &sh : shapes)
           for (bool glu : {false, true}) {
+            const int64_t wrows = glu ? 2 * sh.n : sh.n, k = wholeBlocks(s, sh.k);
             SCOPED_TRACE(std::string(isaName(isa)) + " " +
                          std::string(llm::quant::schemeName(s)) + " " + std::to_string(sh.rows) +
-                         "x" + std::to_string(sh.n) + "x" + std::to_string(sh.k) +
+                         "x" + std::to_string(sh.n) + "x" + std::to_string(k) +
                          (glu ? " glu" : "") + " threads " + std::to_string(threads));
-            const int64_t wrows = glu ? 2 * sh.n : sh.n;
             quantcheck::QuantProblem p =
-                makeProblem(s, sh.rows, wrows, sh.k, static_cast<uint32_t>(sh.rows * sh.k + sh.n));
+                makeProblem(s, sh.rows, wrows, k, static_cast<uint32_t>(sh.rows * k + sh.n));
             std::optional<Activation> act;
             if (glu)
               act = Activation::Silu;
             std::vector<float> ref(sh.rows * sh.n), got(ref.size(), -1.0f), one(sh.n);
-            quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k,
+            quantMatmul(s, p.x.data(), k, nullptr, sh.rows, p.w.data(), sh.n, k,
                         p.bias.data(), ref.data(), act, Isa::Scalar);
-            std::vector<uint8_t> t = tiled(s, p.w, wrows, sh.k);
-            quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, t.data(), sh.n, sh.k,
+            std::vector<uint8_t> t = tiled(s, p.w, wrows, k);
+            quantMatmul(s, p.x.data(), k, nullptr, sh.rows, t.data(), sh.n, k,
                         p.bias.data(), got.data(), act, isa, Layout::Rows8);
             ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
             const int32_t last = static_cast<int32_t>(sh.rows - 1);
-            quantMatmul(s, p.x.data(), sh.k, &last, 1, t.data(), sh.n, sh.k, p.bias.data(),
+            quantMatmul(s, p.x.data(), k, &last, 1, t.data(), sh.n, k, p.bias.data(),
                         one.data(), act, isa, Layout::Rows8);
             ASSERT_EQ(0, std::memcmp(one.data(), ref.data() + last * sh.n, sh.n * sizeof(float)));
           }
     }
   }
   ThreadPool::global().setThreads(ThreadPool::defaultThreads());
+}
+
+// The largest integer sums a w4g* run can have (nibbles 15 or 0, activations +-127, zero 0 or 15)
+// stay exact in the kernels' int16 lanes: tiles give the row_blocks reference's bits.
+TEST(QuantTiles, W4ExtremeSumsMatchTheReference) {
+  const Scheme s = Scheme::W4G64A;
+  const int64_t n = 8, k = 128, rows = 3;
+  std::vector<uint8_t> w(llm::quant::tensorBytes(s, n, k));
+  const size_t bb = llm::quant::blockBytes(s);
+  for (size_t g = 0; g < w.size() / bb; ++g) {
+    llm::quant::W4GroupHeader h{llm::quant::floatToHalf(0.5f), static_cast<uint8_t>(g % 2 ? 15 : 0),
+                                0};
+    std::memcpy(w.data() + g * bb, &h, sizeof h);
+    std::memset(w.data() + g * bb + sizeof h, g % 3 ? 0xff : 0x0f, bb - sizeof h);
+  }
+  std::vector<float> x(rows * k);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = i / k == 1 ? -1.0f : 1.0f; // rows of +127 and -127
+  std::vector<uint8_t> t = tiled(s, w, n, k);
+  std::vector<float> ref(rows * n), got(ref.size());
+  quantMatmul(s, x.data(), k, nullptr, rows, w.data(), n, k, nullptr, ref.data(), std::nullopt,
+              Isa::Scalar);
+  for (Isa isa : kIsas) {
+    if (!isaSupported(isa))
+      continue;
+    SCOPED_TRACE(isaName(isa));
+    quantMatmul(s, x.data(), k, nullptr, rows, t.data(), n, k, nullptr, got.data(), std::nullopt,
+                isa, Layout::Rows8);
+    EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
+  }
 }
 
 TEST(QuantTiles, WeightLayoutParameter) {
@@ -154,6 +216,10 @@ TEST(QuantTiles, WeightLayoutParameter) {
             (std::vector<std::string_view>{"rows8_blocks", "row_major"}));
   lin.setInt("out_features", 12); // 12 rows are not whole tiles
   EXPECT_THROW(quantLinearShapes(lin, 2), llm::Error);
+  lin.setInt("in_features", 128).setInt("out_features", 16);
+  lin.setString("weight_format", "w4g128a");
+  EXPECT_EQ(quantLinearShapes(lin, 2).weightLayouts,
+            (std::vector<std::string_view>{"rows8_blocks", "row_major"}));
   lin.setInt("out_features", 16).setString("weight_format", "w8"); // w8 has no tiles
   EXPECT_THROW(quantLinearShapes(lin, 2), llm::Error);
   lin.setString("weight_format", "q8_0").setString("weight_layout", "columns");
@@ -162,7 +228,7 @@ TEST(QuantTiles, WeightLayoutParameter) {
 
 // The embedding gathers a row from its tiles: the same floats as from row_blocks.
 TEST(QuantTiles, EmbeddingReadsRowsFromTiles) {
-  const int64_t vocab = 24, hidden = 64;
+  const int64_t vocab = 24, hidden = 128;
   for (Scheme s : kTileSchemes) {
     SCOPED_TRACE(llm::quant::schemeName(s));
     quantcheck::QuantProblem p = makeProblem(s, 1, vocab, hidden, 11);
