@@ -599,16 +599,23 @@ void gatherSlots(const int32_t *table, int64_t blockSize, int32_t lo, int32_t hi
   }
 }
 
-// NH query heads (at most kTileRows) of one token that share one kv head: for each, softmax(scale *
-// q.k_j) over the visible positions (their slots in `slots`, in position order), times v_j. The
-// heads share every K and V row load; each head's result has the bits it has alone (every dot of
-// a tile, and every accumulator, keeps its own fixed order). rows gives the kv head's K and V
-// rows as floats (FloatRows, DecodedRows); rowBuf holds 4 x headDim floats for decoded rows;
-// scores holds NH x n, acc NH x headDim.
+// Positions per attention partition (attentionRun): a fixed number, so a token's result depends on
+// its positions only.
+constexpr int32_t kAttnPartition = 256;
+
+// NH query heads (at most kTileRows) of one token that share one kv head, over one partition of
+// the positions it sees (their slots in `slots`, in position order; see attentionRun): per head,
+// s_j = scale * q.k_j, m = max s_j, e_j = exp(s_j - m), l = sum e_j (in order) and o[d] = sum_j e_j
+// v_j[d] (one FMA per term, j in order). With `partial`, out[i] receives o, then m and l (headDim
+// + 2 floats) for the merge; else it receives o[d] / l, the attention output. The heads share
+// every K and V row load; each head's result has the bits it has alone (every dot of a tile, and
+// every accumulator, keeps its own fixed order). rows gives the kv head's K and V rows as floats
+// (FloatRows, DecodedRows); rowBuf holds 4 x headDim floats for decoded rows; scores holds NH x n,
+// acc NH x headDim.
 template <int NH, class Rows>
 void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float *const q[NH],
                  int64_t headDim, float scale, float *scores, float *acc, float *rowBuf,
-                 float *const y[NH]) {
+                 float *const out[NH], bool partial) {
   for (int32_t j = 0; j < n; j += 4) {
     const float *w[4];
     for (int32_t c = 0; c < 4; ++c)
@@ -619,21 +626,22 @@ void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float 
       for (int32_t c = 0; c < 4 && j + c < n; ++c)
         scores[i * n + j + c] = res[i][c] * scale;
   }
-  for (int i = 0; i < NH; ++i) { // scores become the probabilities p_j = e_j / total
+  float mx[NH], total[NH];
+  for (int i = 0; i < NH; ++i) { // scores become e_j
     float *sc = scores + i * n;
     float m = sc[0];
     for (int32_t j = 1; j < n; ++j)
       m = std::max(m, sc[j]);
-    float total = 0.0f;
+    float l = 0.0f;
     for (int32_t j = 0; j < n; ++j) {
       sc[j] = std::exp(sc[j] - m);
-      total += sc[j];
+      l += sc[j];
     }
-    for (int32_t j = 0; j < n; ++j)
-      sc[j] = sc[j] / total;
+    mx[i] = m;
+    total[i] = l;
   }
-  // out[d] = sum_j p_j v_j[d]: one FMA per term, j in order, for every element d. Columns go in
-  // strips of 32 whose accumulators stay in registers across the positions (NH x 4 vectors).
+  // Columns go in strips of 32 whose accumulators stay in registers across the positions (NH x 4
+  // vectors).
   constexpr int64_t kStrip = 32;
   int64_t d0 = 0;
   for (; d0 + kStrip <= headDim; d0 += kStrip) {
@@ -643,31 +651,59 @@ void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float 
         a[i][c] = _mm256_setzero_ps();
     for (int32_t j = 0; j < n; ++j) {
       const float *v = rows.value(slots[j], rowBuf) + d0;
-      __m256 p[NH];
+      __m256 e[NH];
       for (int i = 0; i < NH; ++i)
-        p[i] = _mm256_broadcast_ss(scores + i * n + j);
+        e[i] = _mm256_broadcast_ss(scores + i * n + j);
       for (int c = 0; c < 4; ++c) {
         const __m256 vc = _mm256_loadu_ps(v + 8 * c);
         for (int i = 0; i < NH; ++i)
-          a[i][c] = _mm256_fmadd_ps(p[i], vc, a[i][c]);
+          a[i][c] = _mm256_fmadd_ps(e[i], vc, a[i][c]);
       }
     }
     for (int i = 0; i < NH; ++i)
       for (int c = 0; c < 4; ++c)
-        _mm256_storeu_ps(y[i] + d0 + 8 * c, a[i][c]);
+        _mm256_storeu_ps(out[i] + d0 + 8 * c,
+                         partial ? a[i][c] : _mm256_div_ps(a[i][c], _mm256_set1_ps(total[i])));
   }
   if (d0 < headDim) { // the last columns (head_dim not a multiple of 32), the same operations
-    float *ai = acc;
     std::fill(acc, acc + NH * headDim, 0.0f);
     for (int32_t j = 0; j < n; ++j) {
       const float *v = rows.value(slots[j], rowBuf);
       for (int i = 0; i < NH; ++i)
         for (int64_t d = d0; d < headDim; ++d)
-          ai[i * headDim + d] = std::fma(scores[i * n + j], v[d], ai[i * headDim + d]);
+          acc[i * headDim + d] = std::fma(scores[i * n + j], v[d], acc[i * headDim + d]);
     }
     for (int i = 0; i < NH; ++i)
-      std::memcpy(y[i] + d0, acc + i * headDim + d0, (headDim - d0) * sizeof(float));
+      for (int64_t d = d0; d < headDim; ++d)
+        out[i][d] = partial ? acc[i * headDim + d] : acc[i * headDim + d] / total[i];
   }
+  if (partial)
+    for (int i = 0; i < NH; ++i) {
+      out[i][headDim] = mx[i];
+      out[i][headDim + 1] = total[i];
+    }
+}
+
+// The attention output of one head from its partitions' partials (attendHeads: o, m, l each), in
+// partition order: M = max m_p, w_p = exp(m_p - M), L = sum w_p l_p, y[d] = (sum_p w_p o_p[d]) / L
+// (first term a product, then FMAs). One partition gives o / l, the bits of the unpartitioned path.
+void mergePartitions(const float *parts, int64_t np, int64_t headDim, float *y) {
+  const int64_t stride = headDim + 2;
+  float M = parts[headDim];
+  for (int64_t p = 1; p < np; ++p)
+    M = std::max(M, parts[p * stride + headDim]);
+  float w0 = std::exp(parts[headDim] - M), L = w0 * parts[headDim + 1];
+  for (int64_t d = 0; d < headDim; ++d)
+    y[d] = w0 * parts[d];
+  for (int64_t p = 1; p < np; ++p) {
+    const float *o = parts + p * stride;
+    const float w = std::exp(o[headDim] - M);
+    L = std::fma(w, o[headDim + 1], L);
+    for (int64_t d = 0; d < headDim; ++d)
+      y[d] = std::fma(w, o[d], y[d]);
+  }
+  for (int64_t d = 0; d < headDim; ++d)
+    y[d] = y[d] / L;
 }
 
 // One kv head's rows of an f32 cache, read in place.
@@ -695,28 +731,29 @@ struct DecodedRows {
 template <class Rows>
 void attendRun(const Rows &rows, int nh, const int64_t *slots, int32_t n, const float *const *q,
                int64_t headDim, float scale, float *scores, float *acc, float *rowBuf,
-               float *const *y) {
+               float *const *out, bool partial) {
   if (nh == 3)
-    attendHeads<3>(rows, slots, n, q, headDim, scale, scores, acc, rowBuf, y);
+    attendHeads<3>(rows, slots, n, q, headDim, scale, scores, acc, rowBuf, out, partial);
   else if (nh == 2)
-    attendHeads<2>(rows, slots, n, q, headDim, scale, scores, acc, rowBuf, y);
+    attendHeads<2>(rows, slots, n, q, headDim, scale, scores, acc, rowBuf, out, partial);
   else
-    attendHeads<1>(rows, slots, n, q, headDim, scale, scores, acc, rowBuf, y);
+    attendHeads<1>(rows, slots, n, q, headDim, scale, scores, acc, rowBuf, out, partial);
 }
 
 // nh query heads sharing kv head kvh of `layer`, over the cache's rows in its dtype.
 void attendKvHead(const PagedKVCache &kv, int layer, int64_t kvh, int nh, const int64_t *slots,
                   int32_t n, const float *const *q, float scale, float *scores, float *acc,
-                  float *const *y) {
+                  float *const *out, bool partial) {
   const int64_t headDim = kv.headDim(), width = kv.rowWidth();
   if (kv.dtype() == KVCacheDtype::F32) {
     FloatRows rows{kv.key(layer, 0) + kvh * headDim, kv.value(layer, 0) + kvh * headDim, width};
-    return attendRun(rows, nh, slots, n, q, headDim, scale, scores, acc, nullptr, y);
+    return attendRun(rows, nh, slots, n, q, headDim, scale, scores, acc, nullptr, out, partial);
   }
   static thread_local std::vector<float> rowBuf;
   DecodedRows rows{kv.keyRow(layer, 0), kv.valueRow(layer, 0), kv.rowBytes(), kvh,
                    kv.numKvHeads(),     headDim,                kv.dtype()};
-  attendRun(rows, nh, slots, n, q, headDim, scale, scores, acc, scratch(rowBuf, 4 * headDim), y);
+  attendRun(rows, nh, slots, n, q, headDim, scale, scores, acc, scratch(rowBuf, 4 * headDim), out,
+            partial);
 }
 
 // bf16 / fp8: the rows of the sequences that compute several tokens in this step (prefill chunks),
@@ -779,11 +816,11 @@ struct DecodedStage {
 // nh query heads sharing kv head kvh, over the staged rows (`rows`: indices into the stage).
 void attendStaged(const DecodedStage &stage, const PagedKVCache &kv, int64_t kvh, int nh,
                   const int64_t *rows, int32_t n, const float *const *q, float scale,
-                  float *scores, float *acc, float *const *y) {
+                  float *scores, float *acc, float *const *out, bool partial) {
   const int64_t headDim = kv.headDim();
   FloatRows staged{stage.keys.data() + kvh * headDim, stage.values.data() + kvh * headDim,
                    kv.rowWidth()};
-  attendRun(staged, nh, rows, n, q, headDim, scale, scores, acc, nullptr, y);
+  attendRun(staged, nh, rows, n, q, headDim, scale, scores, acc, nullptr, out, partial);
 }
 
 // Writes one token's K (already rotated when the call has a rope prologue) and V rows at `slot`,
@@ -873,35 +910,70 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
     }
     std::memcpy(kv.value(layer, b.slotMapping[t]), in.v + t * kvStride, kvWidth * sizeof(float));
   }
+  // A token's visible positions [lo, hi] go in partitions of kAttnPartition, counted from lo; each
+  // partition is a work item per run of heads, and a token with several is merged afterwards
+  // (mergePartitions). The partitions depend on the token's positions only, so its result does
+  // not depend on the batch or the threads; they split a long context among the threads (a
+  // one-token decode step has as few items as kv heads otherwise) and read each K / V row once.
   seqOf.resize(a.tokens);
-  int64_t work = 0;
+  static thread_local std::vector<int64_t> itemStart, partStart;
+  itemStart.assign(a.tokens + 1, 0);
+  partStart.assign(a.tokens + 1, 0);
+  auto visible = [&](int64_t t) {
+    int32_t hi = a.positions[t];
+    int32_t lo = window > 0 ? static_cast<int32_t>(std::max<int64_t>(0, hi - window + 1)) : 0;
+    return std::pair<int32_t, int32_t>{lo, hi};
+  };
+  auto partitions = [&](int64_t t) {
+    auto [lo, hi] = visible(t);
+    return (int64_t(hi) - lo + kAttnPartition) / kAttnPartition;
+  };
+  // A run shares each K / V row load among its heads; with few items (a short one-token step)
+  // runs of one head balance the threads instead (a head's result does not depend on its run).
+  static_assert(kTileRows == 3, "the dispatch below covers runs of 1 to 3 heads");
+  int64_t work = 0, items3 = 0;
+  const int64_t runs3 = kvHeads * ((group + kTileRows - 1) / kTileRows);
   for (int64_t s = 0; s < b.numSeqs; ++s)
     for (int32_t t = b.queryStart[s]; t < b.queryStart[s + 1]; ++t) {
       seqOf[t] = static_cast<int32_t>(s);
-      work += (window > 0 ? std::min<int64_t>(window, a.positions[t] + 1) : a.positions[t] + 1);
+      auto [lo, hi] = visible(t);
+      work += hi - lo + 1;
+      items3 += runs3 * partitions(t);
     }
+  const int64_t threads = ThreadPool::global().threads();
+  const int64_t runHeads = items3 < 4 * threads ? 1 : kTileRows;
+  const int64_t runsPerKv = (group + runHeads - 1) / runHeads, runs = kvHeads * runsPerKv;
+  // Items of token t: [itemStart[t], itemStart[t + 1]), latest tokens first (they have the most
+  // partitions, so the chunks claimed last are the cheapest); partial results of tokens with
+  // several partitions at partStart[t] (heads x partitions x (headDim + 2) floats).
+  int64_t merged = 0;
+  for (int64_t k = 0; k < a.tokens; ++k) {
+    const int64_t t = a.tokens - 1 - k, np = partitions(t);
+    itemStart[k + 1] = itemStart[k] + runs * np;
+    partStart[t + 1] = np > 1 ? heads * np * (headDim + 2) : 0;
+    merged += np > 1;
+  }
+  for (int64_t t = 0; t < a.tokens; ++t)
+    partStart[t + 1] += partStart[t];
+  static thread_local std::vector<float> partBuf;
+  float *parts = scratch(partBuf, std::max<int64_t>(1, partStart[a.tokens]));
+  // NOTE: the calling thread's thread_local scratch, read by the team through these pointers.
+  const int64_t *firstItem = itemStart.data(), *firstPart = partStart.data();
   const int32_t *tokenSeq = seqOf.data(); // the calling thread's scratch, read by the team
   static thread_local DecodedStage callerStage;
   const DecodedStage &stage = callerStage; // the calling thread's, read by the team
   callerStage.build(kv, layer, b, a.positions, window);
-  // Work items: (token, a run of at most kTileRows query heads sharing one kv head), latest
-  // tokens first: they attend over the most positions, so the chunks claimed last are the cheapest.
-  // A run shares each K / V row load among its heads; with few items (decode: one token) runs of
-  // one head balance the threads instead (a head's result does not depend on its run).
-  static_assert(kTileRows == 3, "the dispatch below covers runs of 1 to 3 heads");
-  const int64_t threads = ThreadPool::global().threads();
-  const int64_t runHeads =
-      a.tokens * kvHeads * ((group + kTileRows - 1) / kTileRows) < 4 * threads ? 1 : kTileRows;
-  const int64_t runsPerKv = (group + runHeads - 1) / runHeads, runs = kvHeads * runsPerKv;
-  forEach(a.tokens * runs, worthThreads(work * heads * headDim), [&](int64_t item) {
+  forEach(itemStart[a.tokens], worthThreads(work * heads * headDim), [&](int64_t item) {
     static thread_local std::vector<float> scoreBuf, accBuf, ropeBuf;
     static thread_local std::vector<int64_t> slotBuf;
-    const int64_t t = a.tokens - 1 - item / runs, r = item % runs;
+    const int64_t k = std::upper_bound(firstItem, firstItem + a.tokens + 1, item) - firstItem - 1;
+    const int64_t t = a.tokens - 1 - k, np = partitions(t);
+    const int64_t r = (item - firstItem[k]) / np, p = (item - firstItem[k]) % np;
     const int64_t kvh = r / runsPerKv, h0 = kvh * group + (r % runsPerKv) * runHeads;
     const int nh = static_cast<int>(std::min<int64_t>(runHeads, kvh * group + group - h0));
-    int32_t hi = a.positions[t];
-    int32_t lo = window > 0 ? static_cast<int32_t>(std::max<int64_t>(0, hi - window + 1)) : 0;
-    int32_t n = hi - lo + 1;
+    auto [lo, hi] = visible(t);
+    const int32_t from = static_cast<int32_t>(lo + p * kAttnPartition);
+    const int32_t n = static_cast<int32_t>(std::min<int64_t>(hi - from + 1, kAttnPartition));
     float *scores = scratch(scoreBuf, size_t(kTileRows) * n);
     float *acc = scratch(accBuf, kTileRows * headDim);
     float *qRot = scratch(ropeBuf, kTileRows * headDim + 2 * half);
@@ -910,25 +982,35 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
       slotBuf.resize(std::max<size_t>(n, slotBuf.size() * 2));
     const bool staged = stage.staged(tokenSeq[t]);
     if (staged) // indices of the staged rows instead of slots
-      std::iota(slotBuf.begin(), slotBuf.begin() + n, stage.row(tokenSeq[t], lo));
+      std::iota(slotBuf.begin(), slotBuf.begin() + n, stage.row(tokenSeq[t], from));
     else
-      gatherSlots(b.blockTables + tokenSeq[t] * b.blockTableStride, bs, lo, hi, slotBuf.data());
+      gatherSlots(b.blockTables + tokenSeq[t] * b.blockTableStride, bs, from, from + n - 1,
+                  slotBuf.data());
     const float *q[kTileRows];
-    float *y[kTileRows];
+    float *o[kTileRows];
     if (rope)
       ropeAngles(hi, invFreq, factor, qcs);
     for (int i = 0; i < nh; ++i) {
       q[i] = in.q + t * qStride + (h0 + i) * headDim;
-      y[i] = out(a) + t * qWidth + (h0 + i) * headDim;
+      o[i] = np > 1 ? parts + firstPart[t] + ((h0 + i) * np + p) * (headDim + 2)
+                    : out(a) + t * qWidth + (h0 + i) * headDim;
       if (rope) {
         ropeRow(q[i], qRot + i * headDim, 1, headDim, qcs, half);
         q[i] = qRot + i * headDim;
       }
     }
     if (staged)
-      attendStaged(stage, kv, kvh, nh, slotBuf.data(), n, q, scale, scores, acc, y);
+      attendStaged(stage, kv, kvh, nh, slotBuf.data(), n, q, scale, scores, acc, o, np > 1);
     else
-      attendKvHead(kv, layer, kvh, nh, slotBuf.data(), n, q, scale, scores, acc, y);
+      attendKvHead(kv, layer, kvh, nh, slotBuf.data(), n, q, scale, scores, acc, o, np > 1);
+  });
+  if (merged == 0)
+    return;
+  forEach(a.tokens * heads, worthThreads(merged * heads * headDim * 4), [&](int64_t item) {
+    const int64_t t = item / heads, h = item % heads, np = partitions(t);
+    if (np > 1)
+      mergePartitions(parts + firstPart[t] + h * np * (headDim + 2), np, headDim,
+                      out(a) + t * qWidth + h * headDim);
   });
 }
 
