@@ -13,6 +13,7 @@
 #include <array>
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <numeric>
 #include <optional>
 
@@ -599,6 +600,89 @@ void gatherSlots(const int32_t *table, int64_t blockSize, int32_t lo, int32_t hi
   }
 }
 
+// Attention scores: the dots of NH query rows with 4 key rows (the last 8 columns masked; lanes of one
+// accumulator per dot, as dotTile), reduced four dots at a time by horizontal adds into
+// out[i] = {dot(q_i, k_0), ..., dot(q_i, k_3)} (the lanes' fixed tree: pairs, then quads, then the
+// two halves).
+template <int NH>
+void scoreTile(const float *const q[NH], const float *const k[4], int64_t headDim, __m128 out[NH]) {
+  __m256 acc[NH][4];
+  for (int i = 0; i < NH; ++i)
+    for (int c = 0; c < 4; ++c)
+      acc[i][c] = _mm256_setzero_ps();
+  auto step = [&](int64_t d, auto load) {
+    __m256 kv[4];
+    for (int c = 0; c < 4; ++c)
+      kv[c] = load(k[c] + d);
+    for (int i = 0; i < NH; ++i) {
+      const __m256 qv = load(q[i] + d);
+      for (int c = 0; c < 4; ++c)
+        acc[i][c] = _mm256_fmadd_ps(qv, kv[c], acc[i][c]);
+    }
+  };
+  int64_t d = 0;
+  for (; d + 8 <= headDim; d += 8)
+    step(d, [](const float *p) { return _mm256_loadu_ps(p); });
+  if (d < headDim) {
+    const __m256i mask = tailMask(headDim - d);
+    step(d, [&](const float *p) { return _mm256_maskload_ps(p, mask); });
+  }
+  for (int i = 0; i < NH; ++i) {
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[i][0], acc[i][1]),
+                              _mm256_hadd_ps(acc[i][2], acc[i][3]));
+    out[i] = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
+  }
+}
+
+// e^x for x <= 0 (softmax arguments), AVX2: x = n ln2 + r with |r| <= ln2 / 2, e^r by its Taylor
+// polynomial of degree 6 (relative error below 2e-7), times 2^n; arguments below -87.3 give
+// ~1.2e-38 instead of a subnormal (negligible next to the maximum's e^0 = 1).
+inline __m256 expNonPositive(__m256 x) {
+  x = _mm256_max_ps(x, _mm256_set1_ps(-87.33f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504f)),
+                                   _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 720);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i scale =
+      _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(scale));
+}
+
+// sc[j] = e^(sc[j] - m) with m = max_j sc[j], for j < n; returns l = sum_j sc[j] (eight lanes in
+// order, then hsum's tree), and m in *maxOut.
+float softmaxNumerators(float *sc, int32_t n, float *maxOut) {
+  __m256 vm = _mm256_set1_ps(-std::numeric_limits<float>::infinity());
+  int32_t j = 0;
+  for (; j + 8 <= n; j += 8)
+    vm = _mm256_max_ps(vm, _mm256_loadu_ps(sc + j));
+  float m = -std::numeric_limits<float>::infinity();
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, vm);
+  for (float v : lanes)
+    m = std::max(m, v);
+  for (; j < n; ++j)
+    m = std::max(m, sc[j]);
+  const __m256 mv = _mm256_set1_ps(m);
+  __m256 total = _mm256_setzero_ps();
+  for (j = 0; j < n; j += 8) {
+    const __m256i mask = tailMask(std::min<int64_t>(8, n - j));
+    const __m256 e = _mm256_and_ps(
+        expNonPositive(_mm256_sub_ps(_mm256_maskload_ps(sc + j, mask), mv)),
+        _mm256_castsi256_ps(mask));
+    _mm256_maskstore_ps(sc + j, mask, e);
+    total = _mm256_add_ps(total, e);
+  }
+  *maxOut = m;
+  return hsum(total);
+}
+
 // Positions per attention partition (attentionRun): a fixed number, so a token's result depends on
 // its positions only.
 constexpr int32_t kAttnPartition = 256;
@@ -616,30 +700,28 @@ template <int NH, class Rows>
 void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float *const q[NH],
                  int64_t headDim, float scale, float *scores, float *acc, float *rowBuf,
                  float *const out[NH], bool partial) {
+  const __m128 scaleV = _mm_set1_ps(scale);
   for (int32_t j = 0; j < n; j += 4) {
     const float *w[4];
     for (int32_t c = 0; c < 4; ++c)
       w[c] = rows.key(slots[std::min(j + c, n - 1)], rowBuf + c * headDim);
-    float res[NH][4];
-    dotTile<NH, 4>(q, w, headDim, res);
-    for (int i = 0; i < NH; ++i)
-      for (int32_t c = 0; c < 4 && j + c < n; ++c)
-        scores[i * n + j + c] = res[i][c] * scale;
+    if constexpr (Rows::kInPlace) // the keys 16 positions on: their rows are scattered in pages
+      for (int32_t c = 0; c < 4 && j + 16 + c < n; ++c) {
+        const char *next = reinterpret_cast<const char *>(rows.key(slots[j + 16 + c], nullptr));
+        for (int64_t b = 0; b < headDim * int64_t(sizeof(float)); b += 64)
+          _mm_prefetch(next + b, _MM_HINT_T0);
+      }
+    __m128 res[NH];
+    scoreTile<NH>(q, w, headDim, res);
+    for (int i = 0; i < NH; ++i) {
+      alignas(16) float four[4];
+      _mm_store_ps(four, _mm_mul_ps(res[i], scaleV));
+      std::memcpy(scores + i * n + j, four, std::min<int32_t>(4, n - j) * sizeof(float));
+    }
   }
   float mx[NH], total[NH];
-  for (int i = 0; i < NH; ++i) { // scores become e_j
-    float *sc = scores + i * n;
-    float m = sc[0];
-    for (int32_t j = 1; j < n; ++j)
-      m = std::max(m, sc[j]);
-    float l = 0.0f;
-    for (int32_t j = 0; j < n; ++j) {
-      sc[j] = std::exp(sc[j] - m);
-      l += sc[j];
-    }
-    mx[i] = m;
-    total[i] = l;
-  }
+  for (int i = 0; i < NH; ++i) // scores become e_j
+    total[i] = softmaxNumerators(scores + i * n, n, &mx[i]);
   // Columns go in strips of 32 whose accumulators stay in registers across the positions (NH x 4
   // vectors).
   constexpr int64_t kStrip = 32;
@@ -651,6 +733,12 @@ void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float 
         a[i][c] = _mm256_setzero_ps();
     for (int32_t j = 0; j < n; ++j) {
       const float *v = rows.value(slots[j], rowBuf) + d0;
+      if constexpr (Rows::kInPlace) // the whole row 16 positions on, in the first strip
+        if (d0 == 0 && j + 16 < n) {
+          const char *next = reinterpret_cast<const char *>(rows.value(slots[j + 16], nullptr));
+          for (int64_t b = 0; b < headDim * int64_t(sizeof(float)); b += 64)
+            _mm_prefetch(next + b, _MM_HINT_T0);
+        }
       __m256 e[NH];
       for (int i = 0; i < NH; ++i)
         e[i] = _mm256_broadcast_ss(scores + i * n + j);
@@ -708,6 +796,7 @@ void mergePartitions(const float *parts, int64_t np, int64_t headDim, float *y) 
 
 // One kv head's rows of an f32 cache, read in place.
 struct FloatRows {
+  static constexpr bool kInPlace = true;
   const float *keys, *values; // the kv head's columns of slot 0
   int64_t rowWidth;
   const float *key(int64_t slot, float *) const { return keys + slot * rowWidth; }
@@ -717,6 +806,7 @@ struct FloatRows {
 // One kv head's rows of a bf16 / fp8 cache, decoded into floats (KVConvert.h): attention then
 // runs the float32 code on exactly the values the cache represents.
 struct DecodedRows {
+  static constexpr bool kInPlace = false;
   const std::byte *keys, *values; // slot 0 of the layer
   int64_t rowBytes, head, numKvHeads, headDim;
   KVCacheDtype dtype;
