@@ -11,6 +11,7 @@
 #include <cmath>
 #include <cstring>
 #include <optional>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,27 @@ struct QuantProblem {
   std::vector<float> x, bias;
   std::vector<uint8_t> w;
 };
+
+// Random weights of wrows x k quantized by the reference quantizer (normal, sd 0.1), rows x k
+// activations and wrows biases (normal, sd 1).
+inline QuantProblem randomProblem(llm::quant::Scheme s, int64_t rows, int64_t wrows, int64_t k,
+                                  uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::normal_distribution<float> nd;
+  QuantProblem p;
+  std::vector<float> wf(wrows * k);
+  for (float &v : wf)
+    v = nd(rng) * 0.1f;
+  p.w.resize(llm::quant::tensorBytes(s, wrows, k));
+  llm::quant::quantizeRows(s, wf.data(), wrows, k, p.w.data());
+  p.x.resize(rows * k);
+  for (float &v : p.x)
+    v = nd(rng);
+  p.bias.resize(wrows);
+  for (float &v : p.bias)
+    v = nd(rng);
+  return p;
+}
 
 // The scalar reference of an int8-activation scheme against exact arithmetic on the values it
 // represents: dequantized weights times dequantized activations, summed in double.

@@ -83,22 +83,8 @@ struct Problem {
 };
 
 Problem makeProblem(Scheme s, int64_t rows, int64_t n, int64_t k, uint32_t seed, bool glu) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd;
-  Problem p{s, rows, n, k, {}, {}, {}};
-  int64_t wrows = glu ? 2 * n : n;
-  std::vector<float> wf(wrows * k);
-  for (float &v : wf)
-    v = nd(rng) * 0.1f;
-  p.w.resize(llm::quant::tensorBytes(s, wrows, k));
-  llm::quant::quantizeRows(s, wf.data(), wrows, k, p.w.data());
-  p.x.resize(rows * k);
-  for (float &v : p.x)
-    v = nd(rng);
-  p.bias.resize(wrows);
-  for (float &v : p.bias)
-    v = nd(rng);
-  return p;
+  quantcheck::QuantProblem q = quantcheck::randomProblem(s, rows, glu ? 2 * n : n, k, seed);
+  return {s, rows, n, k, std::move(q.x), std::move(q.bias), std::move(q.w)};
 }
 
 // The scalar reference against exact arithmetic on the values it represents.

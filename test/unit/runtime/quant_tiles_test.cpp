@@ -25,24 +25,9 @@ constexpr Scheme kTileSchemes[] = {Scheme::Q8_0,  Scheme::Q4_0,   Scheme::Q4_1,
                                    Scheme::W4G32A, Scheme::W4G64A, Scheme::W4G128A};
 constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
 
-// Weights of `wrows` x k quantized by the reference quantizer, activations and a bias.
 quantcheck::QuantProblem makeProblem(Scheme s, int64_t rows, int64_t wrows, int64_t k,
                                      uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd;
-  quantcheck::QuantProblem p;
-  std::vector<float> wf(wrows * k);
-  for (float &v : wf)
-    v = nd(rng) * 0.1f;
-  p.w.resize(llm::quant::tensorBytes(s, wrows, k));
-  llm::quant::quantizeRows(s, wf.data(), wrows, k, p.w.data());
-  p.x.resize(rows * k);
-  for (float &v : p.x)
-    v = nd(rng);
-  p.bias.resize(wrows);
-  for (float &v : p.bias)
-    v = nd(rng);
-  return p;
+  return quantcheck::randomProblem(s, rows, wrows, k, seed);
 }
 
 // k rounded up to whole blocks of s (w4g*: groups).
