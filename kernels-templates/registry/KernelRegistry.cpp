@@ -15,8 +15,8 @@ constexpr std::array kEmbedding{
       "f32 (default) | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | w8 | q4_k | q5_k | q6_k | w4g32 .. "
       "w4g128a | fp8: the weight's storage (llm::quant blocks)"},
     P{"weight_layout", T::String, false,
-      "row_blocks (default) | rows8_blocks (q8_0, q4_0, q4_1, w4g32 .. w4g128a; rows a multiple "
-      "of 8): the quantized weight's layout, as its plan entry says (llm::quant tiles)"},
+      "row_blocks (default) | rows8_blocks (q8_0, q4_0, q4_1, q5_0, q5_1, w4g32 .. w4g128a; rows "
+      "a multiple of 8): the quantized weight's layout, as its plan entry says (llm::quant tiles)"},
 };
 constexpr std::array kRmsNorm{
     P{"hidden", T::Int, true, "row width"},
@@ -37,8 +37,8 @@ constexpr std::array kLinear{
       "f32 (default) | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | w8 | q4_k | q5_k | q6_k | w4g32 .. "
       "w4g128a | fp8: the weight's storage (llm::quant blocks)"},
     P{"weight_layout", T::String, false,
-      "row_blocks (default) | rows8_blocks (q8_0, q4_0, q4_1, w4g32 .. w4g128a; rows a multiple "
-      "of 8): the quantized weight's layout, as its plan entry says (llm::quant tiles)"},
+      "row_blocks (default) | rows8_blocks (q8_0, q4_0, q4_1, q5_0, q5_1, w4g32 .. w4g128a; rows "
+      "a multiple of 8): the quantized weight's layout, as its plan entry says (llm::quant tiles)"},
 };
 constexpr std::array kGlu{
     P{"width", T::Int, true, "N: the output width; the input is 2N wide, gate then up"},
@@ -80,8 +80,8 @@ constexpr std::array kLogits{
       "f32 (default) | q8_0 | q4_0 | q4_1 | q5_0 | q5_1 | w8 | q4_k | q5_k | q6_k | w4g32 .. "
       "w4g128a | fp8: the weight's storage (llm::quant blocks)"},
     P{"weight_layout", T::String, false,
-      "row_blocks (default) | rows8_blocks (q8_0, q4_0, q4_1, w4g32 .. w4g128a; rows a multiple "
-      "of 8): the quantized weight's layout, as its plan entry says (llm::quant tiles)"},
+      "row_blocks (default) | rows8_blocks (q8_0, q4_0, q4_1, q5_0, q5_1, w4g32 .. w4g128a; rows "
+      "a multiple of 8): the quantized weight's layout, as its plan entry says (llm::quant tiles)"},
 };
 
 // Tunables. CPU GEMMs: a thread task covers block_cols output features and walks the rows in

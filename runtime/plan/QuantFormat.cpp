@@ -539,7 +539,8 @@ void dequantize(Scheme s, const uint8_t *in, int64_t n, float *out) {
 // ---- Tiles (rows8_blocks) ----
 
 bool hasRows8Layout(Scheme s) {
-  return s == Scheme::Q8_0 || s == Scheme::Q4_0 || s == Scheme::Q4_1 || w4GroupElems(s) != 0;
+  return s == Scheme::Q8_0 || s == Scheme::Q4_0 || s == Scheme::Q4_1 || s == Scheme::Q5_0 ||
+         s == Scheme::Q5_1 || w4GroupElems(s) != 0;
 }
 
 std::optional<Layout> parseLayout(std::string_view name) {
@@ -556,9 +557,10 @@ std::string_view layoutName(Layout l) {
 
 namespace {
 
-// A block of a rows8_blocks scheme: `halves` f16 fields (d; q4_1: d, m), then `bytes` u8 fields
-// (w4g*: zero, pad), then `quantBytes` bytes. Its tile holds each field of the 8 rows together (16
-// bytes per f16 field, 8 per u8 field), then the quants in 4-byte chunks.
+// A block of a rows8_blocks scheme: `halves` f16 fields (d; q4_1, q5_1: d, m), then `bytes` u8
+// fields (w4g*: zero, pad), then `quantBytes` bytes (q5: qh then qs, 20). Its tile holds each
+// field of the 8 rows together (16 bytes per f16 field, 8 per u8 field), then the quants in 4-byte
+// chunks.
 struct TileShape {
   int halves;
   int bytes;
@@ -568,11 +570,14 @@ struct TileShape {
 
 TileShape tileShape(Scheme s) {
   if (!hasRows8Layout(s))
-    llm::fail("{} has no {} layout (only q8_0, q4_0, q4_1 and w4g32 .. w4g128a do)", schemeName(s),
-              kRows8Layout);
+    llm::fail("{} has no {} layout (only q8_0, q4_0, q4_1, q5_0, q5_1 and w4g32 .. w4g128a do)",
+              schemeName(s), kRows8Layout);
   if (int64_t g = w4GroupElems(s))
     return {1, 2, static_cast<int>(g / 2)};
-  return {s == Scheme::Q4_1 ? 2 : 1, 0, s == Scheme::Q8_0 ? 32 : 16};
+  const int halves = s == Scheme::Q4_1 || s == Scheme::Q5_1 ? 2 : 1;
+  if (s == Scheme::Q5_0 || s == Scheme::Q5_1)
+    return {halves, 0, 4 + 16};
+  return {halves, 0, s == Scheme::Q8_0 ? 32 : 16};
 }
 
 void checkRows8(Scheme s, int64_t rows, int64_t cols) {

@@ -5,9 +5,9 @@
 //   gemm_bench [--shapes N:K,...] [--tokens 1,16,64,512] [--threads T] [--min-time S] [--json]
 //
 // out[T, N] = x[T, K] . W[N, K]^T, the layout of every linear (weights row-major, one row per output
-// feature). Ours: matmulTransposedB (float32) and quantMatmul (q8_0, q4_0, q4_1 and w4g32a, the
-// GPTQ/AWQ form, each in the row_blocks layout and in tiles, rows8_blocks: weights quantized and
-// repacked once before timing, activations quantized inside the call as the runtime does).
+// feature). Ours: matmulTransposedB (float32) and quantMatmul (q8_0, q4_0, q4_1, q5_0 and w4g32a,
+// the GPTQ/AWQ form, each in the row_blocks layout and in tiles, rows8_blocks: weights quantized
+// and repacked once before timing, activations quantized inside the call as the runtime does).
 // OpenBLAS: cblas_sgemm (row-major, B transposed). oneDNN: the f32 matmul primitive with weights reordered once, before
 // timing, into the layout oneDNN picks (format any) — the library's best case, as a plan would
 // store it. All three get the same thread count: our pool, openblas_set_num_threads and OpenMP (the
@@ -41,7 +41,8 @@ namespace {
 using llm::quant::Layout;
 using llm::quant::Scheme;
 
-constexpr Scheme kQuantSchemes[] = {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1, Scheme::W4G32A};
+constexpr Scheme kQuantSchemes[] = {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1, Scheme::Q5_0,
+                                    Scheme::W4G32A};
 
 // Our quantized weight in one layout.
 struct QuantWeight {
@@ -208,9 +209,10 @@ int main(int argc, char **argv) {
   std::vector<Row> rows;
   if (!o.json)
     std::printf("threads %d; GFLOP/s (median call); -t: tiles (rows8_blocks)\n%-12s %6s %10s "
-                "%10s %10s %10s %10s %10s %10s %10s %10s %10s %10s  %s\n",
+                "%10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s  %s\n",
                 threads, "N x K", "T", "ours-f32", "openblas", "onednn", "q8_0", "q8_0-t", "q4_0",
-                "q4_0-t", "q4_1", "q4_1-t", "w4g32a", "w4g32a-t", "last row differs alone");
+                "q4_0-t", "q4_1", "q4_1-t", "q5_0", "q5_0-t", "w4g32a", "w4g32a-t",
+                "last row differs alone");
   for (Shape s : o.shapes) {
     std::vector<float> w(s.n * s.k);
     for (float &v : w)

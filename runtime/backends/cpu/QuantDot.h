@@ -82,15 +82,17 @@ using DotRows4x2Fn = void (*)(llm::quant::Scheme scheme, const uint8_t *const ro
                               float out0[4], float out1[4]);
 DotRows4x2Fn dotRows4x2For(Isa isa);
 
-// Tiles (the rows8_blocks layout of q8_0, q4_0, q4_1 and w4g*; QuantFormat.h): `tiles` is a group
-// of 8 weight rows (blocks tiles; w4g*: blocks / (G / 32) tiles, one per group), and activation
-// row t < rows is act[t * blocks ...]; out[t * ldo + j] = dot(row j of the group, activation row
-// t) for j < 8, with the bits of dotRows4 on the same row in row_blocks. NOTE: the SIMD paths keep
-// row j in lane j of a register, so a block costs no horizontal sum and no scale gather; q4's and
-// w4g*'s integer sums of a 32-element block are gathered in int16 lanes (16 products of at most
-// 15 * 127 each: |sum| <= 30480) and widened once per block (w4g*: then zero * sum_i a_i is
-// subtracted per lane, the 8 zeros widened once per group). A call walks its rows four at a time
-// against each unpacked tile.
+// Tiles (the rows8_blocks layout of q8_0, q4_0, q4_1, q5_0, q5_1 and w4g*; QuantFormat.h):
+// `tiles` is a group of 8 weight rows (blocks tiles; w4g*: blocks / (G / 32) tiles, one per
+// group), and activation row t < rows is act[t * blocks ...]; out[t * ldo + j] = dot(row j of the
+// group, activation row t) for j < 8, with the bits of dotRows4 on the same row in row_blocks.
+// NOTE: the SIMD paths keep row j in lane j of a register, so a block costs no horizontal sum and
+// no scale gather; q4's and w4g*'s integer sums of a 32-element block are gathered in int16 lanes
+// (16 products of at most 15 * 127 each: |sum| <= 30480) and widened once per block (w4g*: then
+// zero * sum_i a_i is subtracted per lane, the 8 zeros widened once per group). q5's quants reach
+// 31, so its int16 lanes take 8 products (|sum| <= 31 * 127 * 8 = 31496) and are widened twice
+// per block (the VNNI paths sum in int32 throughout). A call walks its rows four at a time against
+// each unpacked tile.
 using DotTilesFn = void (*)(llm::quant::Scheme scheme, const uint8_t *tiles, const ActBlock *act,
                             int64_t rows, int64_t blocks, float *out, int64_t ldo);
 DotTilesFn dotTilesFor(Isa isa);

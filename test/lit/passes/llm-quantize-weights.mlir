@@ -25,12 +25,12 @@
 // KPLAN: kplan.call "embedding"(%arg0) weights(%[[E]]) {params = {hidden = 32 : i64, vocab = 64 : i64, weight_format = "q4_1", weight_layout = "rows8_blocks"}}
 // KPLAN: kplan.call "linear"({{.*}}) weights(%[[W]], %{{.*}}) {params = {{{.*}}weight_format = "q4_1", weight_layout = "rows8_blocks"}}
 // KPLAN: kplan.call "logits"({{.*}}) weights(%[[H]]) {params = {block_cols = 16 : i64, block_rows = 24 : i64, hidden = 32 : i64, vocab = 64 : i64}}
-// Q5-DAG: %[[E:.*]] = kplan.weight ["embed"] {layout = "row_blocks", quant = "q5_1"} : tensor<64x32xf32>
-// Q5-DAG: %[[W:.*]] = kplan.weight ["w"] {layout = "row_blocks", quant = "q5_1"} : tensor<64x32xf32>
-// Q5-DAG: %[[H:.*]] = kplan.weight ["lm_head"] {layout = "row_blocks", quant = "q5_0"} : tensor<64x32xf32>
-// Q5: kplan.call "embedding"(%arg0) weights(%[[E]]) {params = {hidden = 32 : i64, vocab = 64 : i64, weight_format = "q5_1"}}
-// Q5: kplan.call "linear"({{.*}}) weights(%[[W]], %{{.*}}) {params = {{{.*}}weight_format = "q5_1"}}
-// Q5: kplan.call "logits"({{.*}}) weights(%[[H]]) {params = {{{.*}}weight_format = "q5_0"}}
+// Q5-DAG: %[[E:.*]] = kplan.weight ["embed"] {layout = "rows8_blocks", quant = "q5_1"} : tensor<64x32xf32>
+// Q5-DAG: %[[W:.*]] = kplan.weight ["w"] {layout = "rows8_blocks", quant = "q5_1"} : tensor<64x32xf32>
+// Q5-DAG: %[[H:.*]] = kplan.weight ["lm_head"] {layout = "rows8_blocks", quant = "q5_0"} : tensor<64x32xf32>
+// Q5: kplan.call "embedding"(%arg0) weights(%[[E]]) {params = {hidden = 32 : i64, vocab = 64 : i64, weight_format = "q5_1", weight_layout = "rows8_blocks"}}
+// Q5: kplan.call "linear"({{.*}}) weights(%[[W]], %{{.*}}) {params = {{{.*}}weight_format = "q5_1", weight_layout = "rows8_blocks"}}
+// Q5: kplan.call "logits"({{.*}}) weights(%[[H]]) {params = {{{.*}}weight_format = "q5_0", weight_layout = "rows8_blocks"}}
 module attributes {llm.target = "cpu"} {
   func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>, %rows: tensor<?xi32>, %x48: tensor<?x48xf32>) -> tensor<?x64xf32> {
     %t = llm.weight "embed" {source_format = "q8_0"} : tensor<64x32xf32>

@@ -20,8 +20,8 @@ namespace {
 
 using llm::quant::Layout;
 using llm::quant::Scheme;
-constexpr Scheme kTileSchemes[] = {Scheme::Q8_0,  Scheme::Q4_0,   Scheme::Q4_1,
-                                   Scheme::W4G32, Scheme::W4G64,  Scheme::W4G128,
+constexpr Scheme kTileSchemes[] = {Scheme::Q8_0,   Scheme::Q4_0,   Scheme::Q4_1,  Scheme::Q5_0,
+                                   Scheme::Q5_1,   Scheme::W4G32,  Scheme::W4G64, Scheme::W4G128,
                                    Scheme::W4G32A, Scheme::W4G64A, Scheme::W4G128A};
 constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
 
@@ -43,7 +43,8 @@ std::vector<uint8_t> tiled(Scheme s, const std::vector<uint8_t> &w, int64_t rows
 }
 
 // Each byte of a row_blocks tensor lands where QuantFormat.h says, and fromRows8 undoes it. A
-// block (w4g*: a group) is `halves` f16 fields, `bytes` u8 fields (w4g*: zero, pad), then quants.
+// block (w4g*: a group) is `halves` f16 fields, `bytes` u8 fields (w4g*: zero, pad), then quants
+// (q5: qh, then qs, so chunk 0 holds the 8 rows' qh words and chunks 1 .. 4 their nibbles).
 TEST(QuantTiles, LayoutPlacesEveryByteAsDocumented) {
   for (Scheme s : kTileSchemes) {
     SCOPED_TRACE(llm::quant::schemeName(s));
@@ -51,8 +52,10 @@ TEST(QuantTiles, LayoutPlacesEveryByteAsDocumented) {
     const size_t bb = llm::quant::blockBytes(s), tb = llm::quant::tileBytes(s);
     ASSERT_EQ(tb, 8 * bb);
     const bool w4 = llm::quant::w4GroupElems(s) != 0;
-    const int halves = s == Scheme::Q4_1 ? 2 : 1, bytes = w4 ? 2 : 0;
-    const int quants = s == Scheme::Q8_0 || s == Scheme::Q4_0 ? 16 : 32; // QuantFormat.h's H
+    const int halves = s == Scheme::Q4_1 || s == Scheme::Q5_1 ? 2 : 1, bytes = w4 ? 2 : 0;
+    const int quants = s == Scheme::Q8_0 || s == Scheme::Q4_0 || s == Scheme::Q5_0
+                           ? 16
+                           : 32; // QuantFormat.h's H
     ASSERT_EQ(quants, 16 * halves + 8 * bytes);
     std::vector<uint8_t> w(llm::quant::tensorBytes(s, rows, k));
     std::mt19937 rng(7);
@@ -73,6 +76,11 @@ TEST(QuantTiles, LayoutPlacesEveryByteAsDocumented) {
         for (size_t i = 0; i < bb - head; ++i)
           ASSERT_EQ(tile[quants + 32 * (i / 4) + 4 * r + i % 4], block[head + i])
               << row << " " << b << " " << i;
+        if (s == Scheme::Q5_0 || s == Scheme::Q5_1) { // qh word at H + 4 r, qs from H + 32
+          ASSERT_EQ(0, std::memcmp(tile + quants + 4 * r, block + head, 4));
+          for (int i = 0; i < 16; ++i)
+            ASSERT_EQ(tile[quants + 32 * (1 + i / 4) + 4 * r + i % 4], block[head + 4 + i]);
+        }
       }
     std::vector<uint8_t> back(w.size()), one(llm::quant::rowBytes(s, k));
     llm::quant::fromRows8(s, t.data(), rows, k, back.data());
@@ -186,6 +194,46 @@ TEST(QuantTiles, W4ExtremeSumsMatchTheReference) {
     quantMatmul(s, x.data(), k, nullptr, rows, t.data(), n, k, nullptr, got.data(), std::nullopt,
                 isa, Layout::Rows8);
     EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
+  }
+}
+
+// The largest q5 sums (all 5th bits set and nibbles 15, so q = 31, against activations +-127;
+// and q = 16, q = 15, q = 0 blocks between) stay exact: a kernel that gathered more than 4 maddubs
+// pair sums (31 * 127 * 2 each) in an int16 lane would overflow. Tiles give the reference's bits.
+TEST(QuantTiles, Q5ExtremeSumsMatchTheReference) {
+  const int64_t n = 16, k = 256, rows = 5;
+  const uint32_t qhs[] = {0xffffffffu, 0xffffffffu, 0x0000ffffu, 0u};
+  const uint8_t qss[] = {0xff, 0x00, 0xff, 0xff};
+  for (Scheme s : {Scheme::Q5_0, Scheme::Q5_1}) {
+    SCOPED_TRACE(llm::quant::schemeName(s));
+    std::vector<uint8_t> w(llm::quant::tensorBytes(s, n, k));
+    const size_t bb = llm::quant::blockBytes(s), head = s == Scheme::Q5_1 ? 4 : 2;
+    for (size_t b = 0; b < w.size() / bb; ++b) {
+      uint8_t *block = w.data() + b * bb;
+      const uint16_t d = llm::quant::floatToHalf(b % 2 ? 0.25f : 0.5f);
+      const uint16_t m = llm::quant::floatToHalf(-4.0f);
+      std::memcpy(block, &d, 2);
+      if (s == Scheme::Q5_1)
+        std::memcpy(block + 2, &m, 2);
+      const size_t kind = b % 7 == 3 ? b % 4 : 0; // mostly q = 31
+      std::memcpy(block + head, &qhs[kind], 4);
+      std::memset(block + head + 4, qss[kind], 16);
+    }
+    std::vector<float> x(rows * k);
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = i / k == 1 ? -1.0f : i / k == 3 ? (i % 2 ? 1.0f : -1.0f) : 1.0f;
+    std::vector<uint8_t> t = tiled(s, w, n, k);
+    std::vector<float> ref(rows * n), got(ref.size());
+    quantMatmul(s, x.data(), k, nullptr, rows, w.data(), n, k, nullptr, ref.data(), std::nullopt,
+                Isa::Scalar);
+    for (Isa isa : kIsas) {
+      if (!isaSupported(isa))
+        continue;
+      SCOPED_TRACE(isaName(isa));
+      quantMatmul(s, x.data(), k, nullptr, rows, t.data(), n, k, nullptr, got.data(),
+                  std::nullopt, isa, Layout::Rows8);
+      EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
+    }
   }
 }
 
