@@ -167,6 +167,24 @@ TEST(QuantTiles, EveryIsaPathOnTilesMatchesTheRowBlocksReference) {
   ThreadPool::global().setThreads(ThreadPool::defaultThreads());
 }
 
+// Every ISA path on the tiles of w (n x k, row_blocks) gives the row_blocks scalar reference's
+// bits against the rows x k activations x.
+void expectTilesMatchReference(Scheme s, const std::vector<uint8_t> &w, int64_t n, int64_t k,
+                               const std::vector<float> &x, int64_t rows) {
+  std::vector<uint8_t> t = tiled(s, w, n, k);
+  std::vector<float> ref(rows * n), got(ref.size());
+  quantMatmul(s, x.data(), k, nullptr, rows, w.data(), n, k, nullptr, ref.data(), std::nullopt,
+              Isa::Scalar);
+  for (Isa isa : kIsas) {
+    if (!isaSupported(isa))
+      continue;
+    SCOPED_TRACE(isaName(isa));
+    quantMatmul(s, x.data(), k, nullptr, rows, t.data(), n, k, nullptr, got.data(), std::nullopt,
+                isa, Layout::Rows8);
+    EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
+  }
+}
+
 // The largest integer sums a w4g* run can have (nibbles 15 or 0, activations +-127, zero 0 or 15)
 // stay exact in the kernels' int16 lanes: tiles give the row_blocks reference's bits.
 TEST(QuantTiles, W4ExtremeSumsMatchTheReference) {
@@ -183,18 +201,7 @@ TEST(QuantTiles, W4ExtremeSumsMatchTheReference) {
   std::vector<float> x(rows * k);
   for (size_t i = 0; i < x.size(); ++i)
     x[i] = i / k == 1 ? -1.0f : 1.0f; // rows of +127 and -127
-  std::vector<uint8_t> t = tiled(s, w, n, k);
-  std::vector<float> ref(rows * n), got(ref.size());
-  quantMatmul(s, x.data(), k, nullptr, rows, w.data(), n, k, nullptr, ref.data(), std::nullopt,
-              Isa::Scalar);
-  for (Isa isa : kIsas) {
-    if (!isaSupported(isa))
-      continue;
-    SCOPED_TRACE(isaName(isa));
-    quantMatmul(s, x.data(), k, nullptr, rows, t.data(), n, k, nullptr, got.data(), std::nullopt,
-                isa, Layout::Rows8);
-    EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
-  }
+  expectTilesMatchReference(s, w, n, k, x, rows);
 }
 
 // The largest q5 sums (all 5th bits set and nibbles 15, so q = 31, against activations +-127;
@@ -222,18 +229,7 @@ TEST(QuantTiles, Q5ExtremeSumsMatchTheReference) {
     std::vector<float> x(rows * k);
     for (size_t i = 0; i < x.size(); ++i)
       x[i] = i / k == 1 ? -1.0f : i / k == 3 ? (i % 2 ? 1.0f : -1.0f) : 1.0f;
-    std::vector<uint8_t> t = tiled(s, w, n, k);
-    std::vector<float> ref(rows * n), got(ref.size());
-    quantMatmul(s, x.data(), k, nullptr, rows, w.data(), n, k, nullptr, ref.data(), std::nullopt,
-                Isa::Scalar);
-    for (Isa isa : kIsas) {
-      if (!isaSupported(isa))
-        continue;
-      SCOPED_TRACE(isaName(isa));
-      quantMatmul(s, x.data(), k, nullptr, rows, t.data(), n, k, nullptr, got.data(),
-                  std::nullopt, isa, Layout::Rows8);
-      EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
-    }
+    expectTilesMatchReference(s, w, n, k, x, rows);
   }
 }
 
