@@ -1035,20 +1035,18 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
     auto [lo, hi] = visible(t);
     return (int64_t(hi) - lo + kAttnPartition) / kAttnPartition;
   };
-  // A run shares each K / V row load among its heads; with few items (a short one-token step)
-  // runs of one head balance the threads instead (a head's result does not depend on its run).
+  // A run of up to kTileRows query heads shares each K / V row load. (Runs of one head, which
+  // would give a short one-token step more items than kv heads, were 5% slower in decode: they
+  // read each row three times.)
   static_assert(kTileRows == 3, "the dispatch below covers runs of 1 to 3 heads");
-  int64_t work = 0, items3 = 0;
-  const int64_t runs3 = kvHeads * ((group + kTileRows - 1) / kTileRows);
+  int64_t work = 0;
   for (int64_t s = 0; s < b.numSeqs; ++s)
     for (int32_t t = b.queryStart[s]; t < b.queryStart[s + 1]; ++t) {
       seqOf[t] = static_cast<int32_t>(s);
       auto [lo, hi] = visible(t);
       work += hi - lo + 1;
-      items3 += runs3 * partitions(t);
     }
-  const int64_t threads = ThreadPool::global().threads();
-  const int64_t runHeads = items3 < 4 * threads ? 1 : kTileRows;
+  const int64_t runHeads = kTileRows;
   const int64_t runsPerKv = (group + runHeads - 1) / runHeads, runs = kvHeads * runsPerKv;
   // Items of token t: [itemStart[t], itemStart[t + 1]), latest tokens first (they have the most
   // partitions, so the chunks claimed last are the cheapest); partial results of tokens with
