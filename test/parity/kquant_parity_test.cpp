@@ -12,6 +12,7 @@
 // embeddings, k-quant ffn_down, and a layer whose q/k/v and gate/up mix formats. Kept, every
 // matrix is read natively (no float32 matrix in the plan).
 #include "common/CompilePlan.h"
+#include "common/LogitParity.h"
 #include "engine/Executor.h"
 #include "plan/PlanLoader.h"
 
@@ -29,28 +30,12 @@ namespace fs = std::filesystem;
 
 namespace {
 
-std::vector<int32_t> iota(size_t n, int32_t start = 0) {
-  std::vector<int32_t> v(n);
-  std::iota(v.begin(), v.end(), start);
-  return v;
-}
-
-struct Reference {
-  std::vector<int32_t> ids;
-  std::vector<std::vector<float>> logits;
-};
-
-Reference reference(const std::string &dir = FIXTURE_DIR) {
-  std::ifstream in(fs::path(dir) / "reference.json");
-  nlohmann::json j = nlohmann::json::parse(in);
-  return {j.at("input_ids").get<std::vector<int32_t>>(),
-          j.at("logits").get<std::vector<std::vector<float>>>()};
-}
+using namespace llmtest;
 
 std::unique_ptr<llmrt::LoadedPlan> compile(const std::string &quant,
                                            const std::string &dir = FIXTURE_DIR) {
-  fs::path out = fs::temp_directory_path() / ("llm-kquant-" + std::to_string(::getpid())) /
-                 (fs::path(dir).filename().string() + "-" + quant);
+  fs::path out =
+      llmtest::processScratchDir("llm-kquant") / (fs::path(dir).filename().string() + "-" + quant);
   std::string plan = (out / "plan.fb").string();
   std::string failed =
       llmtest::compilePlan(LLMC_PATH, dir + "/model.gguf", plan, "--quant " + quant);
@@ -58,48 +43,20 @@ std::unique_ptr<llmrt::LoadedPlan> compile(const std::string &quant,
   return llmrt::LoadedPlan::load(plan);
 }
 
-// Largest |difference| and largest |reference logit|.
-std::pair<double, double> compare(const std::vector<float> &got, const Reference &ref, size_t V) {
-  double worst = 0, scale = 0;
-  for (size_t t = 0; t < ref.ids.size(); ++t)
-    for (size_t v = 0; v < V; ++v) {
-      worst = std::max(worst, double(std::fabs(got[t * V + v] - ref.logits[t][v])));
-      scale = std::max(scale, double(std::fabs(ref.logits[t][v])));
-    }
-  return {worst, scale};
-}
-
-// Prefill in uneven chunks gives the one-step prefill's logits bit for bit.
-void expectBatchInvariant(llmrt::Executor &exec, const std::vector<int32_t> &ids,
-                          const std::vector<float> &logits, size_t V) {
-  exec.reset();
-  size_t T = ids.size(), begin = 0;
-  for (size_t chunk : {1u, 4u, 1u, 100u}) {
-    size_t end = std::min(T, begin + chunk);
-    if (begin == end)
-      break;
-    std::vector<int32_t> part(ids.begin() + begin, ids.begin() + end);
-    std::vector<float> got = exec.forward(part, iota(end - begin, begin), iota(end - begin));
-    ASSERT_EQ(0, std::memcmp(got.data(), logits.data() + begin * V, got.size() * sizeof(float)))
-        << "rows [" << begin << ", " << end << ") differ from the one-step prefill";
-    begin = end;
-  }
-}
-
 TEST(KQuantParity, DequantizedFloatPlanMatchesTransformers) {
-  Reference ref = reference();
+  LogitReference ref = readLogitReference(FIXTURE_DIR);
   auto plan = compile("none");
   for (const auto *w : *plan->plan().weights())
     EXPECT_EQ(w->dtype(), llmrt::fb::DType::F32);
   llmrt::Executor exec(*plan);
   size_t T = ref.ids.size(), V = exec.vocabSize();
-  auto [worst, scale] = compare(exec.forward(ref.ids, iota(T), iota(T)), ref, V);
+  auto [worst, scale] = compareLogits(exec.forward(ref.ids, iota(T), iota(T)), ref.logits, V);
   std::cout << "--quant none: max abs logit difference " << worst << " (scale " << scale << ")\n";
   EXPECT_LT(worst, 1e-4 * scale + 1e-5);
 }
 
 TEST(KQuantParity, KeptSuperBlocksCloseToTransformersAndBatchInvariant) {
-  Reference ref = reference();
+  LogitReference ref = readLogitReference(FIXTURE_DIR);
   auto plan = compile("keep");
   std::map<llmrt::fb::DType, int> dtypes;
   for (const auto *w : *plan->plan().weights())
@@ -110,21 +67,21 @@ TEST(KQuantParity, KeptSuperBlocksCloseToTransformersAndBatchInvariant) {
   llmrt::Executor exec(*plan);
   size_t T = ref.ids.size(), V = exec.vocabSize();
   std::vector<float> logits = exec.forward(ref.ids, iota(T), iota(T));
-  auto [worst, scale] = compare(logits, ref, V);
+  auto [worst, scale] = compareLogits(logits, ref.logits, V);
   std::cout << "--quant keep: max abs logit difference " << worst << " (relative "
             << worst / scale << ")\n";
   EXPECT_LT(worst, 0.05 * scale);
-  expectBatchInvariant(exec, ref.ids, logits, V);
+  expectChunkedPrefillBitwise(exec, ref.ids, logits, V, {1, 4, 1, 100});
 }
 
 TEST(Q5Parity, DequantizedFloatPlanMatchesTransformers) {
-  Reference ref = reference(Q5_FIXTURE_DIR);
+  LogitReference ref = readLogitReference(Q5_FIXTURE_DIR);
   auto plan = compile("none", Q5_FIXTURE_DIR);
   for (const auto *w : *plan->plan().weights())
     EXPECT_EQ(w->dtype(), llmrt::fb::DType::F32);
   llmrt::Executor exec(*plan);
   size_t T = ref.ids.size(), V = exec.vocabSize();
-  auto [worst, scale] = compare(exec.forward(ref.ids, iota(T), iota(T)), ref, V);
+  auto [worst, scale] = compareLogits(exec.forward(ref.ids, iota(T), iota(T)), ref.logits, V);
   std::cout << "q5 --quant none: max abs logit difference " << worst << " (scale " << scale
             << ")\n";
   EXPECT_LT(worst, 1e-4 * scale + 1e-5);
@@ -133,7 +90,7 @@ TEST(Q5Parity, DequantizedFloatPlanMatchesTransformers) {
 // Every matrix kept in its GGUF format: the stacks of one format fused ([q; k; v] Q5_0 and
 // [gate; up] Q5_1 in layer 0), the mixed ones of layer 1 as separate native linears.
 TEST(Q5Parity, KeptBlocksAllNativeCloseToTransformersAndBatchInvariant) {
-  Reference ref = reference(Q5_FIXTURE_DIR);
+  LogitReference ref = readLogitReference(Q5_FIXTURE_DIR);
   auto plan = compile("keep", Q5_FIXTURE_DIR);
   std::map<llmrt::fb::DType, int> dtypes;
   for (const auto *w : *plan->plan().weights()) {
@@ -151,11 +108,11 @@ TEST(Q5Parity, KeptBlocksAllNativeCloseToTransformersAndBatchInvariant) {
   llmrt::Executor exec(*plan);
   size_t T = ref.ids.size(), V = exec.vocabSize();
   std::vector<float> logits = exec.forward(ref.ids, iota(T), iota(T));
-  auto [worst, scale] = compare(logits, ref, V);
+  auto [worst, scale] = compareLogits(logits, ref.logits, V);
   std::cout << "q5 --quant keep: max abs logit difference " << worst << " (relative "
             << worst / scale << ")\n";
   EXPECT_LT(worst, 0.05 * scale);
-  expectBatchInvariant(exec, ref.ids, logits, V);
+  expectChunkedPrefillBitwise(exec, ref.ids, logits, V, {1, 4, 1, 100});
 }
 
 } // namespace

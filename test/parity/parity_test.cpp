@@ -4,6 +4,7 @@
 #include "plan/PlanLoader.h"
 #include "sampler/Sampler.h"
 #include "common/CompilePlan.h"
+#include "common/LogitParity.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,8 @@
 namespace fs = std::filesystem;
 
 namespace {
+
+using llmtest::iota;
 
 std::vector<std::string> fixtureNames() {
   return llmtest::fixtureNames(FIXTURES_DIR, "reference.json");
@@ -50,12 +53,6 @@ std::string compile(const std::string &name, const std::string &flags = "") {
                                             flags);
   EXPECT_EQ(failed, "");
   return plan;
-}
-
-std::vector<int32_t> iota(size_t n, int32_t start = 0) {
-  std::vector<int32_t> v(n);
-  std::iota(v.begin(), v.end(), start);
-  return v;
 }
 
 class Parity : public ::testing::TestWithParam<std::string> {};

@@ -15,6 +15,7 @@
 // The int4 group-wise schemes measure 1.5% to 3.9% (int8 activations again); fp8, whose kernel
 // keeps float32 activations, 1e-6 (summation order only).
 #include "common/CompilePlan.h"
+#include "common/LogitParity.h"
 #include "engine/Executor.h"
 #include "plan/PlanLoader.h"
 
@@ -31,6 +32,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using namespace llmtest;
+
 struct Case {
   std::string model, scheme;
 };
@@ -41,12 +44,6 @@ std::vector<Case> cases() {
     for (const char *s : {"q8_0", "q4_0", "q4_1", "w8", "w4g32", "w4g128", "w4g32a", "w4g128a", "fp8"})
       out.push_back({m, s});
   return out;
-}
-
-std::vector<int32_t> iota(size_t n, int32_t start = 0) {
-  std::vector<int32_t> v(n);
-  std::iota(v.begin(), v.end(), start);
-  return v;
 }
 
 class QuantizedParity : public ::testing::TestWithParam<Case> {
@@ -78,28 +75,12 @@ TEST_P(QuantizedParity, LogitsCloseToTransformersAndBatchInvariant) {
   llmrt::Executor exec(*plan);
   size_t T = ids.size(), V = exec.vocabSize();
   std::vector<float> logits = exec.forward(ids, iota(T), iota(T));
-  double worst = 0, scale = 0;
-  for (size_t t = 0; t < T; ++t)
-    for (size_t v = 0; v < V; ++v) {
-      worst = std::max(worst, double(std::fabs(logits[t * V + v] - want[t][v])));
-      scale = std::max(scale, double(std::fabs(want[t][v])));
-    }
+  auto [worst, scale] = compareLogits(logits, want, V);
   std::cout << c.model << " " << c.scheme << ": max abs logit difference " << worst << " (relative "
             << worst / scale << ")\n";
   EXPECT_LT(worst, 0.05 * scale);
 
-  exec.reset();
-  size_t begin = 0;
-  for (size_t chunk : {1u, 6u, 1u, 9u, 100u}) {
-    size_t end = std::min(T, begin + chunk);
-    if (begin == end)
-      break;
-    std::vector<int32_t> part(ids.begin() + begin, ids.begin() + end);
-    std::vector<float> got = exec.forward(part, iota(end - begin, begin), iota(end - begin));
-    ASSERT_EQ(0, std::memcmp(got.data(), logits.data() + begin * V, got.size() * sizeof(float)))
-        << "rows [" << begin << ", " << end << ") differ from the one-step prefill";
-    begin = end;
-  }
+  expectChunkedPrefillBitwise(exec, ids, logits, V, {1, 6, 1, 9, 100});
 }
 
 INSTANTIATE_TEST_SUITE_P(TinyModels, QuantizedParity, ::testing::ValuesIn(cases()),
