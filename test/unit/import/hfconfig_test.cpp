@@ -1,5 +1,6 @@
 // The HF config parser: both dialects (transformers 4.x rope_theta/rope_scaling, 5.x
 // rope_parameters), per-layer sliding windows, and refusals that name the field.
+#include "ConfigErrors.h"
 #include "import/HFConfig.h"
 #include "support/Error.h"
 
@@ -20,14 +21,7 @@ json llama() {
     "eos_token_id": [2, 3], "bos_token_id": 1, "transformers_version": "5.0.0"})");
 }
 
-std::string errorOf(const json &j) {
-  try {
-    llmc::parseModelConfig(j, "config.json");
-  } catch (const llm::Error &e) {
-    return e.what();
-  }
-  return "";
-}
+std::string errorOf(const json &j) { return llmtest::configError(j); }
 
 TEST(HFConfig, DefaultsAndDerivedFields) {
   auto c = llmc::parseModelConfig(llama(), "config.json");

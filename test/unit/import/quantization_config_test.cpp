@@ -2,6 +2,7 @@
 // the supported values), and the packed linears of test/fixtures/gptq-tiny and awq-tiny seen
 // through the weight source: one W4G32A tensor per linear, the GPTQ and the AWQ packing of the
 // same integers repacking to the same bytes, act-order g_idx refused.
+#include "ConfigErrors.h"
 #include "import/HFConfig.h"
 #include "import/PackedInt4.h"
 #include "import/Safetensors.h"
@@ -28,14 +29,7 @@ json configOf(const std::string &method) {
   return json::parse(in);
 }
 
-std::string errorOf(const json &j) {
-  try {
-    llmc::parseModelConfig(j, "config.json");
-  } catch (const llm::Error &e) {
-    return e.what();
-  }
-  return "";
-}
+std::string errorOf(const json &j) { return llmtest::configError(j); }
 
 TEST(QuantizationConfig, FixturesParse) {
   auto gptq = llmc::parseModelConfig(configOf("gptq"), "config.json").quantization;
