@@ -83,6 +83,12 @@ Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan
   if (program_->calls())
     for (uint32_t i = 0; i < program_->calls()->size(); ++i)
       bindCall(i, *program_->calls()->Get(i));
+  if (StepProfile::requested()) {
+    std::vector<std::string> labels;
+    for (const BoundCall &c : calls_)
+      labels.push_back(c.label);
+    profile_ = std::make_unique<StepProfile>(std::move(labels));
+  }
   const fb::Buffer &out = *program_->output();
   if (out.row_bytes() % sizeof(float) != 0 || out.row_bytes() == 0 ||
       out.row_bytes() > (uint64_t{1} << 24) * sizeof(float))
@@ -96,7 +102,10 @@ Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan
     vocabLimit_ = p.model() && p.model()->vocab_size() ? p.model()->vocab_size() : vocabSize_;
 }
 
-Executor::~Executor() = default;
+Executor::~Executor() {
+  if (profile_)
+    fmt::print(stderr, "LLMRT_PROFILE\n{}", profile_->report());
+}
 
 void Executor::bindInputs(const fb::Program &program) {
   if (!program.inputs())
@@ -174,6 +183,10 @@ void Executor::bindCall(uint32_t index, const fb::KernelCall &call) {
   if (!bound.kernel)
     fail("{}: the CPU backend has no kernel '{}'", where, call.kernel()->string_view());
   bound.params = cpu::KernelParams::fromPlan(call);
+  bound.label = StepProfile::label(call.kernel()->string_view(),
+                                   bound.params.has("weight_format")
+                                       ? std::string_view(bound.params.getString("weight_format"))
+                                       : std::string_view());
   int numWeights = call.weights() ? static_cast<int>(call.weights()->size()) : 0;
   cpu::KernelShapes shapes;
   try {
@@ -368,7 +381,12 @@ std::vector<float> Executor::step(const StepBatch &batch) {
   const cpu::AttentionBatch attention{static_cast<int64_t>(batch.seqLens.size()),
                                       batch.queryStart.data(), batch.blockTables.data(),
                                       batch.blockTableStride, batch.slotMapping.data()};
-  for (const BoundCall &call : calls_) {
+  const auto phase = tokens == static_cast<int64_t>(batch.seqLens.size())
+                         ? StepProfile::Phase::Decode
+                         : StepProfile::Phase::Prefill;
+  const auto stepStart = StepProfile::Clock::now();
+  for (size_t c = 0; c < calls_.size(); ++c) {
+    const BoundCall &call = calls_[c];
     inputPtrs_.clear();
     for (const Slot &s : call.inputs)
       inputPtrs_.push_back(resolve(s, tokens, rows));
@@ -385,8 +403,16 @@ std::vector<float> Executor::step(const StepBatch &batch) {
                          batch.positions.data(),
                          kv_.get(),
                          &attention};
+    if (!profile_) {
+      call.kernel->run(args);
+      continue;
+    }
+    const auto start = StepProfile::Clock::now();
     call.kernel->run(args);
+    profile_->addCall(phase, c, StepProfile::Clock::now() - start);
   }
+  if (profile_)
+    profile_->addStep(phase, tokens, StepProfile::Clock::now() - stepStart);
   const float *logits = static_cast<const float *>(resolve(output_, tokens, rows));
   return std::vector<float>(logits, logits + rows * vocabSize_);
 }

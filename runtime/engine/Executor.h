@@ -24,6 +24,7 @@
 #include "backends/cpu/CpuKernels.h"
 #include "engine/KVCacheManager.h"
 #include "engine/PagedKVCache.h"
+#include "engine/StepProfile.h"
 #include "plan/PlanLoader.h"
 
 #include <cstdint>
@@ -122,6 +123,7 @@ private:
     std::vector<Slot> inputs;
     std::vector<Slot> outputs;
     std::vector<const float *> weights;
+    std::string label; // StepProfile's group
   };
   enum class InputKind { TokenIds, Positions, LogitRows };
 
@@ -144,6 +146,7 @@ private:
   int vocabSize_ = 0;
   int vocabLimit_ = 0; // smallest vocab of any embedding call
   std::unique_ptr<PagedKVCache> kv_;
+  std::unique_ptr<StepProfile> profile_; // LLMRT_PROFILE; printed to stderr at destruction
   bool paged_ = false;
   int maxSeqLen_ = 0;
   int length_ = 0; // single sequence: positions filled

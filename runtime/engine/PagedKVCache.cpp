@@ -21,7 +21,7 @@ void PagedKVCache::FreeDeleter::operator()(std::byte *p) const { std::free(p); }
 
 int64_t PagedKVCache::bytesPerBlock(int64_t numLayers, int64_t numKvHeads, int64_t headDim,
                                     int64_t blockSize, KVCacheDtype dtype) {
-  return 2 * numLayers * blockSize * kvconvert::rowBytes(dtype, numKvHeads, headDim);
+  return 2 * numLayers * blockSize * numKvHeads * kvconvert::headBytes(dtype, headDim);
 }
 
 PagedKVCache::PagedKVCache(int64_t numLayers, int64_t numKvHeads, int64_t headDim,
@@ -40,13 +40,13 @@ PagedKVCache::PagedKVCache(int64_t numLayers, int64_t numKvHeads, int64_t headDi
   numBlocks_ = static_cast<int>(numBlocks);
   blockSize_ = static_cast<int>(blockSize);
   dtype_ = dtype;
-  rowBytes_ = kvconvert::rowBytes(dtype, numKvHeads, headDim);
+  headBytes_ = kvconvert::headBytes(dtype, headDim);
   size_t bytes = 0;
   if (__builtin_mul_overflow(static_cast<size_t>(numLayers) * size_t(numSlots()),
-                             size_t(rowBytes_), &bytes) ||
+                             size_t(rowBytes()), &bytes) ||
       bytes > SIZE_MAX / 2)
     llm::fail("KV cache: {} layers x {} slots x {} bytes does not fit in memory", numLayers,
-              numSlots(), rowBytes_);
+              numSlots(), rowBytes());
   if (bytes == 0)
     return; // a plan without attention needs no cache
   k_.reset(static_cast<std::byte *>(std::calloc(bytes, 1)));
@@ -54,7 +54,7 @@ PagedKVCache::PagedKVCache(int64_t numLayers, int64_t numKvHeads, int64_t headDi
   if (!k_ || !v_)
     llm::fail("KV cache: cannot allocate 2 x {} bytes ({} layers x {} blocks of {} positions x {} "
               "bytes of {} values)",
-              bytes, numLayers, numBlocks, blockSize, rowBytes_, kvCacheDtypeName(dtype));
+              bytes, numLayers, numBlocks, blockSize, rowBytes(), kvCacheDtypeName(dtype));
   // One write per page commits it (volatile: a compiler may drop a store of zero to calloc'd
   // memory).
   if (prefault)
@@ -68,11 +68,13 @@ void PagedKVCache::copyBlock(int32_t src, int32_t dst) {
     llm::fail("KV cache: block copy {} -> {} names a block outside [0, {})", src, dst, numBlocks_);
   if (src == dst || !k_)
     return;
-  const size_t rows = static_cast<size_t>(blockSize_) * rowBytes_;
+  // A block is one run of memory per layer: its kv heads' head rows.
+  const size_t blockBytes = static_cast<size_t>(blockSize_) * size_t(rowBytes());
   for (int layer = 0; layer < numLayers_; ++layer) {
-    const int64_t from = int64_t(src) * blockSize_, to = int64_t(dst) * blockSize_;
-    std::memcpy(keyRow(layer, to), keyRow(layer, from), rows);
-    std::memcpy(valueRow(layer, to), valueRow(layer, from), rows);
+    std::memcpy(keyHead(layer, int64_t(dst) * blockSize_, 0),
+                keyHead(layer, int64_t(src) * blockSize_, 0), blockBytes);
+    std::memcpy(valueHead(layer, int64_t(dst) * blockSize_, 0),
+                valueHead(layer, int64_t(src) * blockSize_, 0), blockBytes);
   }
 }
 

@@ -2,12 +2,17 @@
 // many value rows. The block pool (BlockPool, KVCacheManager) decides which block holds what; this
 // class only stores rows and copies blocks.
 //
-// Layout: K and V are each [num_layers][num_blocks][block_size] rows; a row is num_kv_heads *
-// head_dim values in the cache's dtype (f32, bf16, or fp8 e4m3 codes followed by one f32 scale per
-// kv head: kvconvert::rowBytes, backends/cpu/KVConvert.h). A slot is block * block_size + offset,
-// so one layer's rows are indexed by slot alone, and the rows of one block are contiguous (decode
-// attention reads a block as one run of memory). bf16 rows take half the bytes of f32 rows, fp8
-// rows a quarter plus 4 bytes per kv head, so a memory budget holds 2x / ~3.8x the blocks.
+// Layout: K and V are each [num_layers][num_blocks][num_kv_heads][block_size] head rows; a head
+// row is one token's head_dim values of one kv head in the cache's dtype (f32, bf16, or fp8 e4m3
+// codes followed by the head's f32 scale: kvconvert::headBytes, backends/cpu/KVConvert.h). A slot
+// is block * block_size + offset; within a layer, slot s of kv head h is head row
+// headRow(s) + h * block_size. Attention works on one kv head at a time, and head-major blocks make
+// a head's rows of a block one run of memory (block_size x head_dim values; a single-sequence
+// cache is one block, so a whole layer's head is one run): hardware prefetchers stream it, where
+// token-major rows (all heads of a token together) made every head's read strided, and decode
+// attention ran 1.7x slower on such rows (README "KV cache layout"). bf16 rows take half the bytes
+// of f32 rows, fp8 rows a quarter plus 4 bytes per head, so a memory budget holds 2x / ~3.8x the
+// blocks.
 //
 // NOTE: the memory is calloc'd: pages the OS hands out lazily cost nothing until a block is
 // written, so a budget sized for the worst case does not commit memory up front. A server wants
@@ -44,20 +49,39 @@ public:
   int blockSize() const { return blockSize_; }
   int64_t numSlots() const { return int64_t(numBlocks_) * blockSize_; }
   KVCacheDtype dtype() const { return dtype_; }
-  int64_t rowBytes() const { return rowBytes_; } // one K (or V) row in the cache's dtype
-  int64_t bytes() const { return 2 * numSlots() * numLayers_ * rowBytes_; }
+  int64_t headBytes() const { return headBytes_; } // one head row in the cache's dtype
+  int64_t rowBytes() const { return headBytes_ * numKvHeads_; } // one token's K (or V), all heads
+  int64_t bytes() const { return 2 * numSlots() * numLayers_ * rowBytes(); }
 
-  // A row of any dtype (its format: kvconvert, backends/cpu/KVConvert.h).
-  std::byte *keyRow(int layer, int64_t slot) { return k_.get() + index(layer, slot); }
-  std::byte *valueRow(int layer, int64_t slot) { return v_.get() + index(layer, slot); }
-  const std::byte *keyRow(int layer, int64_t slot) const { return k_.get() + index(layer, slot); }
-  const std::byte *valueRow(int layer, int64_t slot) const { return v_.get() + index(layer, slot); }
-
-  // The rows of an f32 cache as floats.
-  float *key(int layer, int64_t slot) { return floats(keyRow(layer, slot)); }
-  float *value(int layer, int64_t slot) { return floats(valueRow(layer, slot)); }
-  const float *key(int layer, int64_t slot) const { return floats(keyRow(layer, slot)); }
-  const float *value(int layer, int64_t slot) const { return floats(valueRow(layer, slot)); }
+  // Within a layer: the index of slot's head row of kv head 0 (kv head h: + h * blockSize()).
+  int64_t headRow(int64_t slot) const {
+    return slot / blockSize_ * (int64_t(numKvHeads_) * blockSize_) + slot % blockSize_;
+  }
+  // A layer's first head row: head row r of the layer is at + r * headBytes().
+  std::byte *keyLayer(int layer) { return k_.get() + layerIndex(layer); }
+  std::byte *valueLayer(int layer) { return v_.get() + layerIndex(layer); }
+  const std::byte *keyLayer(int layer) const { return k_.get() + layerIndex(layer); }
+  const std::byte *valueLayer(int layer) const { return v_.get() + layerIndex(layer); }
+  // A head row of any dtype (its format: kvconvert, backends/cpu/KVConvert.h).
+  std::byte *keyHead(int layer, int64_t slot, int head) { return k_.get() + index(layer, slot, head); }
+  std::byte *valueHead(int layer, int64_t slot, int head) {
+    return v_.get() + index(layer, slot, head);
+  }
+  const std::byte *keyHead(int layer, int64_t slot, int head) const {
+    return k_.get() + index(layer, slot, head);
+  }
+  const std::byte *valueHead(int layer, int64_t slot, int head) const {
+    return v_.get() + index(layer, slot, head);
+  }
+  // The head rows of an f32 cache as floats.
+  float *key(int layer, int64_t slot, int head) { return floats(keyHead(layer, slot, head)); }
+  float *value(int layer, int64_t slot, int head) { return floats(valueHead(layer, slot, head)); }
+  const float *key(int layer, int64_t slot, int head) const {
+    return floats(keyHead(layer, slot, head));
+  }
+  const float *value(int layer, int64_t slot, int head) const {
+    return floats(valueHead(layer, slot, head));
+  }
 
   // Copies every layer's K and V rows of block src into block dst (copy-on-write).
   // Throws llm::Error when a block id is out of range.
@@ -67,8 +91,12 @@ private:
   struct FreeDeleter {
     void operator()(std::byte *p) const;
   };
-  size_t index(int layer, int64_t slot) const {
-    return (static_cast<size_t>(layer) * numSlots() + static_cast<size_t>(slot)) * rowBytes_;
+  size_t layerIndex(int layer) const {
+    return static_cast<size_t>(layer) * size_t(numSlots()) * size_t(rowBytes());
+  }
+  size_t index(int layer, int64_t slot, int head) const {
+    return layerIndex(layer) +
+           static_cast<size_t>(headRow(slot) + int64_t(head) * blockSize_) * size_t(headBytes_);
   }
   float *floats(std::byte *row) const {
     assert(dtype_ == KVCacheDtype::F32);
@@ -81,7 +109,7 @@ private:
 
   int numLayers_, numKvHeads_, headDim_, rowWidth_, numBlocks_, blockSize_;
   KVCacheDtype dtype_ = KVCacheDtype::F32;
-  int64_t rowBytes_ = 0;
+  int64_t headBytes_ = 0;
   std::unique_ptr<std::byte, FreeDeleter> k_, v_;
 };
 

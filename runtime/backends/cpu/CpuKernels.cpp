@@ -604,12 +604,14 @@ template <bool Packed> KernelShapes attentionShapes(const KernelParams &p, int) 
   return s;
 }
 
-// The slots of positions [lo, hi] of one sequence, through its block table (no division per
-// position: decode attention walks every position of the context).
-void gatherSlots(const int32_t *table, int64_t blockSize, int32_t lo, int32_t hi, int64_t *slots) {
+// The head rows of kv head 0 (PagedKVCache::headRow) of positions [lo, hi] of one sequence,
+// through its block table (no division per position: decode attention walks every position of the
+// context).
+void gatherRows(const int32_t *table, int64_t blockSize, int64_t numKvHeads, int32_t lo, int32_t hi,
+                int64_t *rows) {
   int64_t block = lo / blockSize, offset = lo % blockSize;
   for (int32_t j = lo; j <= hi; ++j) {
-    slots[j - lo] = int64_t(table[block]) * blockSize + offset;
+    rows[j - lo] = int64_t(table[block]) * numKvHeads * blockSize + offset;
     if (++offset == blockSize) {
       offset = 0;
       ++block;
@@ -705,7 +707,7 @@ float softmaxNumerators(float *sc, int32_t n, float *maxOut) {
 constexpr int32_t kAttnPartition = 256;
 
 // NH query heads (at most kTileRows) of one token that share one kv head, over one partition of
-// the positions it sees (their slots in `slots`, in position order; see attentionRun): per head,
+// the positions it sees (their rows in `slots`, in position order; see attentionRun): per head,
 // s_j = scale * q.k_j, m = max s_j, e_j = exp(s_j - m), l = sum e_j (in order) and o[d] = sum_j e_j
 // v_j[d] (one FMA per term, j in order). With `partial`, out[i] receives o, then m and l (headDim
 // + 2 floats) for the merge; else it receives o[d] / l, the attention output. The heads share
@@ -722,12 +724,8 @@ void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float 
     const float *w[4];
     for (int32_t c = 0; c < 4; ++c)
       w[c] = rows.key(slots[std::min(j + c, n - 1)], rowBuf + c * headDim);
-    if constexpr (Rows::kInPlace) // the keys 16 positions on: their rows are scattered in pages
-      for (int32_t c = 0; c < 4 && j + 16 + c < n; ++c) {
-        const char *next = reinterpret_cast<const char *>(rows.key(slots[j + 16 + c], nullptr));
-        for (int64_t b = 0; b < headDim * int64_t(sizeof(float)); b += 64)
-          _mm_prefetch(next + b, _MM_HINT_T0);
-      }
+    for (int32_t c = 0; c < 4 && j + 16 + c < n; ++c) // the keys 16 positions on: their rows
+      rows.prefetch(rows.keyBytes(slots[j + 16 + c]));  // are scattered in pages
     __m128 res[NH];
     scoreTile<NH>(q, w, headDim, res);
     for (int i = 0; i < NH; ++i) {
@@ -750,12 +748,8 @@ void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float 
         a[i][c] = _mm256_setzero_ps();
     for (int32_t j = 0; j < n; ++j) {
       const float *v = rows.value(slots[j], rowBuf) + d0;
-      if constexpr (Rows::kInPlace) // the whole row 16 positions on, in the first strip
-        if (d0 == 0 && j + 16 < n) {
-          const char *next = reinterpret_cast<const char *>(rows.value(slots[j + 16], nullptr));
-          for (int64_t b = 0; b < headDim * int64_t(sizeof(float)); b += 64)
-            _mm_prefetch(next + b, _MM_HINT_T0);
-        }
+      if (d0 == 0 && j + 16 < n) // the whole row 16 positions on, in the first strip
+        rows.prefetch(rows.valueBytes(slots[j + 16]));
       __m256 e[NH];
       for (int i = 0; i < NH; ++i)
         e[i] = _mm256_broadcast_ss(scores + i * n + j);
@@ -811,28 +805,44 @@ void mergePartitions(const float *parts, int64_t np, int64_t headDim, float *y) 
     y[d] = y[d] / L;
 }
 
-// One kv head's rows of an f32 cache, read in place.
+// Loads the cache lines of one kv head's row (`bytes` of it) into L1 ahead of use: a sequence's
+// rows are scattered over KV pages, and without it the attention loops wait on memory latency.
+inline void prefetchRow(const std::byte *row, int64_t bytes) {
+  for (int64_t b = 0; b < bytes; b += 64)
+    _mm_prefetch(reinterpret_cast<const char *>(row) + b, _MM_HINT_T1);
+}
+
+// One kv head's float rows, read in place: row r at keys + r * stride (an f32 cache's head rows,
+// indexed as PagedKVCache::headRow gives them; or staged rows of all kv heads).
 struct FloatRows {
-  static constexpr bool kInPlace = true;
-  const float *keys, *values; // the kv head's columns of slot 0
-  int64_t rowWidth;
-  const float *key(int64_t slot, float *) const { return keys + slot * rowWidth; }
-  const float *value(int64_t slot, float *) const { return values + slot * rowWidth; }
+  const float *keys, *values; // row 0 of the kv head
+  int64_t stride, headDim;
+  const float *key(int64_t row, float *) const { return keys + row * stride; }
+  const float *value(int64_t row, float *) const { return values + row * stride; }
+  const std::byte *keyBytes(int64_t row) const {
+    return reinterpret_cast<const std::byte *>(key(row, nullptr));
+  }
+  const std::byte *valueBytes(int64_t row) const {
+    return reinterpret_cast<const std::byte *>(value(row, nullptr));
+  }
+  void prefetch(const std::byte *row) const { prefetchRow(row, headDim * int64_t(sizeof(float))); }
 };
 
 // One kv head's rows of a bf16 / fp8 cache, decoded into floats (KVConvert.h): attention then
 // runs the float32 code on exactly the values the cache represents.
 struct DecodedRows {
-  static constexpr bool kInPlace = false;
-  const std::byte *keys, *values; // slot 0 of the layer
-  int64_t rowBytes, head, numKvHeads, headDim;
+  const std::byte *keys, *values; // head row 0 of the kv head
+  int64_t headBytes, headDim;
   KVCacheDtype dtype;
-  const float *key(int64_t slot, float *buf) const { return decode(keys, slot, buf); }
-  const float *value(int64_t slot, float *buf) const { return decode(values, slot, buf); }
-  const float *decode(const std::byte *base, int64_t slot, float *buf) const {
-    kvconvert::decodeHead(dtype, base + slot * rowBytes, head, numKvHeads, headDim, buf);
+  const float *key(int64_t row, float *buf) const { return decode(keyBytes(row), buf); }
+  const float *value(int64_t row, float *buf) const { return decode(valueBytes(row), buf); }
+  const float *decode(const std::byte *row, float *buf) const {
+    kvconvert::decodeHead(dtype, row, headDim, buf);
     return buf;
   }
+  const std::byte *keyBytes(int64_t row) const { return keys + row * headBytes; }
+  const std::byte *valueBytes(int64_t row) const { return values + row * headBytes; }
+  void prefetch(const std::byte *row) const { prefetchRow(row, headBytes); }
 };
 
 template <class Rows>
@@ -847,19 +857,22 @@ void attendRun(const Rows &rows, int nh, const int64_t *slots, int32_t n, const 
     attendHeads<1>(rows, slots, n, q, headDim, scale, scores, acc, rowBuf, out, partial);
 }
 
-// nh query heads sharing kv head kvh of `layer`, over the cache's rows in its dtype.
-void attendKvHead(const PagedKVCache &kv, int layer, int64_t kvh, int nh, const int64_t *slots,
+// nh query heads sharing kv head kvh of `layer`, over the cache's head rows in its dtype (`rows`:
+// the positions' rows of kv head 0, PagedKVCache::headRow).
+void attendKvHead(const PagedKVCache &kv, int layer, int64_t kvh, int nh, const int64_t *rows,
                   int32_t n, const float *const *q, float scale, float *scores, float *acc,
                   float *const *out, bool partial) {
-  const int64_t headDim = kv.headDim(), width = kv.rowWidth();
+  const int64_t headDim = kv.headDim();
+  const std::byte *keys = kv.keyLayer(layer) + kvh * kv.blockSize() * kv.headBytes();
+  const std::byte *values = kv.valueLayer(layer) + kvh * kv.blockSize() * kv.headBytes();
   if (kv.dtype() == KVCacheDtype::F32) {
-    FloatRows rows{kv.key(layer, 0) + kvh * headDim, kv.value(layer, 0) + kvh * headDim, width};
-    return attendRun(rows, nh, slots, n, q, headDim, scale, scores, acc, nullptr, out, partial);
+    FloatRows f{reinterpret_cast<const float *>(keys), reinterpret_cast<const float *>(values),
+                headDim, headDim};
+    return attendRun(f, nh, rows, n, q, headDim, scale, scores, acc, nullptr, out, partial);
   }
   static thread_local std::vector<float> rowBuf;
-  DecodedRows rows{kv.keyRow(layer, 0), kv.valueRow(layer, 0), kv.rowBytes(), kvh,
-                   kv.numKvHeads(),     headDim,                kv.dtype()};
-  attendRun(rows, nh, slots, n, q, headDim, scale, scores, acc, scratch(rowBuf, 4 * headDim), out,
+  DecodedRows d{keys, values, kv.headBytes(), headDim, kv.dtype()};
+  attendRun(d, nh, rows, n, q, headDim, scale, scores, acc, scratch(rowBuf, 4 * headDim), out,
             partial);
 }
 
@@ -910,10 +923,8 @@ struct DecodedStage {
         for (int64_t h = 0; h < kv.numKvHeads(); ++h) {
           float *k = keys.data() + rows * width + h * kv.headDim();
           float *v = values.data() + rows * width + h * kv.headDim();
-          kvconvert::decodeHead(kv.dtype(), kv.keyRow(layer, slot), h, kv.numKvHeads(),
-                                kv.headDim(), k);
-          kvconvert::decodeHead(kv.dtype(), kv.valueRow(layer, slot), h, kv.numKvHeads(),
-                                kv.headDim(), v);
+          kvconvert::decodeHead(kv.dtype(), kv.keyHead(layer, slot, h), kv.headDim(), k);
+          kvconvert::decodeHead(kv.dtype(), kv.valueHead(layer, slot, h), kv.headDim(), v);
         }
       }
     }
@@ -926,15 +937,19 @@ void attendStaged(const DecodedStage &stage, const PagedKVCache &kv, int64_t kvh
                   float *scores, float *acc, float *const *out, bool partial) {
   const int64_t headDim = kv.headDim();
   FloatRows staged{stage.keys.data() + kvh * headDim, stage.values.data() + kvh * headDim,
-                   kv.rowWidth()};
+                   kv.rowWidth(), headDim};
   attendRun(staged, nh, rows, n, q, headDim, scale, scores, acc, nullptr, out, partial);
 }
 
-// Writes one token's K (already rotated when the call has a rope prologue) and V rows at `slot`,
-// encoded in the cache's dtype.
+// Writes one token's K (already rotated when the call has a rope prologue) and V values of every
+// kv head at `slot`, encoded in the cache's dtype.
 void storeKV(PagedKVCache &kv, int layer, int64_t slot, const float *k, const float *v) {
-  kvconvert::encodeRow(kv.dtype(), k, kv.keyRow(layer, slot), kv.numKvHeads(), kv.headDim());
-  kvconvert::encodeRow(kv.dtype(), v, kv.valueRow(layer, slot), kv.numKvHeads(), kv.headDim());
+  for (int h = 0; h < kv.numKvHeads(); ++h) {
+    kvconvert::encodeHead(kv.dtype(), k + h * kv.headDim(), kv.keyHead(layer, slot, h),
+                          kv.headDim());
+    kvconvert::encodeHead(kv.dtype(), v + h * kv.headDim(), kv.valueHead(layer, slot, h),
+                          kv.headDim());
+  }
 }
 
 // The step's sequences as attention sees them. Without an AttentionBatch the call is one sequence
@@ -1008,14 +1023,18 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
       storeKV(kv, layer, b.slotMapping[t], k, in.v + t * kvStride);
       continue;
     }
-    float *key = kv.key(layer, b.slotMapping[t]);
-    if (rope) {
+    if (rope)
       ropeAngles(a.positions[t], invFreq, factor, cs.data());
-      ropeRow(in.k + t * kvStride, key, kvHeads, headDim, cs.data(), half);
-    } else {
-      std::memcpy(key, in.k + t * kvStride, kvWidth * sizeof(float));
+    for (int h = 0; h < kvHeads; ++h) {
+      const float *k = in.k + t * kvStride + h * headDim;
+      float *key = kv.key(layer, b.slotMapping[t], h);
+      if (rope)
+        ropeRow(k, key, 1, headDim, cs.data(), half);
+      else
+        std::memcpy(key, k, headDim * sizeof(float));
+      std::memcpy(kv.value(layer, b.slotMapping[t], h), in.v + t * kvStride + h * headDim,
+                  headDim * sizeof(float));
     }
-    std::memcpy(kv.value(layer, b.slotMapping[t]), in.v + t * kvStride, kvWidth * sizeof(float));
   }
   // A token's visible positions [lo, hi] go in partitions of kAttnPartition, counted from lo; each
   // partition is a work item per run of heads, and a token with several is merged afterwards
@@ -1089,8 +1108,8 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
     if (staged) // indices of the staged rows instead of slots
       std::iota(slotBuf.begin(), slotBuf.begin() + n, stage.row(tokenSeq[t], from));
     else
-      gatherSlots(b.blockTables + tokenSeq[t] * b.blockTableStride, bs, from, from + n - 1,
-                  slotBuf.data());
+      gatherRows(b.blockTables + tokenSeq[t] * b.blockTableStride, bs, kvHeads, from,
+                 from + n - 1, slotBuf.data());
     const float *q[kTileRows];
     float *o[kTileRows];
     if (rope)

@@ -158,14 +158,14 @@ void decodeFp8Simd(const uint8_t *in, float scale, float *out, int64_t n) {
 
 } // namespace
 
-int64_t rowBytes(KVCacheDtype dtype, int64_t numKvHeads, int64_t headDim) {
+int64_t headBytes(KVCacheDtype dtype, int64_t headDim) {
   switch (dtype) {
   case KVCacheDtype::F32:
-    return numKvHeads * headDim * 4;
+    return headDim * 4;
   case KVCacheDtype::BF16:
-    return numKvHeads * headDim * 2;
+    return headDim * 2;
   case KVCacheDtype::Fp8E4M3:
-    return fp8ScaleOffset(numKvHeads, headDim) + numKvHeads * 4;
+    return fp8ScaleOffset(headDim) + 4;
   }
   return 0;
 }
@@ -205,66 +205,58 @@ float floatFromFp8(uint8_t code) {
   return sign * std::ldexp(1.0f + float(mantissa) / 8.0f, exponent - 7);
 }
 
-void encodeRow(KVCacheDtype dtype, const float *x, std::byte *row, int64_t numKvHeads,
-               int64_t headDim, Path path) {
-  const int64_t width = numKvHeads * headDim;
+void encodeHead(KVCacheDtype dtype, const float *x, std::byte *out, int64_t headDim, Path path) {
   const bool simd = path == Path::Simd;
   switch (dtype) {
   case KVCacheDtype::F32:
-    std::memcpy(row, x, width * sizeof(float));
+    std::memcpy(out, x, headDim * sizeof(float));
     return;
   case KVCacheDtype::BF16: {
-    auto *out = reinterpret_cast<uint16_t *>(row);
+    auto *bf = reinterpret_cast<uint16_t *>(out);
     if (simd)
-      return encodeBf16Simd(x, out, width);
-    for (int64_t i = 0; i < width; ++i)
-      out[i] = bf16FromFloat(x[i]);
+      return encodeBf16Simd(x, bf, headDim);
+    for (int64_t d = 0; d < headDim; ++d)
+      bf[d] = bf16FromFloat(x[d]);
     return;
   }
   case KVCacheDtype::Fp8E4M3: {
-    auto *codes = reinterpret_cast<uint8_t *>(row);
-    std::byte *scales = row + fp8ScaleOffset(numKvHeads, headDim);
-    std::memset(codes + width, 0, fp8ScaleOffset(numKvHeads, headDim) - width); // the padding
-    for (int64_t h = 0; h < numKvHeads; ++h) {
-      const float *xh = x + h * headDim;
-      uint8_t *ch = codes + h * headDim;
-      const float scale = scaleFromMax(simd ? headMaxSimd(xh, headDim) : headMaxRef(xh, headDim));
-      std::memcpy(scales + h * 4, &scale, 4);
-      if (simd) {
-        encodeFp8Simd(xh, ch, headDim, scale);
-      } else {
-        for (int64_t d = 0; d < headDim; ++d)
-          ch[d] = fp8OfScaled(xh[d] / scale);
-      }
+    auto *codes = reinterpret_cast<uint8_t *>(out);
+    std::memset(codes + headDim, 0, fp8ScaleOffset(headDim) - headDim); // the padding
+    const float scale = scaleFromMax(simd ? headMaxSimd(x, headDim) : headMaxRef(x, headDim));
+    std::memcpy(out + fp8ScaleOffset(headDim), &scale, 4);
+    if (simd) {
+      encodeFp8Simd(x, codes, headDim, scale);
+    } else {
+      for (int64_t d = 0; d < headDim; ++d)
+        codes[d] = fp8OfScaled(x[d] / scale);
     }
     return;
   }
   }
 }
 
-void decodeHead(KVCacheDtype dtype, const std::byte *row, int64_t head, int64_t numKvHeads,
-                int64_t headDim, float *out, Path path) {
+void decodeHead(KVCacheDtype dtype, const std::byte *in, int64_t headDim, float *out, Path path) {
   const bool simd = path == Path::Simd;
   switch (dtype) {
   case KVCacheDtype::F32:
-    std::memcpy(out, row + head * headDim * 4, headDim * sizeof(float));
+    std::memcpy(out, in, headDim * sizeof(float));
     return;
   case KVCacheDtype::BF16: {
-    const auto *in = reinterpret_cast<const uint16_t *>(row) + head * headDim;
+    const auto *bf = reinterpret_cast<const uint16_t *>(in);
     if (simd)
-      return decodeBf16Simd(in, out, headDim);
+      return decodeBf16Simd(bf, out, headDim);
     for (int64_t d = 0; d < headDim; ++d)
-      out[d] = floatFromBf16(in[d]);
+      out[d] = floatFromBf16(bf[d]);
     return;
   }
   case KVCacheDtype::Fp8E4M3: {
-    const auto *in = reinterpret_cast<const uint8_t *>(row) + head * headDim;
+    const auto *codes = reinterpret_cast<const uint8_t *>(in);
     float scale;
-    std::memcpy(&scale, row + fp8ScaleOffset(numKvHeads, headDim) + head * 4, 4);
+    std::memcpy(&scale, in + fp8ScaleOffset(headDim), 4);
     if (simd)
-      return decodeFp8Simd(in, scale, out, headDim);
+      return decodeFp8Simd(codes, scale, out, headDim);
     for (int64_t d = 0; d < headDim; ++d)
-      out[d] = floatFromFp8(in[d]) * scale;
+      out[d] = floatFromFp8(codes[d]) * scale;
     return;
   }
   }

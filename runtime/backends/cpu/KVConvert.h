@@ -1,11 +1,13 @@
-// KV cache rows in bf16 and fp8 (e4m3fn): the row format, the element conversions, and the row
-// encoders (KV writes) and decoders (attention reads).
+// KV cache head rows in f32, bf16 and fp8 (e4m3fn): the head row format, the element conversions,
+// and the head row encoders (KV writes) and decoders (attention reads).
 //
-// Row format (one token's K or V row of one layer: num_kv_heads x head_dim values):
-//   f32:      num_kv_heads * head_dim floats
-//   bf16:     num_kv_heads * head_dim uint16 (the high half of the float, rounded to nearest even)
-//   fp8_e4m3: num_kv_heads * head_dim codes, padded to 4 bytes, then num_kv_heads f32 scales;
-//             element d of head h is e4m3(code) * scale[h]
+// Head row format (one token's K or V values of one kv head of one layer: head_dim values):
+//   f32:      head_dim floats
+//   bf16:     head_dim uint16 (the high half of the float, rounded to nearest even)
+//   fp8_e4m3: head_dim codes, padded to 4 bytes, then the head's f32 scale; element d is
+//             e4m3(code) * scale
+// The cache stores head rows head-major within a block (PagedKVCache), so that attention, which
+// works on one kv head at a time, reads a block's rows of a head as one run of memory.
 //
 // NOTE: why one scale per (token, kv head), not vLLM's per-tensor k_scale / v_scale (1.0 unless
 // calibrated): e4m3 has 3 mantissa bits and a range of 2^-9 .. 448. A fixed scale of 1.0 clips
@@ -34,14 +36,12 @@ namespace llmrt::kvconvert {
 // Largest finite e4m3fn magnitude: codes 0x7E / 0xFE. 0x7F / 0xFF are NaN; there is no infinity.
 inline constexpr float kFp8Max = 448.0f;
 
-// --- Row format ------------------------------------------------------------------------------
+// --- Head row format -------------------------------------------------------------------------
 
-// Bytes of one row (see the format above).
-int64_t rowBytes(KVCacheDtype dtype, int64_t numKvHeads, int64_t headDim);
-// fp8_e4m3: where the scales start in a row (the codes, padded to 4 bytes).
-inline int64_t fp8ScaleOffset(int64_t numKvHeads, int64_t headDim) {
-  return (numKvHeads * headDim + 3) / 4 * 4;
-}
+// Bytes of one head row (see the format above).
+int64_t headBytes(KVCacheDtype dtype, int64_t headDim);
+// fp8_e4m3: where the scale sits in a head row (after the codes, padded to 4 bytes).
+inline int64_t fp8ScaleOffset(int64_t headDim) { return (headDim + 3) / 4 * 4; }
 
 // --- Elements (the scalar reference) ---------------------------------------------------------
 
@@ -65,13 +65,12 @@ float floatFromFp8(uint8_t code);
 // backend's baseline). Both give the same bits; tests compare them.
 enum class Path : uint8_t { Reference, Simd };
 
-// Encodes one row of numKvHeads x headDim floats into `row` (rowBytes() bytes). fp8: each head's
-// scale is max |x| / 448 over its values (1 when that is 0 or underflows), codes x / scale.
-void encodeRow(KVCacheDtype dtype, const float *x, std::byte *row, int64_t numKvHeads,
-               int64_t headDim, Path path = Path::Simd);
-
-// Decodes head `head` of a row into headDim floats (fp8: code value times the head's scale).
-void decodeHead(KVCacheDtype dtype, const std::byte *row, int64_t head, int64_t numKvHeads,
-                int64_t headDim, float *out, Path path = Path::Simd);
+// Encodes one head's headDim floats into the head row `out` (headBytes() bytes). fp8: the scale
+// is max |x| / 448 over the values (1 when that is 0 or underflows), codes x / scale.
+void encodeHead(KVCacheDtype dtype, const float *x, std::byte *out, int64_t headDim,
+                Path path = Path::Simd);
+// Decodes a head row into headDim floats (fp8: code value times the head's scale).
+void decodeHead(KVCacheDtype dtype, const std::byte *in, int64_t headDim, float *out,
+                Path path = Path::Simd);
 
 } // namespace llmrt::kvconvert

@@ -28,7 +28,10 @@ public:
     cv.notify_all();
   }
   bool onToken(int sample, int32_t token, const TokenLogprobs *, RequestStatus) override {
-    std::lock_guard lock(mutex);
+    std::unique_lock lock(mutex);
+    // A held sink keeps the engine's thread in its first token until release(): what the test
+    // does meanwhile (an abort) lands before the request can finish on its own.
+    cv.wait_for(lock, std::chrono::seconds(20), [&] { return !held_; });
     tokens.at(sample).push_back(token);
     return !(sample == 0 && static_cast<int>(tokens[0].size()) == stopAfter_);
   }
@@ -37,6 +40,12 @@ public:
     status.at(sample) = final.status;
     if (++finished == static_cast<int>(tokens.size()))
       done = true;
+    cv.notify_all();
+  }
+  void hold() { held_ = true; }
+  void release() {
+    std::lock_guard lock(mutex);
+    held_ = false;
     cv.notify_all();
   }
   void wait() {
@@ -54,6 +63,7 @@ public:
 
 private:
   int stopAfter_;
+  bool held_ = false;
 };
 
 TPlan planWithKv() {
@@ -135,10 +145,14 @@ TEST(AsyncEngineTest, SinkStopsRejectionsAndAborts) {
   bad->wait();
   EXPECT_NE(bad->rejected.find("vocabulary"), std::string::npos) << bad->rejected;
 
+  // Held at its first token, the request cannot reach its length limit before the abort (on a
+  // loaded machine the test's thread may otherwise run only after it has).
   auto aborted = std::make_shared<CollectingSink>(3);
+  aborted->hold();
   engine.submit(request("a", {1, 2, 3}, 10000), 3, aborted);
   engine.abort("a");
   engine.abort("unknown");
+  aborted->release();
   aborted->wait();
   for (RequestStatus st : aborted->status)
     EXPECT_EQ(st, RequestStatus::FinishedAborted);

@@ -488,8 +488,9 @@ TEST(CpuKernelsTest, PackedAttentionWithRopeMatchesRopeThenAttention) {
   EXPECT_EQ(got, want);
   for (int32_t p : pos)
     for (int64_t i = 0; i < kvW; ++i) {
-      ASSERT_EQ(fusedKv.key(0, p)[i], unfusedKv.key(0, p)[i]) << "position " << p;
-      ASSERT_EQ(fusedKv.value(0, p)[i], unfusedKv.value(0, p)[i]) << "position " << p;
+      const int h = int(i / headDim), d = int(i % headDim);
+      ASSERT_EQ(fusedKv.key(0, p, h)[d], unfusedKv.key(0, p, h)[d]) << "position " << p;
+      ASSERT_EQ(fusedKv.value(0, p, h)[d], unfusedKv.value(0, p, h)[d]) << "position " << p;
     }
 }
 

@@ -36,6 +36,22 @@ constexpr KVCacheDtype kAllDtypes[] = {KVCacheDtype::F32, KVCacheDtype::BF16,
                                        KVCacheDtype::Fp8E4M3};
 
 float fromBits(uint32_t b) { return std::bit_cast<float>(b); }
+
+// One token's values of `heads` kv heads, as head rows side by side (the cache keeps each head's
+// row on its own: PagedKVCache; these tests check the encoders on several heads at once).
+int64_t rowBytes(KVCacheDtype d, int64_t heads, int64_t headDim) {
+  return heads * kvc::headBytes(d, headDim);
+}
+void encodeRow(KVCacheDtype d, const float *x, std::byte *row, int64_t heads, int64_t headDim,
+               kvc::Path path = kvc::Path::Simd) {
+  for (int64_t h = 0; h < heads; ++h)
+    kvc::encodeHead(d, x + h * headDim, row + h * kvc::headBytes(d, headDim), headDim, path);
+}
+void decodeHeadOf(KVCacheDtype d, const std::byte *row, int64_t h, int64_t heads, int64_t headDim,
+                  float *out, kvc::Path path = kvc::Path::Simd) {
+  (void)heads;
+  kvc::decodeHead(d, row + h * kvc::headBytes(d, headDim), headDim, out, path);
+}
 uint32_t toBits(float f) { return std::bit_cast<uint32_t>(f); }
 
 const nlohmann::json &fixture() {
@@ -71,7 +87,7 @@ TEST(KVConvertTest, Bf16RoundsAsTorch) {
   // The row encoders (one head holding everything) on both paths.
   for (kvc::Path path : {kvc::Path::Reference, kvc::Path::Simd}) {
     std::vector<uint16_t> row(x.size());
-    kvc::encodeRow(KVCacheDtype::BF16, x.data(), reinterpret_cast<std::byte *>(row.data()), 1,
+    encodeRow(KVCacheDtype::BF16, x.data(), reinterpret_cast<std::byte *>(row.data()), 1,
                    int64_t(x.size()), path);
     EXPECT_EQ(row, want);
   }
@@ -155,15 +171,15 @@ TEST(KVConvertTest, SimdRowsHaveTheReferenceBits) {
         SCOPED_TRACE(fmt::format("{} {}x{}", kvCacheDtypeName(dtype), heads, headDim));
         for (int rep = 0; rep < 20; ++rep) {
           std::vector<float> x = awkwardRow(heads * headDim, rng);
-          const int64_t bytes = kvc::rowBytes(dtype, heads, headDim);
+          const int64_t bytes = rowBytes(dtype, heads, headDim);
           std::vector<std::byte> ref(bytes, std::byte{0xAB}), simd(bytes, std::byte{0xCD});
-          kvc::encodeRow(dtype, x.data(), ref.data(), heads, headDim, kvc::Path::Reference);
-          kvc::encodeRow(dtype, x.data(), simd.data(), heads, headDim, kvc::Path::Simd);
+          encodeRow(dtype, x.data(), ref.data(), heads, headDim, kvc::Path::Reference);
+          encodeRow(dtype, x.data(), simd.data(), heads, headDim, kvc::Path::Simd);
           ASSERT_EQ(ref, simd);
           for (int64_t h = 0; h < heads; ++h) {
             std::vector<float> a(headDim), b(headDim);
-            kvc::decodeHead(dtype, ref.data(), h, heads, headDim, a.data(), kvc::Path::Reference);
-            kvc::decodeHead(dtype, ref.data(), h, heads, headDim, b.data(), kvc::Path::Simd);
+            decodeHeadOf(dtype, ref.data(), h, heads, headDim, a.data(), kvc::Path::Reference);
+            decodeHeadOf(dtype, ref.data(), h, heads, headDim, b.data(), kvc::Path::Simd);
             ASSERT_TRUE(sameBits(a.data(), b.data(), headDim)) << "head " << h;
           }
         }
@@ -172,15 +188,15 @@ TEST(KVConvertTest, SimdRowsHaveTheReferenceBits) {
 
 // Every code, under scales from subnormal to huge, decodes to the same bits on both paths.
 TEST(KVConvertTest, SimdDecodesEveryFp8Code) {
-  std::vector<std::byte> row(kvc::rowBytes(KVCacheDtype::Fp8E4M3, 1, 256));
+  std::vector<std::byte> row(rowBytes(KVCacheDtype::Fp8E4M3, 1, 256));
   for (int c = 0; c < 256; ++c)
     row[c] = std::byte(c);
   for (float scale : {1.0f, 1.0f / 448, 0.37f, 3e-3f, 1e-39f, 1e-44f, 2.5e35f,
                       std::numeric_limits<float>::infinity()}) {
-    std::memcpy(row.data() + kvc::fp8ScaleOffset(1, 256), &scale, 4);
+    std::memcpy(row.data() + kvc::fp8ScaleOffset(256), &scale, 4);
     std::vector<float> a(256), b(256);
-    kvc::decodeHead(KVCacheDtype::Fp8E4M3, row.data(), 0, 1, 256, a.data(), kvc::Path::Reference);
-    kvc::decodeHead(KVCacheDtype::Fp8E4M3, row.data(), 0, 1, 256, b.data(), kvc::Path::Simd);
+    decodeHeadOf(KVCacheDtype::Fp8E4M3, row.data(), 0, 1, 256, a.data(), kvc::Path::Reference);
+    decodeHeadOf(KVCacheDtype::Fp8E4M3, row.data(), 0, 1, 256, b.data(), kvc::Path::Simd);
     EXPECT_TRUE(sameBits(a.data(), b.data(), 256)) << scale;
     if (scale == 1.0f)
       for (int c = 0; c < 256; ++c)
@@ -198,9 +214,9 @@ TEST(KVConvertTest, SimdFp8EncoderRoundsTiesAsTheReference) {
   const int64_t n = int64_t(x.size()) / 8 * 8;
   x.resize(n);
   x[0] = 448.0f; // the head's max: scale exactly 1
-  std::vector<std::byte> ref(kvc::rowBytes(KVCacheDtype::Fp8E4M3, 1, n)), simd(ref.size());
-  kvc::encodeRow(KVCacheDtype::Fp8E4M3, x.data(), ref.data(), 1, n, kvc::Path::Reference);
-  kvc::encodeRow(KVCacheDtype::Fp8E4M3, x.data(), simd.data(), 1, n, kvc::Path::Simd);
+  std::vector<std::byte> ref(rowBytes(KVCacheDtype::Fp8E4M3, 1, n)), simd(ref.size());
+  encodeRow(KVCacheDtype::Fp8E4M3, x.data(), ref.data(), 1, n, kvc::Path::Reference);
+  encodeRow(KVCacheDtype::Fp8E4M3, x.data(), simd.data(), 1, n, kvc::Path::Simd);
   EXPECT_EQ(ref, simd);
   std::vector<uint8_t> want = f["codes"];
   for (int64_t i = 1; i < n; ++i)
@@ -217,13 +233,15 @@ TEST(KVConvertTest, Fp8RowErrorIsBoundedByTheHeadScale) {
     std::vector<float> x(heads * headDim);
     for (float &v : x)
       v = heavy(rng) * 3.0f;
-    std::vector<std::byte> row(kvc::rowBytes(KVCacheDtype::Fp8E4M3, heads, headDim));
-    kvc::encodeRow(KVCacheDtype::Fp8E4M3, x.data(), row.data(), heads, headDim);
+    std::vector<std::byte> row(rowBytes(KVCacheDtype::Fp8E4M3, heads, headDim));
+    encodeRow(KVCacheDtype::Fp8E4M3, x.data(), row.data(), heads, headDim);
     for (int64_t h = 0; h < heads; ++h) {
       float scale, amax = 0;
-      std::memcpy(&scale, row.data() + kvc::fp8ScaleOffset(heads, headDim) + 4 * h, 4);
+      std::memcpy(&scale, row.data() + h * kvc::headBytes(KVCacheDtype::Fp8E4M3, headDim) +
+                              kvc::fp8ScaleOffset(headDim),
+                  4);
       std::vector<float> y(headDim);
-      kvc::decodeHead(KVCacheDtype::Fp8E4M3, row.data(), h, heads, headDim, y.data());
+      decodeHeadOf(KVCacheDtype::Fp8E4M3, row.data(), h, heads, headDim, y.data());
       for (int64_t d = 0; d < headDim; ++d)
         amax = std::max(amax, std::fabs(x[h * headDim + d]));
       EXPECT_EQ(scale, amax / 448.0f);
@@ -240,10 +258,10 @@ TEST(KVConvertTest, Fp8RowErrorIsBoundedByTheHeadScale) {
 // --- Row format and memory accounting --------------------------------------------------------
 
 TEST(KVConvertTest, RowBytesAndBlocksPerBudget) {
-  EXPECT_EQ(kvc::rowBytes(KVCacheDtype::F32, 3, 64), 3 * 64 * 4);
-  EXPECT_EQ(kvc::rowBytes(KVCacheDtype::BF16, 3, 64), 3 * 64 * 2);
-  EXPECT_EQ(kvc::rowBytes(KVCacheDtype::Fp8E4M3, 3, 64), 3 * 64 + 3 * 4);
-  EXPECT_EQ(kvc::rowBytes(KVCacheDtype::Fp8E4M3, 1, 5), 8 + 4); // codes padded to 4 bytes
+  EXPECT_EQ(rowBytes(KVCacheDtype::F32, 3, 64), 3 * 64 * 4);
+  EXPECT_EQ(rowBytes(KVCacheDtype::BF16, 3, 64), 3 * 64 * 2);
+  EXPECT_EQ(rowBytes(KVCacheDtype::Fp8E4M3, 3, 64), 3 * 64 + 3 * 4);
+  EXPECT_EQ(rowBytes(KVCacheDtype::Fp8E4M3, 1, 5), 8 + 4); // codes padded to 4 bytes
   EXPECT_EQ(PagedKVCache::bytesPerBlock(30, 3, 64, 16, KVCacheDtype::F32), 2 * 30 * 16 * 768);
   EXPECT_EQ(PagedKVCache::bytesPerBlock(30, 3, 64, 16, KVCacheDtype::BF16), 2 * 30 * 16 * 384);
   EXPECT_EQ(PagedKVCache::bytesPerBlock(30, 3, 64, 16, KVCacheDtype::Fp8E4M3), 2 * 30 * 16 * 204);
@@ -262,16 +280,22 @@ TEST(KVConvertTest, BlockCopyCarriesScales) {
     for (int layer = 0; layer < 2; ++layer)
       for (int64_t slot = 3; slot < 6; ++slot) { // block 1
         std::vector<float> x = awkwardRow(16, rng);
-        kvc::encodeRow(d, x.data(), kv.keyRow(layer, slot), 2, 8);
-        kvc::encodeRow(d, x.data(), kv.valueRow(layer, slot), 2, 8);
+        for (int h = 0; h < 2; ++h) {
+          kvc::encodeHead(d, x.data() + h * 8, kv.keyHead(layer, slot, h), 8);
+          kvc::encodeHead(d, x.data() + h * 8, kv.valueHead(layer, slot, h), 8);
+        }
       }
     kv.copyBlock(1, 3);
     for (int layer = 0; layer < 2; ++layer)
-      for (int64_t o = 0; o < 3; ++o) {
-        EXPECT_EQ(std::memcmp(kv.keyRow(layer, 9 + o), kv.keyRow(layer, 3 + o), kv.rowBytes()), 0);
-        EXPECT_EQ(std::memcmp(kv.valueRow(layer, 9 + o), kv.valueRow(layer, 3 + o), kv.rowBytes()),
-                  0);
-      }
+      for (int64_t o = 0; o < 3; ++o)
+        for (int h = 0; h < 2; ++h) {
+          EXPECT_EQ(std::memcmp(kv.keyHead(layer, 9 + o, h), kv.keyHead(layer, 3 + o, h),
+                                kv.headBytes()),
+                    0);
+          EXPECT_EQ(std::memcmp(kv.valueHead(layer, 9 + o, h), kv.valueHead(layer, 3 + o, h),
+                                kv.headBytes()),
+                    0);
+        }
   }
 }
 
@@ -336,11 +360,11 @@ std::vector<float> attend(const AttentionCase &c, PagedKVCache &kv, bool packed,
 std::vector<float> represented(KVCacheDtype d, const std::vector<float> &x, int64_t heads,
                                int64_t headDim) {
   std::vector<float> y(x.size());
-  std::vector<std::byte> row(kvc::rowBytes(d, heads, headDim));
+  std::vector<std::byte> row(rowBytes(d, heads, headDim));
   for (size_t r = 0; r < x.size() / (heads * headDim); ++r) {
-    kvc::encodeRow(d, x.data() + r * heads * headDim, row.data(), heads, headDim);
+    encodeRow(d, x.data() + r * heads * headDim, row.data(), heads, headDim);
     for (int64_t h = 0; h < heads; ++h)
-      kvc::decodeHead(d, row.data(), h, heads, headDim, y.data() + (r * heads + h) * headDim);
+      decodeHeadOf(d, row.data(), h, heads, headDim, y.data() + (r * heads + h) * headDim);
   }
   return y;
 }
@@ -395,14 +419,15 @@ TEST(KVAttentionTest, RopeRowsAreRotatedThenEncoded) {
   for (KVCacheDtype d : {KVCacheDtype::BF16, KVCacheDtype::Fp8E4M3}) {
     PagedKVCache quant(1, c.kvHeads, c.headDim, 3, c.blockSize, false, d);
     attend(c, quant, true, q, k, v, 0, len, table);
-    std::vector<std::byte> want(kvc::rowBytes(d, c.kvHeads, c.headDim));
-    for (int pos = 0; pos < len; ++pos) {
-      const int64_t slot = int64_t(table[pos / c.blockSize]) * c.blockSize + pos % c.blockSize;
-      kvc::encodeRow(d, f32.key(0, slot), want.data(), c.kvHeads, c.headDim);
-      EXPECT_EQ(std::memcmp(quant.keyRow(0, slot), want.data(), want.size()), 0) << slot;
-      kvc::encodeRow(d, f32.value(0, slot), want.data(), c.kvHeads, c.headDim);
-      EXPECT_EQ(std::memcmp(quant.valueRow(0, slot), want.data(), want.size()), 0) << slot;
-    }
+    std::vector<std::byte> want(kvc::headBytes(d, c.headDim));
+    for (int pos = 0; pos < len; ++pos)
+      for (int h = 0; h < c.kvHeads; ++h) {
+        const int64_t slot = int64_t(table[pos / c.blockSize]) * c.blockSize + pos % c.blockSize;
+        kvc::encodeHead(d, f32.key(0, slot, h), want.data(), c.headDim);
+        EXPECT_EQ(std::memcmp(quant.keyHead(0, slot, h), want.data(), want.size()), 0) << slot;
+        kvc::encodeHead(d, f32.value(0, slot, h), want.data(), c.headDim);
+        EXPECT_EQ(std::memcmp(quant.valueHead(0, slot, h), want.data(), want.size()), 0) << slot;
+      }
   }
 }
 

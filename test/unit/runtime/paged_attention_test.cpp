@@ -308,20 +308,26 @@ TEST(PagedAttentionLong, PartitionedContextsMatchReferenceAndAreBatchInvariant) 
 
 TEST(PagedKVCacheTest, CopyBlockCopiesEveryLayer) {
   PagedKVCache kv(3, 2, 4, 5, 4);
+  auto key = [&](int layer, int64_t slot, int i) -> float & {
+    return kv.key(layer, slot, i / kv.headDim())[i % kv.headDim()];
+  };
+  auto value = [&](int layer, int64_t slot, int i) -> float & {
+    return kv.value(layer, slot, i / kv.headDim())[i % kv.headDim()];
+  };
   for (int layer = 0; layer < 3; ++layer)
     for (int64_t slot = 0; slot < kv.numSlots(); ++slot)
       for (int i = 0; i < kv.rowWidth(); ++i) {
-        kv.key(layer, slot)[i] = float(layer * 1000 + slot * 10 + i);
-        kv.value(layer, slot)[i] = -float(layer * 1000 + slot * 10 + i);
+        key(layer, slot, i) = float(layer * 1000 + slot * 10 + i);
+        value(layer, slot, i) = -float(layer * 1000 + slot * 10 + i);
       }
   kv.copyBlock(3, 1);
   for (int layer = 0; layer < 3; ++layer)
     for (int off = 0; off < 4; ++off)
       for (int i = 0; i < kv.rowWidth(); ++i) {
-        EXPECT_EQ(kv.key(layer, 4 + off)[i], float(layer * 1000 + (12 + off) * 10 + i));
-        EXPECT_EQ(kv.value(layer, 4 + off)[i], -float(layer * 1000 + (12 + off) * 10 + i));
+        EXPECT_EQ(key(layer, 4 + off, i), float(layer * 1000 + (12 + off) * 10 + i));
+        EXPECT_EQ(value(layer, 4 + off, i), -float(layer * 1000 + (12 + off) * 10 + i));
         // Neighbours untouched.
-        EXPECT_EQ(kv.key(layer, 8 + off)[i], float(layer * 1000 + (8 + off) * 10 + i));
+        EXPECT_EQ(key(layer, 8 + off, i), float(layer * 1000 + (8 + off) * 10 + i));
       }
   EXPECT_THROW(kv.copyBlock(0, 5), llm::Error);
   EXPECT_THROW(kv.copyBlock(-1, 0), llm::Error);

@@ -11,10 +11,15 @@ Measured, per precision (make_models.py: F32, Q8_0, Q4_0, Q4_1 GGUFs of the defa
                  Ours: `llmrt generate --prompt-ids ... --max-tokens 129 --ignore-eos` (129
                  sampled tokens = 128 decode steps), its own timers. llama.cpp: llama_decode of a
                  512-token batch, then 128 llama_decode calls of one token, argmax in numpy.
-  bandwidth      decode tokens/s / (membw GB/s / bytes of weights read per token), where the bytes
-                 read per token are every weight tensor in the file the engine runs (the tied
-                 embedding counted once: it is read whole as the output matrix); KV-cache reads
-                 (under 3 MB per token here) are left out.
+  bandwidth      decode tokens/s / (membw GB/s / bytes read per token), where the bytes read per
+                 token are every weight tensor in the file the engine runs (the tied embedding
+                 counted once: it is read whole as the output matrix) plus the KV cache the
+                 step attends to: layers x 2 x kv heads x head dim x the engine's KV element
+                 size x the positions, averaged over the decode steps (prompt + 1 .. prompt +
+                 steps: 11,520 values per position for the default model, 13-15 MB per token
+                 at 16 bits). `bandwidth_fraction_weights_only` leaves the KV cache out.
+  KV cache       both engines keep a 16-bit KV cache: llama.cpp its default f16, ours bf16
+                 (`--kv-cache-dtype`, default bf16; the plans' own default is f32).
   perplexity     `llmrt perplexity --context 512` and the same windows through llama.cpp (a
                  512-token batch with outputs on the scored rows, log-softmax in float64).
   batched        `llmrt bench-serve` (the same seeded workload, /v1/completions with token-id
@@ -133,7 +138,7 @@ class LlamaRunner:
 def ours_single_stream(args, plan: str, prompt: list[int], steps: int) -> dict:
     cmd = [args.llmrt, "generate", plan, "--prompt-ids", ",".join(map(str, prompt)),
            "--max-tokens", str(steps + 1), "--ignore-eos", "--threads", str(args.threads),
-           "--max-seq-len", str(len(prompt) + steps + 8)]
+           "--max-seq-len", str(len(prompt) + steps + 8), "--kv-cache-dtype", args.kv_cache_dtype]
     r = subprocess.run(cmd, capture_output=True, text=True, check=True)
     m = re.search(r"prefill: ([\d.]+) tokens/s, decode: ([\d.]+) tokens/s", r.stderr)
     if not m:
@@ -145,6 +150,35 @@ def weight_bytes_gguf(path: str) -> int:
     import gguf
 
     return sum(int(t.n_bytes) for t in gguf.GGUFReader(path).tensors)
+
+
+# Bytes per element of a KV cache dtype (fp8: its per-head f32 scale counted per element).
+KV_ELEMENT_BYTES = {"f32": 4.0, "bf16": 2.0, "f16": 2.0, "fp8_e4m3": 1.0 + 4.0 / 64}
+
+
+def kv_values_per_position(path: str) -> int:
+    """Layers x 2 (K and V) x kv heads x head dim of a GGUF model, from its metadata."""
+    import gguf
+
+    reader = gguf.GGUFReader(path)
+
+    def field(name):
+        f = reader.fields[name]
+        return int(f.parts[f.data[0]][0])
+
+    arch = bytes(reader.fields["general.architecture"].parts[-1]).decode()
+    heads = field(f"{arch}.attention.head_count")
+    kv_heads = field(f"{arch}.attention.head_count_kv")
+    key = f"{arch}.attention.key_length"
+    head_dim = field(key) if key in reader.fields else field(f"{arch}.embedding_length") // heads
+    return field(f"{arch}.block_count") * 2 * kv_heads * head_dim
+
+
+def kv_bytes_per_token(values_per_position: int, element_bytes: float, prompt: int,
+                       steps: int) -> float:
+    """KV bytes a decode step reads, averaged over steps attending prompt + 1 .. prompt + steps
+    positions."""
+    return values_per_position * element_bytes * (prompt + (steps + 1) / 2)
 
 
 def weight_bytes_plan(plan: str) -> int:
@@ -206,7 +240,8 @@ def bench_serve(args, url: str, concurrency: int, out: pathlib.Path, vocab: int)
 
 def start_ours(args, plan: str, concurrency: int, port: int):
     cmd = [args.llmrt, "serve", plan, "--port", str(port), "--threads", str(args.threads),
-           "--max-num-seqs", str(concurrency), "--max-model-len", str(args.serve_model_len)]
+           "--max-num-seqs", str(concurrency), "--max-model-len", str(args.serve_model_len),
+           "--kv-cache-dtype", args.kv_cache_dtype]
     return subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
@@ -279,6 +314,8 @@ def main():
     ap.add_argument("--serve-requests", type=int, default=64)
     ap.add_argument("--serve-runs", type=int, default=1)
     ap.add_argument("--serve-model-len", type=int, default=1024)
+    ap.add_argument("--kv-cache-dtype", default="bf16", choices=["f32", "bf16", "fp8_e4m3"],
+                    help="our KV cache dtype (llama.cpp keeps its default, f16)")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     out = pathlib.Path(args.out)
@@ -310,11 +347,18 @@ def main():
             prompt = ids[: args.prompt_tokens]
             s = median_runs(lambda: ours_single_stream(args, plan, prompt, args.decode_tokens),
                             lambda: llama.single_stream(prompt, args.decode_tokens), args.runs)
-            bytes_ours, bytes_theirs = r["plan_weight_bytes"], r["gguf_weight_bytes"]
+            values = kv_values_per_position(gguf)
+            kv = {e: kv_bytes_per_token(values, KV_ELEMENT_BYTES[d], len(prompt),
+                                        args.decode_tokens)
+                  for e, d in (("ours", args.kv_cache_dtype), ("llamacpp", "f16"))}
+            r["kv_bytes_per_token"] = kv
+            r["kv_cache_dtype"] = {"ours": args.kv_cache_dtype, "llamacpp": "f16"}
+            weights = {"ours": r["plan_weight_bytes"], "llamacpp": r["gguf_weight_bytes"]}
             gbps = bw["read_gb_per_s"] * 1e9
             s["bandwidth_fraction"] = {
-                "ours": s["decode_tps"]["ours"] / (gbps / bytes_ours),
-                "llamacpp": s["decode_tps"]["llamacpp"] / (gbps / bytes_theirs)}
+                e: s["decode_tps"][e] / (gbps / (weights[e] + kv[e])) for e in weights}
+            s["bandwidth_fraction_weights_only"] = {
+                e: s["decode_tps"][e] / (gbps / weights[e]) for e in weights}
             r["single_stream"] = s
             log(f"  prompt {s['prefill_tps']['ours']:.1f} vs {s['prefill_tps']['llamacpp']:.1f}"
                 f" tok/s; decode {s['decode_tps']['ours']:.1f} vs {s['decode_tps']['llamacpp']:.1f}"
@@ -324,7 +368,7 @@ def main():
             ours = json.loads(subprocess.run(
                 [args.llmrt, "perplexity", plan, "--text", args.text, "--context",
                  str(args.context), "--threads", str(args.threads), "--json",
-                 "--max-windows", str(args.ppl_windows)],
+                 "--max-windows", str(args.ppl_windows), "--kv-cache-dtype", args.kv_cache_dtype],
                 capture_output=True, text=True, check=True).stdout)
             theirs = llama.perplexity(ids, args.context, args.context, args.ppl_windows)
             r["perplexity"] = {"ours": ours, "llamacpp": theirs}
@@ -361,7 +405,7 @@ def markdown(res: dict) -> str:
              f"llama-cpp-python {v['llama_cpp_python']}; our commit {res['git_commit']}; "
              f"memory read bandwidth {res['membw']['read_gb_per_s']:.1f} GB/s (membw); medians of "
              f"{res['runs']} alternated runs.", ""]
-    lines += ["| precision | weights read/token (ours / llama.cpp) | prompt 512 tok/s (ours / llama.cpp / ratio) "
+    lines += ["| precision | weights + KV read/token (ours / llama.cpp) | prompt 512 tok/s (ours / llama.cpp / ratio) "
               "| decode tok/s (ours / llama.cpp / ratio) | decode / bandwidth limit (ours / llama.cpp) "
               "| perplexity ours (vs our F32) / llama.cpp |", "|---|---|---|---|---|---|"]
     f32 = res["precisions"].get("F32", {}).get("perplexity")
@@ -377,7 +421,9 @@ def markdown(res: dict) -> str:
             rel = (f" ({pp['ours']['perplexity'] / f32['ours']['perplexity'] - 1:+.2%})"
                    if f32 else "")
             ppl = f"{pp['ours']['perplexity']:.4f}{rel} / {pp['llamacpp']['perplexity']:.4f}"
-        lines.append(f"| {p} | {r['plan_weight_bytes']/1e6:.0f} MB / {r['gguf_weight_bytes']/1e6:.0f} MB "
+        kvb = r.get("kv_bytes_per_token", {"ours": 0, "llamacpp": 0})
+        lines.append(f"| {p} | {r['plan_weight_bytes']/1e6:.0f} + {kvb['ours']/1e6:.0f} MB / "
+                     f"{r['gguf_weight_bytes']/1e6:.0f} + {kvb['llamacpp']/1e6:.0f} MB "
                      f"| {cell('prefill_tps')} | {cell('decode_tps')} | {bwf} | {ppl} |")
     batched_rows = [(p, c, b) for p, r in res["precisions"].items()
                     for c, b in r.get("batched", {}).items()]

@@ -1,0 +1,50 @@
+// Per-kernel wall time of an executor's steps, for finding where a step's time goes
+// (`LLMRT_PROFILE=1 llmrt generate ...`). Off unless the environment asks for it: a step then
+// pays one branch per call.
+//
+// Steps are split in two phases: decode (every sequence of the step computes one token) and
+// prefill (any other step: prompts, chunks, mixed batches). Within a phase, calls are grouped by
+// kernel and weight format ("linear q4_0"); the report gives each group's calls, total time,
+// share of the phase's step time and time per call, and the phase's steps and time per step.
+// Time per call includes the thread pool's fork and join, which is the point: a kernel that
+// finishes in less time than its synchronization shows up as such.
+#pragma once
+#include <chrono>
+#include <string_view>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace llmrt {
+
+class StepProfile {
+public:
+  enum class Phase : uint8_t { Decode, Prefill };
+  using Clock = std::chrono::steady_clock;
+
+  // Whether LLMRT_PROFILE is set to anything but "" or "0".
+  static bool requested();
+
+  // `labels`: one per call of the program, in order (see label()).
+  explicit StepProfile(std::vector<std::string> labels);
+
+  // The group of a call: its kernel, then its weight format when it has one.
+  static std::string label(std::string_view kernel, std::string_view weightFormat);
+
+  void addCall(Phase phase, size_t call, Clock::duration d);
+  void addStep(Phase phase, int64_t tokens, Clock::duration d);
+
+  // The report (see above), one table per phase that ran.
+  std::string report() const;
+
+private:
+  struct PhaseTotals {
+    std::vector<Clock::duration> perCall; // by call index
+    int64_t steps = 0, tokens = 0;
+    Clock::duration stepTime{};
+  };
+  std::vector<std::string> labels_;
+  PhaseTotals phases_[2];
+};
+
+} // namespace llmrt
