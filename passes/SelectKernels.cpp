@@ -3,6 +3,7 @@
 #include "Passes.h"
 
 #include "llm/RopeParams.h"
+#include "plan/FloatTiles.h"
 #include "plan/QuantFormat.h"
 #include "registry/KernelRegistry.h"
 #include "support/Error.h"
@@ -69,14 +70,19 @@ StringRef quantOf(Value w) {
 
 std::optional<Call> lowerCall(Operation *op, OpBuilder &b) {
   Params p{b, {}};
-  // Kernels reading a quantized matrix take its format (the registry's weight_format).
+  // Kernels reading a quantized matrix take its format (the registry's weight_format), and a
+  // matrix in another layout than its format's default (row_blocks, row_major) that layout.
   auto format = [&](Value w) {
-    if (StringRef q = quantOf(w); !q.empty()) {
+    auto op = w.getDefiningOp<kplan::WeightOp>();
+    if (!op)
+      return;
+    StringRef q = quantOf(w), layout = op.getLayout();
+    if (!q.empty())
       p.str("weight_format", q);
-      StringRef layout = w.getDefiningOp<kplan::WeightOp>().getLayout();
-      if (layout != llm::quant::kRowBlocksLayout.data())
-        p.str("weight_layout", layout);
-    }
+    std::string_view plain = q.empty() ? llm::floattiles::kRowMajorLayout
+                                       : llm::quant::kRowBlocksLayout;
+    if (layout != StringRef(plain.data(), plain.size()))
+      p.str("weight_layout", layout);
   };
   auto call = [&](StringRef kernel, ValueRange inputs, ValueRange weights) {
     return Call{kernel, p.list, SmallVector<Value>(inputs), SmallVector<Value>(weights)};
@@ -270,6 +276,32 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
     return whole ? llm::quant::kRows8Layout.data() : llm::quant::kRowBlocksLayout.data();
   }
 
+  // The layout of a float32 weight on the target: the CPU float kernels' tiles (rows8) for a
+  // matrix of whole tiles (and a glu linear's halves) that only embedding, linear and logits
+  // read; else row_major.
+  static StringRef floatLayout(Operation *op, const reg::TargetInfo &target) {
+    auto t = cast<RankedTensorType>(op->getResult(0).getType());
+    if (target.family != reg::TargetFamily::Cpu || t.getRank() != 2 ||
+        !llm::floattiles::fitsRows8(t.getDimSize(0), t.getDimSize(1)))
+      return llm::floattiles::kRowMajorLayout;
+    for (Operation *user : op->getResult(0).getUsers()) {
+      if (auto lin = dyn_cast<LinearOp>(user)) {
+        if (lin.getWeight() != op->getResult(0) ||
+            (lin.getEpilogue() && (t.getDimSize(0) / 2) % llm::floattiles::kTileRows != 0))
+          return llm::floattiles::kRowMajorLayout;
+      } else if (auto e = dyn_cast<EmbeddingOp>(user)) {
+        if (e.getTable() != op->getResult(0))
+          return llm::floattiles::kRowMajorLayout;
+      } else if (auto lg = dyn_cast<LogitsOp>(user)) {
+        if (lg.getWeight() != op->getResult(0))
+          return llm::floattiles::kRowMajorLayout;
+      } else {
+        return llm::floattiles::kRowMajorLayout;
+      }
+    }
+    return llm::floattiles::kRows8Layout;
+  }
+
   LogicalResult lowerWeight(Operation *op, const reg::TargetInfo &target, OpBuilder &b) {
     SmallVector<Attribute> names;
     SmallVector<StringRef> quants;
@@ -281,7 +313,8 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
     bool quantized = !quants.empty() && !quants.front().empty();
     auto w = b.create<kplan::WeightOp>(
         op->getLoc(), op->getResult(0).getType(), b.getArrayAttr(names),
-        b.getStringAttr(quantized ? quantLayout(op, quants.front(), target) : "row_major"),
+        b.getStringAttr(quantized ? quantLayout(op, quants.front(), target)
+                                  : floatLayout(op, target)),
         quantized ? b.getStringAttr(quants.front()) : StringAttr());
     op->replaceAllUsesWith(w);
     op->erase();

@@ -2,6 +2,7 @@
 
 #include "kplan/KPlanDialect.h"
 #include "plan/PlanVersion.h"
+#include "plan/FloatTiles.h"
 #include "plan/QuantFormat.h"
 #include "plan_generated.h"
 #include "registry/KernelRegistry.h"
@@ -158,7 +159,7 @@ std::vector<const SourceTensor *> sources(const WeightSource &weights, kplan::We
 
 // A plan weight's bytes: f32 row-major, or blocks of its quant format (row_blocks), each stacked
 // source copied from the checkpoint when it stores that format, else quantized from float32; then
-// repacked into tiles when its layout is rows8_blocks.
+// repacked into tiles when its layout is rows8_blocks (quantized) or rows8 (f32).
 std::vector<uint8_t> weightData(const WeightSource &weights, kplan::WeightOp w, fb::DType &dtype) {
   auto shape = cast<RankedTensorType>(w.getType()).getShape();
   int64_t numel = ShapedType::getNumElements(shape);
@@ -171,6 +172,12 @@ std::vector<uint8_t> weightData(const WeightSource &weights, kplan::WeightOp w, 
       weights.readFloat32(t->name, std::span<float>(reinterpret_cast<float *>(data.data()) + at,
                                                     t->numel()));
       at += t->numel();
+    }
+    if (w.getLayout() == llm::floattiles::kRows8Layout.data()) { // the CPU float kernels' tiles
+      std::vector<uint8_t> tiles(data.size());
+      llm::floattiles::toRows8(reinterpret_cast<const float *>(data.data()), shape[0], shape[1],
+                               reinterpret_cast<float *>(tiles.data()));
+      data.swap(tiles);
     }
     return data;
   }

@@ -1,6 +1,7 @@
 // Verifiers of the kernel-plan dialect: every call must validate against the kernel registry, the
 // same schema the runtime checks when it loads a plan.
 #include "kplan/KPlanDialect.h"
+#include "plan/FloatTiles.h"
 #include "plan/QuantFormat.h"
 
 #include "registry/KernelRegistry.h"
@@ -28,11 +29,18 @@ LogicalResult WeightOp::verify() {
   if (getSources().empty())
     return emitOpError("needs the names of its source tensors");
   std::optional<llm::quant::Layout> blocks = llm::quant::parseLayout(getLayout().str());
-  if (getLayout() != "row_major" && !blocks)
+  const bool floatTiles = getLayout() == llm::floattiles::kRows8Layout.data();
+  if (getLayout() != llm::floattiles::kRowMajorLayout.data() && !floatTiles && !blocks)
     return emitOpError("unknown layout '")
-           << getLayout() << "' (known: row_major, row_blocks, rows8_blocks)";
+           << getLayout() << "' (known: row_major, rows8, row_blocks, rows8_blocks)";
   if (blocks.has_value() != getQuant().has_value())
     return emitOpError("layouts row_blocks and rows8_blocks go with a quant format, and only they");
+  if (floatTiles) {
+    auto t = cast<RankedTensorType>(getResult().getType());
+    if (t.getRank() != 2 || !llm::floattiles::fitsRows8(t.getDimSize(0), t.getDimSize(1)))
+      return emitOpError("layout rows8 needs a matrix whose rows and columns are multiples of ")
+             << llm::floattiles::kTileRows << ", got " << t;
+  }
   if (auto q = getQuant()) {
     auto t = cast<RankedTensorType>(getResult().getType());
     std::optional<llm::quant::Scheme> s = llm::quant::parseScheme(q->str());

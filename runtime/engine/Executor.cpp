@@ -223,10 +223,13 @@ void Executor::bindCall(uint32_t index, const fb::KernelCall &call) {
            w.name()->string_view(), fmt::join(have, ", "), fb::EnumNameDType(w.dtype()),
            fmt::join(shapes.weights[i], ", "), fb::EnumNameDType(dtype));
     std::string_view layout = w.layout() ? w.layout()->string_view() : std::string_view();
+    if (dtype == fb::DType::F32 && layout.empty()) // plans before 1.9 leave float layouts out
+      layout = llm::floattiles::kRowMajorLayout;
     std::string_view want = i < static_cast<int>(shapes.weightLayouts.size())
                                 ? shapes.weightLayouts[i]
-                                : (dtype == fb::DType::F32 ? "row_major" : llm::quant::kRowBlocksLayout);
-    if (dtype != fb::DType::F32 && layout != want)
+                                : (dtype == fb::DType::F32 ? llm::floattiles::kRowMajorLayout
+                                                           : llm::quant::kRowBlocksLayout);
+    if (layout != want)
       fail("{}: weight {} '{}' is stored {}, but the call reads it as {} (its weight_layout)", where,
            i, w.name()->string_view(), layout, want);
     // Quantized weights travel as untyped block bytes; the kernel reads them by its format.

@@ -1,5 +1,6 @@
 #include "plan/PlanLoader.h"
 
+#include "plan/FloatTiles.h"
 #include "plan/PlanVersion.h"
 #include "registry/KernelRegistry.h"
 #include "support/Error.h"
@@ -94,6 +95,24 @@ void checkQuantized(const std::string &where, const fb::WeightEntry &w, std::str
     fail("{}: layout '{}' of {} weight, expected '{}' or '{}'", where, layout,
          fb::EnumNameDType(w.dtype()), llm::quant::kRowBlocksLayout, llm::quant::kRows8Layout);
   }
+}
+
+// A float weight is row_major (the default), or rows8 (plan/FloatTiles.h): a matrix whose rows and
+// columns are multiples of 8.
+void checkFloatLayout(const std::string &where, const fb::WeightEntry &w, std::string_view shape) {
+  if (w.dtype() != fb::DType::F32 || !w.layout())
+    return;
+  std::string_view layout = w.layout()->string_view();
+  if (layout.empty() || layout == llm::floattiles::kRowMajorLayout)
+    return;
+  if (layout != llm::floattiles::kRows8Layout)
+    fail("{}: layout '{}' of an F32 weight, expected '{}' or '{}'", where, layout,
+         llm::floattiles::kRowMajorLayout, llm::floattiles::kRows8Layout);
+  if (!w.shape() || w.shape()->size() != 2 ||
+      !llm::floattiles::fitsRows8(w.shape()->Get(0), w.shape()->Get(1)))
+    fail("{}: layout '{}' of an F32 weight of shape {}, expected [rows, cols] with both multiples "
+         "of {}",
+         where, layout, shape, llm::floattiles::kTileRows);
 }
 
 std::string shapeString(const fb::WeightEntry &w) {
@@ -400,6 +419,7 @@ void LoadedPlan::checkWeights(const LoadOptions &options) {
            weightFiles_.size());
     const llm::MappedFile &file = weightFiles_[w.file()];
     checkQuantized(where, w, shapeString(w));
+    checkFloatLayout(where, w, shapeString(w));
     uint64_t expected;
     if (!byteSizeOf(w, expected))
       fail("{}: shape {} is invalid", where, shapeString(w));

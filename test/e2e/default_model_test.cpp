@@ -8,6 +8,7 @@
 // below the smallest top-1/top-2 margin of the reference (0.005).
 #include "common/CompilePlan.h"
 #include "engine/Executor.h"
+#include "plan/FloatTiles.h"
 #include "plan/PlanLoader.h"
 #include "sampler/Sampler.h"
 #include "tokenizer/PlanTokenizer.h"
@@ -154,7 +155,7 @@ TEST_F(DefaultModel, KeptBlocksDequantizeToTheFloat32PlansWeights) {
   ASSERT_TRUE(plan_ && nativePlan_);
   const auto &f32 = *plan_->plan().weights();
   const auto &native = *nativePlan_->plan().weights();
-  size_t checked = 0, tiled = 0;
+  size_t checked = 0, tiled = 0, floatTiled = 0;
   for (uint32_t i = 0; i < native.size(); ++i) {
     const llmrt::fb::WeightEntry &w = *native.Get(i);
     std::optional<llm::quant::Scheme> scheme = llmrt::quantScheme(w.dtype());
@@ -175,12 +176,20 @@ TEST_F(DefaultModel, KeptBlocksDequantizeToTheFloat32PlansWeights) {
       ++tiled;
     }
     llm::quant::dequantizeRows(*scheme, blocks, rows, cols, deq.data());
-    ASSERT_EQ(0, std::memcmp(deq.data(), plan_->weightF32(j), deq.size() * sizeof(float)))
-        << w.name()->str();
+    const float *want = plan_->weightF32(j);
+    std::vector<float> rowMajor;
+    if (f32.Get(j)->layout()->string_view() == llm::floattiles::kRows8Layout) { // float tiles
+      rowMajor.resize(rows * cols);
+      llm::floattiles::fromRows8(want, rows, cols, rowMajor.data());
+      want = rowMajor.data();
+      ++floatTiled;
+    }
+    ASSERT_EQ(0, std::memcmp(deq.data(), want, deq.size() * sizeof(float))) << w.name()->str();
     ++checked;
   }
   EXPECT_EQ(checked, 121u);
-  EXPECT_EQ(tiled, 121u); // q4_1 / q8_0 with whole tiles of rows: all repacked
+  EXPECT_EQ(tiled, 121u);      // q4_1 / q8_0 with whole tiles of rows: all repacked
+  EXPECT_EQ(floatTiled, 121u); // and the float32 plan's matrices: all in float tiles
 }
 
 // The native plan (the GGUF's Q4_1 and Q8_0 blocks kept, int8 activations in integer dot

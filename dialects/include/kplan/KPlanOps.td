@@ -10,9 +10,12 @@ def KPlan_WeightOp : KPlan_Op<"weight", [Pure]> {
     A weight in the layout the kernel that reads it expects. `sources` names the checkpoint
     tensors it is made from, stacked along the first dimension in that order (one source: the
     tensor itself; several: a fused projection); `layout` says how emission writes it
-    (`row_major`: as in the checkpoint, converted to the tensor's element type; `row_blocks`: each
-    row as consecutive 32-element blocks of the `quant` format, copied from the checkpoint when it
-    stores that format, else quantized). The tensor type stays the logical f32 one.
+    (`row_major`: as in the checkpoint, converted to the tensor's element type; `rows8`: f32 in
+    groups of 8 rows interleaved by chunks of 8 columns, the CPU float kernels' tiles
+    (plan/FloatTiles.h); `row_blocks`: each row as consecutive 32-element blocks of the `quant`
+    format, copied from the checkpoint when it stores that format, else quantized;
+    `rows8_blocks`: those blocks in the CPU kernels' tiles, plan/QuantFormat.h). The tensor type
+    stays the logical f32 one.
 
     Examples:
     ```mlir

@@ -139,16 +139,17 @@ float hsum(__m256 v) {
 // runs over k in blocks of 8 (the tail through a masked load), then hsum. A tile computes TR x TN
 // such dots at once for register reuse; every dot gets the same bits whatever the tile shape.
 template <int TR, int TN>
-void dotTile(const float *const x[TR], const float *const w[TN], int64_t k, float out[TR][TN]) {
+void dotTile(const float *const x[TR], const float *const w[TN], int64_t k, float out[TR][TN],
+             int64_t wStep = 8) {
   __m256 acc[TR][TN];
   for (int i = 0; i < TR; ++i)
     for (int j = 0; j < TN; ++j)
       acc[i][j] = _mm256_setzero_ps();
-  int64_t kk = 0;
-  for (; kk + 8 <= k; kk += 8) {
+  int64_t kk = 0, wo = 0; // wo: where W's chunk of columns [kk, kk + 8) starts (wStep apart)
+  for (; kk + 8 <= k; kk += 8, wo += wStep) {
     __m256 wv[TN];
     for (int j = 0; j < TN; ++j)
-      wv[j] = _mm256_loadu_ps(w[j] + kk);
+      wv[j] = _mm256_loadu_ps(w[j] + wo);
     for (int i = 0; i < TR; ++i) {
       __m256 xv = _mm256_loadu_ps(x[i] + kk);
       for (int j = 0; j < TN; ++j)
@@ -159,7 +160,7 @@ void dotTile(const float *const x[TR], const float *const w[TN], int64_t k, floa
     __m256i m = tailMask(k - kk);
     __m256 wv[TN];
     for (int j = 0; j < TN; ++j)
-      wv[j] = _mm256_maskload_ps(w[j] + kk, m);
+      wv[j] = _mm256_maskload_ps(w[j] + wo, m);
     for (int i = 0; i < TR; ++i) {
       __m256 xv = _mm256_maskload_ps(x[i] + kk, m);
       for (int j = 0; j < TN; ++j)
@@ -267,6 +268,7 @@ KernelShapes embeddingShapes(const KernelParams &p, int numWeights) {
   s.inputRows = {fb::Rows::Tokens};
   s.outputWidths = {hidden};
   s.weights = {{vocab, hidden}};
+  s.weightLayouts = {floatLayoutName(floatLayout(p, vocab, hidden))};
   return s;
 }
 
@@ -279,8 +281,12 @@ void embeddingRun(const KernelArgs &a) {
   if (weightFormat(a.params))
     return quantEmbeddingRun(a);
   float *y = out(a);
+  const bool rows8 = floatLayout(a.params, vocab, hidden) == FloatLayout::Rows8;
   forEach(a.tokens, worthThreads(a.tokens * hidden), [&](int64_t t) {
-    std::memcpy(y + t * hidden, a.weights[0] + ids[t] * hidden, hidden * sizeof(float));
+    if (rows8)
+      llm::floattiles::rowFromRows8(a.weights[0], hidden, ids[t], y + t * hidden);
+    else
+      std::memcpy(y + t * hidden, a.weights[0] + ids[t] * hidden, hidden * sizeof(float));
   });
 }
 
@@ -344,13 +350,29 @@ int64_t tileCols(int64_t t0, int64_t t1) { return t1 - t0 == 1 ? kDecodeCols : k
 constexpr int64_t kBlockCols = 16;
 constexpr int64_t kBlockRows = 24;
 
-// One register tile: rows [t, t+tr) x columns [n, n+tn), tr <= kTileRows and tn <= kTileCols, or
-// tr = 1 and tn <= kDecodeCols. Out-of-range rows and columns repeat the last valid one
-// (computed, not stored), so the tile shape is fixed; a single row takes a 1 x kDecodeCols tile
-// (decode), with the same per-dot bits.
+// A float weight matrix of k columns as the tiles read it: where row r starts, and the distance
+// between its chunks of 8 columns (row_major: 8; rows8: plan/FloatTiles.h).
+struct WeightRows {
+  const float *w;
+  int64_t k;
+  FloatLayout layout;
+  const float *row(int64_t r) const {
+    return layout == FloatLayout::Rows8 ? w + llm::floattiles::rowStart(r, k) : w + r * k;
+  }
+  int64_t step() const {
+    return layout == FloatLayout::Rows8 ? llm::floattiles::kChunkStride : llm::floattiles::kChunk;
+  }
+};
+
+// One register tile: x rows [t, t+tr) against W rows [wRow, wRow + tn), into output columns
+// [n, n + tn) (bias[n + j] added); tr <= kTileRows and tn <= kTileCols, or tr = 1 and tn <=
+// kDecodeCols. Out-of-range rows and columns repeat the last valid one (computed, not stored), so
+// the tile shape is fixed; a single row takes a 1 x kDecodeCols tile (decode), with the same
+// per-dot bits.
 void matmulTile(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t t, int64_t tr,
-                const float *w, int64_t n, int64_t tn, int64_t k, const float *bias, float *o,
-                int64_t ldo) {
+                const WeightRows &w, int64_t wRow, int64_t n, int64_t tn, const float *bias,
+                float *o, int64_t ldo) {
+  const int64_t k = w.k;
   const float *xr[kTileRows], *wr[kDecodeCols];
   for (int64_t i = 0; i < kTileRows; ++i) {
     int64_t row = t + std::min(i, tr - 1);
@@ -358,19 +380,19 @@ void matmulTile(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t t, i
   }
   const bool wide = tr == 1 && tn > kTileCols;
   for (int64_t j = 0; j < (wide ? kDecodeCols : kTileCols); ++j)
-    wr[j] = w + (n + std::min(j, tn - 1)) * k;
+    wr[j] = w.row(wRow + std::min(j, tn - 1));
   float res[kTileRows][kDecodeCols];
   if (wide) {
     float one[1][kDecodeCols];
-    dotTile<1, kDecodeCols>(xr, wr, k, one);
+    dotTile<1, kDecodeCols>(xr, wr, k, one, w.step());
     std::copy(one[0], one[0] + kDecodeCols, res[0]);
   } else if (tr == 1) {
     float one[1][kTileCols];
-    dotTile<1, kTileCols>(xr, wr, k, one);
+    dotTile<1, kTileCols>(xr, wr, k, one, w.step());
     std::copy(one[0], one[0] + kTileCols, res[0]);
   } else {
     float tile[kTileRows][kTileCols];
-    dotTile<kTileRows, kTileCols>(xr, wr, k, tile);
+    dotTile<kTileRows, kTileCols>(xr, wr, k, tile, w.step());
     for (int64_t i = 0; i < kTileRows; ++i)
       std::copy(tile[i], tile[i] + kTileCols, res[i]);
   }
@@ -383,7 +405,8 @@ void matmulTile(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t t, i
 
 void matmulTransposedB(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t rows,
                        const float *w, int64_t n, int64_t k, const float *bias, float *o,
-                       GemmBlocks blocks) {
+                       GemmBlocks blocks, FloatLayout layout) {
+  const WeightRows wr{w, k, layout};
   int64_t blockCols = std::max<int64_t>(kTileCols, blocks.cols);
   int64_t blockRows = std::max<int64_t>(kTileRows, blocks.rows);
   int64_t numBlocks = (n + blockCols - 1) / blockCols;
@@ -395,14 +418,16 @@ void matmulTransposedB(const float *x, int64_t ldx, const int32_t *rowIdx, int64
       int64_t t1 = std::min(rows, t0 + blockRows), cols = tileCols(t0, t1);
       for (int64_t j = n0; j < n1; j += cols)
         for (int64_t t = t0; t < t1; t += kTileRows)
-          matmulTile(x, ldx, rowIdx, t, std::min(kTileRows, t1 - t), w, j,
-                     std::min(cols, n1 - j), k, bias, o, n);
+          matmulTile(x, ldx, rowIdx, t, std::min(kTileRows, t1 - t), wr, j, j,
+                     std::min(cols, n1 - j), bias, o, n);
     }
   });
 }
 
 void matmulGlu(const float *x, int64_t rows, const float *w, int64_t n, int64_t k,
-               const float *bias, Activation act, float *o, GemmBlocks blocks) {
+               const float *bias, Activation act, float *o, GemmBlocks blocks,
+               FloatLayout layout) {
+  const WeightRows wr{w, k, layout};
   int64_t blockCols = std::max<int64_t>(kTileCols, blocks.cols);
   int64_t blockRows = std::max<int64_t>(kTileRows, blocks.rows);
   int64_t numBlocks = (n + blockCols - 1) / blockCols;
@@ -418,10 +443,11 @@ void matmulGlu(const float *x, int64_t rows, const float *w, int64_t n, int64_t 
       for (int64_t j = 0; j < width; j += cols)
         for (int64_t t = t0; t < t1; t += kTileRows) {
           int64_t tr = std::min(kTileRows, t1 - t), tn = std::min(cols, width - j);
-          // Tiles write at column (n0 + j) - n0 + ...: shift the bases so columns land in gu.
-          matmulTile(x, k, nullptr, t, tr, w + n0 * k, j, tn, k, bias ? bias + n0 : nullptr,
+          // Output column j of the tile lands in gu (rows shifted by t0): gate rows n0 + j, up
+          // rows n + n0 + j.
+          matmulTile(x, k, nullptr, t, tr, wr, n0 + j, j, tn, bias ? bias + n0 : nullptr,
                      gu - t0 * ld, ld);
-          matmulTile(x, k, nullptr, t, tr, w + (n + n0) * k, j, tn, k,
+          matmulTile(x, k, nullptr, t, tr, wr, n + n0 + j, j, tn,
                      bias ? bias + n + n0 : nullptr, gu - t0 * ld + blockCols, ld);
         }
       for (int64_t t = t0; t < t1; ++t)
@@ -450,11 +476,16 @@ KernelShapes linearShapes(const KernelParams &p, int numWeights) {
   int64_t hasBias = linearBias(p, numWeights);
   gemmBlocks(p);
   int64_t rows = linearEpilogue(p) ? 2 * n : n; // a glu epilogue reads [Wg; Wu]
+  // rows8 with a glu: each half is whole tiles.
+  const FloatLayout layout = floatLayout(p, n, k);
   KernelShapes s = rowwise(1, k);
   s.outputWidths = {n};
   s.weights = {{rows, k}};
-  if (hasBias)
+  s.weightLayouts = {floatLayoutName(layout)};
+  if (hasBias) {
     s.weights.push_back({rows});
+    s.weightLayouts.push_back(llm::floattiles::kRowMajorLayout);
+  }
   return s;
 }
 
@@ -463,11 +494,13 @@ void linearRun(const KernelArgs &a) {
     return quantLinearRun(a);
   int64_t k = a.params.getInt("in_features"), n = a.params.getInt("out_features");
   const float *bias = a.params.getInt("has_bias") ? a.weights[1] : nullptr;
+  const FloatLayout layout = floatLayout(a.params, n, k);
   if (std::optional<Act> act = linearEpilogue(a.params))
-    matmulGlu(in(a, 0), a.tokens, a.weights[0], n, k, bias, *act, out(a), gemmBlocks(a.params));
+    matmulGlu(in(a, 0), a.tokens, a.weights[0], n, k, bias, *act, out(a), gemmBlocks(a.params),
+              layout);
   else
     matmulTransposedB(in(a, 0), k, nullptr, a.tokens, a.weights[0], n, k, bias, out(a),
-                      gemmBlocks(a.params));
+                      gemmBlocks(a.params), layout);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -483,6 +516,7 @@ KernelShapes logitsShapes(const KernelParams &p, int numWeights) {
   s.inputRows = {fb::Rows::Tokens, fb::Rows::LogitRows};
   s.outputWidths = {vocab};
   s.weights = {{vocab, hidden}};
+  s.weightLayouts = {floatLayoutName(floatLayout(p, vocab, hidden))};
   return s;
 }
 
@@ -495,7 +529,7 @@ void logitsRun(const KernelArgs &a) {
   if (weightFormat(a.params))
     return quantLogitsRun(a);
   matmulTransposedB(in(a, 0), hidden, rows, a.logitRows, a.weights[0], vocab, hidden, nullptr,
-                    out(a), gemmBlocks(a.params));
+                    out(a), gemmBlocks(a.params), floatLayout(a.params, vocab, hidden));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1147,6 +1181,22 @@ template <Act A> void gluLoop(const float *g, const float *u, float *y, int64_t 
 }
 
 } // namespace
+
+FloatLayout floatLayout(const KernelParams &params, int64_t rows, int64_t cols) {
+  if (!params.has("weight_layout"))
+    return FloatLayout::RowMajor;
+  const std::string &name = params.getString("weight_layout");
+  if (name == llm::floattiles::kRowMajorLayout)
+    return FloatLayout::RowMajor;
+  if (name != llm::floattiles::kRows8Layout)
+    fail("parameter 'weight_layout' is '{}', expected {} or {} for a float32 weight", name,
+         llm::floattiles::kRowMajorLayout, llm::floattiles::kRows8Layout);
+  if (!llm::floattiles::fitsRows8(rows, cols))
+    fail("parameter 'weight_layout' is {}, but the weight (or each half of a glu weight) is {} x "
+         "{}, not a multiple of {} x {}",
+         name, rows, cols, llm::floattiles::kTileRows, llm::floattiles::kChunk);
+  return FloatLayout::Rows8;
+}
 
 void applyGlu(Activation act, const float *g, const float *u, float *y, int64_t n) {
   switch (act) {

@@ -16,6 +16,7 @@
 //  - no allocation per call beyond thread-local scratch that only grows.
 #pragma once
 
+#include "plan/FloatTiles.h"
 #include "plan_generated.h"
 #include "registry/KernelRegistry.h"
 
@@ -131,16 +132,30 @@ struct GemmBlocks {
 
 enum class Activation { Silu, Gelu, GeluTanh };
 
-// out[r, n] = x[rowIdx ? rowIdx[r] : r] . W[n] (+ bias[n]) for r < rows, n < N; W is N x K
-// row-major, x rows have stride ldx. Exposed for tests and benchmarks; linear and logits use it.
+// The plan layout of a float weight matrix: row_major, or rows8 (plan/FloatTiles.h: groups of 8
+// rows interleaved by 8 columns; rows and columns multiples of 8). Both give the same bits.
+enum class FloatLayout : uint8_t { RowMajor, Rows8 };
+
+// The call's float weight layout (parameter `weight_layout`; absent: row_major) for a matrix of
+// `rows` x `cols`; llm::Error for an unknown name, or rows8 on a shape that is not whole tiles.
+FloatLayout floatLayout(const KernelParams &params, int64_t rows, int64_t cols);
+inline std::string_view floatLayoutName(FloatLayout l) {
+  return l == FloatLayout::Rows8 ? llm::floattiles::kRows8Layout
+                                 : llm::floattiles::kRowMajorLayout;
+}
+
+// out[r, n] = x[rowIdx ? rowIdx[r] : r] . W[n] (+ bias[n]) for r < rows, n < N; W is N x K in
+// `layout`, x rows have stride ldx. Exposed for tests and benchmarks; linear and logits use it.
 void matmulTransposedB(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t rows,
                        const float *w, int64_t n, int64_t k, const float *bias, float *out,
-                       GemmBlocks blocks = {});
+                       GemmBlocks blocks = {}, FloatLayout layout = FloatLayout::RowMajor);
 
 // out[r, j] = act(x[r] . W[j] + b[j]) * (x[r] . W[n + j] + b[n + j]) for j < n: a linear over the
-// stacked [Wg; Wu] (2n x k) with a glu epilogue, bit-identical to linear followed by glu.
+// stacked [Wg; Wu] (2n x k, in `layout`) with a glu epilogue, bit-identical to linear followed by
+// glu.
 void matmulGlu(const float *x, int64_t rows, const float *w, int64_t n, int64_t k,
-               const float *bias, Activation act, float *out, GemmBlocks blocks = {});
+               const float *bias, Activation act, float *out, GemmBlocks blocks = {},
+               FloatLayout layout = FloatLayout::RowMajor);
 
 // y[j] = act(g[j]) * u[j] for j < n.
 void applyGlu(Activation act, const float *g, const float *u, float *y, int64_t n);

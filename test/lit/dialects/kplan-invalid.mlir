@@ -53,8 +53,32 @@ func.func @too_many_weights(%x: tensor<?x64xf32>) {
 // -----
 
 func.func @bad_layout() {
-  // expected-error @+1 {{unknown layout 'tiled' (known: row_major, row_blocks, rows8_blocks)}}
+  // expected-error @+1 {{unknown layout 'tiled' (known: row_major, rows8, row_blocks, rows8_blocks)}}
   %w = kplan.weight ["g"] {layout = "tiled"} : tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @float_tiles_not_whole() {
+  // expected-error @+1 {{layout rows8 needs a matrix whose rows and columns are multiples of 8, got 'tensor<12x64xf32>'}}
+  %w = kplan.weight ["g"] {layout = "rows8"} : tensor<12x64xf32>
+  return
+}
+
+// -----
+
+func.func @float_tiles_of_a_vector() {
+  // expected-error @+1 {{layout rows8 needs a matrix whose rows and columns are multiples of 8, got 'tensor<64xf32>'}}
+  %w = kplan.weight ["g"] {layout = "rows8"} : tensor<64xf32>
+  return
+}
+
+// -----
+
+func.func @float_tiles_with_a_quant() {
+  // expected-error @+1 {{layouts row_blocks and rows8_blocks go with a quant format, and only they}}
+  %w = kplan.weight ["g"] {layout = "rows8", quant = "q8_0"} : tensor<64x64xf32>
   return
 }
 

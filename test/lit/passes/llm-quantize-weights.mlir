@@ -21,10 +21,10 @@
 // KEEP-DAG: llm.weight "lm_head" : tensor<64x32xf32>
 // KPLAN-DAG: %[[E:.*]] = kplan.weight ["embed"] {layout = "rows8_blocks", quant = "q4_1"} : tensor<64x32xf32>
 // KPLAN-DAG: %[[W:.*]] = kplan.weight ["w"] {layout = "rows8_blocks", quant = "q4_1"} : tensor<64x32xf32>
-// KPLAN-DAG: %[[H:.*]] = kplan.weight ["lm_head"] : tensor<64x32xf32>
+// KPLAN-DAG: %[[H:.*]] = kplan.weight ["lm_head"] {layout = "rows8"} : tensor<64x32xf32>
 // KPLAN: kplan.call "embedding"(%arg0) weights(%[[E]]) {params = {hidden = 32 : i64, vocab = 64 : i64, weight_format = "q4_1", weight_layout = "rows8_blocks"}}
 // KPLAN: kplan.call "linear"({{.*}}) weights(%[[W]], %{{.*}}) {params = {{{.*}}weight_format = "q4_1", weight_layout = "rows8_blocks"}}
-// KPLAN: kplan.call "logits"({{.*}}) weights(%[[H]]) {params = {block_cols = 16 : i64, block_rows = 24 : i64, hidden = 32 : i64, vocab = 64 : i64}}
+// KPLAN: kplan.call "logits"({{.*}}) weights(%[[H]]) {params = {block_cols = 16 : i64, block_rows = 24 : i64, hidden = 32 : i64, vocab = 64 : i64, weight_layout = "rows8"}}
 // Q5-DAG: %[[E:.*]] = kplan.weight ["embed"] {layout = "rows8_blocks", quant = "q5_1"} : tensor<64x32xf32>
 // Q5-DAG: %[[W:.*]] = kplan.weight ["w"] {layout = "rows8_blocks", quant = "q5_1"} : tensor<64x32xf32>
 // Q5-DAG: %[[H:.*]] = kplan.weight ["lm_head"] {layout = "rows8_blocks", quant = "q5_0"} : tensor<64x32xf32>

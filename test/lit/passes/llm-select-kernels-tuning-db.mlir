@@ -10,10 +10,10 @@ module attributes {llm.target = "cpu-avx512"} {
     %w2 = llm.weight "w2" : tensor<16x8xf32>
     %x = llm.embedding %ids, %t : (tensor<?xi32>, tensor<8x16xf32>) -> tensor<?x16xf32>
     // In the database: 16 -> 8 on cpu-avx512.
-    // CHECK: kplan.call "linear"{{.*}}{params = {block_cols = 32 : i64, block_rows = 6 : i64, has_bias = 0 : i64, in_features = 16 : i64, out_features = 8 : i64}}
+    // CHECK: kplan.call "linear"{{.*}}{params = {block_cols = 32 : i64, block_rows = 6 : i64, has_bias = 0 : i64, in_features = 16 : i64, out_features = 8 : i64, weight_layout = "rows8"}}
     %y = llm.linear %x, %w : (tensor<?x16xf32>, tensor<8x16xf32>) -> tensor<?x8xf32>
     // Not in the database: 8 -> 16 keeps the defaults.
-    // CHECK: kplan.call "linear"{{.*}}{params = {block_cols = 16 : i64, block_rows = 24 : i64, has_bias = 0 : i64, in_features = 8 : i64, out_features = 16 : i64}}
+    // CHECK: kplan.call "linear"{{.*}}{params = {block_cols = 16 : i64, block_rows = 24 : i64, has_bias = 0 : i64, in_features = 8 : i64, out_features = 16 : i64, weight_layout = "rows8"}}
     %z = llm.linear %y, %w2 : (tensor<?x8xf32>, tensor<16x8xf32>) -> tensor<?x16xf32>
     %l = llm.logits %z, %rows, %t : (tensor<?x16xf32>, tensor<?xi32>, tensor<8x16xf32>) -> tensor<?x8xf32>
     return %l : tensor<?x8xf32>

@@ -4,18 +4,18 @@
 // CHECK-LABEL: func.func @forward
 module attributes {llm.target = "cpu"} {
   func.func @forward(%ids: tensor<?xi32>, %pos: tensor<?xi32>, %rows: tensor<?xi32>) -> tensor<?x32xf32> {
-    // CHECK: %[[T:.*]] = kplan.weight ["embed"] : tensor<32x16xf32>
+    // CHECK: %[[T:.*]] = kplan.weight ["embed"] {layout = "rows8"} : tensor<32x16xf32>
     %t = llm.weight "embed" : tensor<32x16xf32>
     %g = llm.weight "g" : tensor<16xf32>
     %w = llm.weight "w" : tensor<8x16xf32>
     %b = llm.weight "b" : tensor<8xf32>
     %g2 = llm.weight "wq" : tensor<16x16xf32>
     %b2 = llm.weight "bq" : tensor<16xf32>
-    // CHECK: %[[X:.*]] = kplan.call "embedding"(%arg0) weights(%[[T]]) {params = {hidden = 16 : i64, vocab = 32 : i64}}
+    // CHECK: %[[X:.*]] = kplan.call "embedding"(%arg0) weights(%[[T]]) {params = {hidden = 16 : i64, vocab = 32 : i64, weight_layout = "rows8"}}
     %x = llm.embedding %ids, %t : (tensor<?xi32>, tensor<32x16xf32>) -> tensor<?x16xf32>
     // CHECK: %[[N:.*]] = kplan.call "rms_norm"(%[[X]]) weights(%{{.*}}) {params = {eps = 1.000000e-05 : f64, hidden = 16 : i64}}
     %n = llm.rms_norm %x, %g {eps = 1.0e-05 : f64} : (tensor<?x16xf32>, tensor<16xf32>) -> tensor<?x16xf32>
-    // CHECK: kplan.call "linear"(%[[N]]) weights(%{{.*}}, %{{.*}}) {params = {block_cols = 16 : i64, block_rows = 24 : i64, has_bias = 1 : i64, in_features = 16 : i64, out_features = 8 : i64}}
+    // CHECK: kplan.call "linear"(%[[N]]) weights(%{{.*}}, %{{.*}}) {params = {block_cols = 16 : i64, block_rows = 24 : i64, has_bias = 1 : i64, in_features = 16 : i64, out_features = 8 : i64, weight_layout = "rows8"}}
     %k = llm.linear %n, %w, %b : (tensor<?x16xf32>, tensor<8x16xf32>, tensor<8xf32>) -> tensor<?x8xf32>
     // Default rope: inv_freq[i] = theta^(-2i/d) for d = 8, theta = 10000.
     // CHECK: kplan.call "rope"({{.*}}, %arg1) {params = {attention_factor = 1.000000e+00 : f64, head_dim = 8 : i64, inv_freq = array<f32: 1.000000e+00, 1.000000e-01, 0.00999999977, 1.000000e-03>, num_heads = 1 : i64}}
@@ -32,7 +32,7 @@ module attributes {llm.target = "cpu"} {
     %s = llm.add %h, %x : tensor<?x16xf32>
     // CHECK: kplan.call "mul"{{.*}}{params = {width = 16 : i64}}
     %m = llm.mul %s, %x : tensor<?x16xf32>
-    // CHECK: %[[L:.*]] = kplan.call "logits"({{.*}}, %arg2) weights(%[[T]]) {params = {block_cols = 16 : i64, block_rows = 24 : i64, hidden = 16 : i64, vocab = 32 : i64}}
+    // CHECK: %[[L:.*]] = kplan.call "logits"({{.*}}, %arg2) weights(%[[T]]) {params = {block_cols = 16 : i64, block_rows = 24 : i64, hidden = 16 : i64, vocab = 32 : i64, weight_layout = "rows8"}}
     %l = llm.logits %m, %rows, %t : (tensor<?x16xf32>, tensor<?xi32>, tensor<32x16xf32>) -> tensor<?x32xf32>
     // CHECK: return %[[L]]
     return %l : tensor<?x32xf32>
@@ -69,7 +69,7 @@ module attributes {llm.target = "cpu"} {
     %wq = llm.weight "wq" : tensor<16x16xf32>
     %wk = llm.weight "wk" : tensor<8x16xf32>
     %wv = llm.weight "wv" : tensor<8x16xf32>
-    // CHECK: %[[QKV:.*]] = kplan.weight ["wq", "wk", "wv"] : tensor<32x16xf32>
+    // CHECK: %[[QKV:.*]] = kplan.weight ["wq", "wk", "wv"] {layout = "rows8"} : tensor<32x16xf32>
     %w = llm.weight_concat %wq, %wk, %wv : (tensor<16x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<32x16xf32>
     %x = llm.embedding %ids, %t : (tensor<?xi32>, tensor<16x16xf32>) -> tensor<?x16xf32>
     // CHECK: kplan.call "linear"({{.*}}) weights(%[[QKV]])

@@ -9,9 +9,12 @@
 
 #include <gtest/gtest.h>
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <numeric>
 #include <tuple>
 #include <vector>
 
@@ -509,6 +512,119 @@ TEST(CpuKernelsTest, GemmTunablesDoNotChangeResults) {
       run("linear", p, {x.data()}, {w.data()}, out.data(), T);
       ASSERT_EQ(out, base) << cols << "x" << rows;
     }
+}
+
+// --- Float weights in tiles (rows8, plan/FloatTiles.h) ------------------------------------------
+
+std::vector<float> toRows8(const std::vector<float> &w, int64_t rows, int64_t cols) {
+  std::vector<float> t(w.size());
+  llm::floattiles::toRows8(w.data(), rows, cols, t.data());
+  return t;
+}
+
+// The layout's addresses: every element lands where FloatTiles.h says, and rows come back whole.
+TEST(FloatTilesTest, EveryElementInItsPlace) {
+  const int64_t R = 24, C = 40;
+  std::vector<float> w(R * C);
+  std::iota(w.begin(), w.end(), 0.0f);
+  std::vector<float> t = toRows8(w, R, C);
+  for (int64_t r = 0; r < R; ++r)
+    for (int64_t c = 0; c < C; ++c)
+      ASSERT_EQ(t[(r / 8) * 8 * C + (c / 8) * 64 + (r % 8) * 8 + c % 8], w[r * C + c]) << r << "," << c;
+  std::vector<float> row(C);
+  for (int64_t r = 0; r < R; ++r) {
+    llm::floattiles::rowFromRows8(t.data(), C, r, row.data());
+    ASSERT_TRUE(std::equal(row.begin(), row.end(), w.begin() + r * C)) << r;
+  }
+  EXPECT_TRUE(llm::floattiles::fitsRows8(8, 8));
+  EXPECT_FALSE(llm::floattiles::fitsRows8(12, 8));
+  EXPECT_FALSE(llm::floattiles::fitsRows8(8, 20));
+}
+
+// linear (plain, bias, glu epilogue), logits and embedding read rows8 weights with the bits of
+// row_major ones, for every token count (decode's 1 x 8 tile, the 3 x 4 GEMM tiles and their
+// edges), block sizes that cut tiles, and 1-3 threads.
+TEST(FloatTilesTest, KernelsGiveTheRowMajorBits) {
+  const int64_t K = 64, N = 48;
+  const int saved = ThreadPool::global().threads();
+  for (int threads : {1, 2, 3}) {
+    ThreadPool::global().setThreads(threads);
+    for (int64_t T : {1, 2, 3, 4, 7, 25}) {
+      SCOPED_TRACE(fmt::format("threads {}, tokens {}", threads, T));
+      std::vector<float> x = randomFloats(T * K, 60 + T), bias = randomFloats(2 * N, 61);
+      for (const char *epilogue : {"", "glu_silu"}) {
+        const bool glu = *epilogue != 0;
+        const int64_t wRows = glu ? 2 * N : N;
+        std::vector<float> w = randomFloats(wRows * K, 62), tiles = toRows8(w, wRows, K);
+        for (int hasBias : {0, 1})
+          for (int64_t cols : {4, 12, 16}) {
+            KernelParams p;
+            p.setInt("in_features", K).setInt("out_features", N).setInt("has_bias", hasBias);
+            p.setInt("block_cols", cols);
+            if (glu)
+              p.setString("epilogue", epilogue);
+            std::vector<const float *> plain{w.data()}, tiled{tiles.data()};
+            if (hasBias) {
+              plain.push_back(bias.data());
+              tiled.push_back(bias.data());
+            }
+            std::vector<float> want(T * N), got(T * N);
+            run("linear", p, {x.data()}, plain, want.data(), T);
+            p.setString("weight_layout", "rows8");
+            EXPECT_EQ(findCpuKernel("linear")->shapes(p, 1 + hasBias).weightLayouts[0], "rows8");
+            run("linear", p, {x.data()}, tiled, got.data(), T);
+            ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)))
+                << epilogue << " bias " << hasBias << " block_cols " << cols;
+          }
+      }
+      // logits over gathered rows, and the embedding of a tied table.
+      std::vector<float> table = randomFloats(N * K, 63), tiles = toRows8(table, N, K);
+      std::vector<int32_t> rows = {int32_t(T - 1), 0, int32_t(T / 2)};
+      KernelParams lp;
+      lp.setInt("hidden", K).setInt("vocab", N);
+      std::vector<float> want(rows.size() * N), got(rows.size() * N);
+      run("logits", lp, {x.data(), rows.data()}, {table.data()}, want.data(), T, rows.size());
+      lp.setString("weight_layout", "rows8");
+      run("logits", lp, {x.data(), rows.data()}, {tiles.data()}, got.data(), T, rows.size());
+      ASSERT_EQ(got, want);
+      std::vector<int32_t> ids(T);
+      for (int64_t t = 0; t < T; ++t)
+        ids[t] = int32_t((t * 7) % N);
+      KernelParams ep;
+      ep.setInt("hidden", K).setInt("vocab", N);
+      std::vector<float> wantE(T * K), gotE(T * K);
+      run("embedding", ep, {ids.data()}, {table.data()}, wantE.data(), T);
+      ep.setString("weight_layout", "rows8");
+      run("embedding", ep, {ids.data()}, {tiles.data()}, gotE.data(), T);
+      ASSERT_EQ(gotE, wantE);
+    }
+  }
+  ThreadPool::global().setThreads(saved);
+}
+
+// A layout the kernels do not know, or rows8 on a shape that is not whole tiles (a glu weight's
+// halves included), is refused with the parameter named.
+TEST(FloatTilesTest, BadLayoutsAreRefused) {
+  auto refused = [](const char *kernel, KernelParams p, const std::string &word) {
+    try {
+      findCpuKernel(kernel)->shapes(p, 1);
+      ADD_FAILURE() << kernel << ": no error, expected one mentioning '" << word << "'";
+    } catch (const llm::Error &e) {
+      EXPECT_NE(std::string(e.what()).find(word), std::string::npos) << e.what();
+    }
+  };
+  KernelParams lin;
+  lin.setInt("in_features", 64).setInt("out_features", 12).setInt("has_bias", 0);
+  refused("linear", KernelParams(lin).setString("weight_layout", "rows8"), "12 x 64");
+  refused("linear", KernelParams(lin).setString("weight_layout", "columns"), "columns");
+  KernelParams glu;
+  glu.setInt("in_features", 64).setInt("out_features", 12).setInt("has_bias", 0);
+  glu.setString("epilogue", "glu_silu").setString("weight_layout", "rows8");
+  refused("linear", glu, "weight_layout"); // 24 rows, but halves of 12
+  KernelParams lg;
+  lg.setInt("hidden", 20).setInt("vocab", 16).setString("weight_layout", "rows8");
+  refused("logits", lg, "16 x 20");
+  refused("embedding", lg, "16 x 20");
 }
 
 } // namespace

@@ -2,6 +2,7 @@
 // checks, and batch invariance of a whole (tiny) transformer across prefill and decode.
 #include "TestPlanWriter.h"
 #include "engine/Executor.h"
+#include "plan/FloatTiles.h"
 #include "plan/PlanLoader.h"
 #include "support/Error.h"
 
@@ -246,6 +247,54 @@ TEST(ExecutorTest, HistoryChangesLogits) {
   ex.reset();
   std::vector<float> b = ex.forward(std::vector<int32_t>{9, 2}, iota(2), std::vector<int32_t>{1});
   EXPECT_NE(a, b);
+}
+
+// Float weights in tiles (rows8, plan/FloatTiles.h, as llmc writes embedding / linear / logits
+// matrices for CPU targets) give the row_major plan's logits bit for bit, prefill and decode; a
+// call that does not say it reads tiles, an unknown float layout, and tiles on a shape that is
+// not whole tiles are refused.
+TEST(ExecutorTest, FloatTiledWeightsRunBitForBitAndAreChecked) {
+  TPlan rowMajor = tinyPlan(64, 32), tiles = rowMajor;
+  for (int index : {0, 2}) { // the embedding and the lm_head
+    TWeight &w = tiles.weights[index];
+    std::vector<float> packed(w.data.size());
+    llm::floattiles::toRows8(w.data.data(), w.shape[0], w.shape[1], packed.data());
+    w.data = packed;
+    w.layout = "rows8";
+  }
+  TPlan unmarked = tiles; // the calls do not say they read tiles
+  for (int c : {0, 2})
+    tiles.calls[c].params.push_back(stringParam("weight_layout", "rows8"));
+  TempDir a, b, c;
+  auto rp = loadPlan(rowMajor, a), tp = loadPlan(tiles, b);
+  Executor re(*rp), te(*tp);
+  std::vector<int32_t> ids{3, 17, 42, 63, 0}, rows{0, 2, 4};
+  EXPECT_EQ(re.forward(ids, iota(5), rows), te.forward(ids, iota(5), rows));
+  std::vector<int32_t> next{9}, at{5}, last{0};
+  EXPECT_EQ(re.forward(next, at, last), te.forward(next, at, last));
+
+  auto up = loadPlan(unmarked, c);
+  expectError([&] { Executor e(*up); }, "stored rows8, but the call reads it as row_major");
+
+  auto refused = [](const TPlan &plan, std::initializer_list<std::string> words) {
+    TempDir dir;
+    try {
+      LoadedPlan::load(writePlan(plan, dir.path()).plan.string());
+      ADD_FAILURE() << "plan loaded, expected a refusal mentioning " << *words.begin();
+    } catch (const llm::Error &e) {
+      for (const std::string &word : words)
+        EXPECT_NE(std::string(e.what()).find(word), std::string::npos) << e.what();
+    }
+  };
+  TPlan unknown = rowMajor;
+  unknown.weights[2].layout = "columns";
+  refused(unknown, {"lm_head.weight", "layout 'columns' of an F32 weight", "rows8"});
+  TPlan odd = tinyPlan(60, 32); // an lm_head of 60 rows
+  odd.weights[2].layout = "rows8";
+  refused(odd, {"lm_head.weight", "[60, 32]", "multiples of 8"});
+  TPlan vector = rowMajor;
+  vector.weights[1].layout = "rows8"; // the norm's 32 floats
+  refused(vector, {"[32]", "multiples of 8"});
 }
 
 } // namespace
