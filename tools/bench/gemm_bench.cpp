@@ -5,7 +5,7 @@
 //   gemm_bench [--shapes N:K,...] [--tokens 1,16,64,512] [--threads T] [--min-time S] [--json]
 //
 // out[T, N] = x[T, K] . W[N, K]^T, the layout of every linear (weights row-major, one row per output
-// feature). Ours: matmulTransposedB (float32) and quantMatmul (q8_0, q4_0, q4_1, q5_0 and w4g32a,
+// feature). Ours: matmulTransposedB (float32, row_major and in tiles, rows8) and quantMatmul (q8_0, q4_0, q4_1, q5_0 and w4g32a,
 // the GPTQ/AWQ form, each in the row_blocks layout and in tiles, rows8_blocks: weights quantized
 // and repacked once before timing, activations quantized inside the call as the runtime does).
 // OpenBLAS: cblas_sgemm (row-major, B transposed). oneDNN: the f32 matmul primitive with weights reordered once, before
@@ -208,15 +208,22 @@ int main(int argc, char **argv) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   std::vector<Row> rows;
   if (!o.json)
-    std::printf("threads %d; GFLOP/s (median call); -t: tiles (rows8_blocks)\n%-12s %6s %10s "
-                "%10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s  %s\n",
-                threads, "N x K", "T", "ours-f32", "openblas", "onednn", "q8_0", "q8_0-t", "q4_0",
+    std::printf("threads %d; GFLOP/s (median call); -t: tiles (rows8 / rows8_blocks)\n%-12s %6s "
+                "%10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s  %s\n",
+                threads, "N x K", "T", "ours-f32", "f32-t", "openblas", "onednn", "q8_0", "q8_0-t", "q4_0",
                 "q4_0-t", "q4_1", "q4_1-t", "q5_0", "q5_0-t", "w4g32a", "w4g32a-t",
                 "last row differs alone");
   for (Shape s : o.shapes) {
     std::vector<float> w(s.n * s.k);
     for (float &v : w)
       v = dist(rng);
+    // The float matrix in tiles too (rows8, when N and K are whole tiles; else row_major again).
+    const bool floatTiles = llm::floattiles::fitsRows8(s.n, s.k);
+    std::vector<float> wt(w);
+    if (floatTiles)
+      llm::floattiles::toRows8(w.data(), s.n, s.k, wt.data());
+    const auto tiledLayout =
+        floatTiles ? llmrt::cpu::FloatLayout::Rows8 : llmrt::cpu::FloatLayout::RowMajor;
     // Each quantized format in both layouts (tiles when N is whole tiles).
     std::vector<QuantWeight> quant;
     for (Scheme q : kQuantSchemes) {
@@ -242,6 +249,10 @@ int main(int argc, char **argv) {
         llmrt::cpu::matmulTransposedB(x.data(), s.k, nullptr, t, w.data(), s.n, s.k, nullptr,
                                       out.data());
       });
+      add("ours-f32-tiles", [&] {
+        llmrt::cpu::matmulTransposedB(x.data(), s.k, nullptr, t, wt.data(), s.n, s.k, nullptr,
+                                      out.data(), {}, tiledLayout);
+      });
       add("openblas", [&] {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, s.n, s.k, 1.0f, x.data(), s.k,
                     w.data(), s.k, 0.0f, out.data(), s.n);
@@ -260,6 +271,11 @@ int main(int argc, char **argv) {
              [&](const float *xs, int64_t rows, float *o) {
                llmrt::cpu::matmulTransposedB(xs, s.k, nullptr, rows, w.data(), s.n, s.k, nullptr,
                                              o);
+             }},
+            {"ours-f32-tiles",
+             [&](const float *xs, int64_t rows, float *o) {
+               llmrt::cpu::matmulTransposedB(xs, s.k, nullptr, rows, wt.data(), s.n, s.k, nullptr,
+                                             o, {}, tiledLayout);
              }},
             {"openblas",
              [&](const float *xs, int64_t rows, float *o) {
