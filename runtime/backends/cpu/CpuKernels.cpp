@@ -657,28 +657,48 @@ void gatherRows(const int32_t *table, int64_t blockSize, int64_t numKvHeads, int
 // accumulator per dot, as dotTile), reduced four dots at a time by horizontal adds into
 // out[i] = {dot(q_i, k_0), ..., dot(q_i, k_3)} (the lanes' fixed tree: pairs, then quads, then the
 // two halves).
-template <int NH>
-void scoreTile(const float *const q[NH], const float *const k[4], int64_t headDim, __m128 out[NH]) {
+// Eight K / V elements as floats: f32 rows as they are, bf16 rows widened in registers (exact);
+// the tail of a row (n < 8 elements) with zeros after it, as a masked load gives.
+inline __m256 load8(const float *p) { return _mm256_loadu_ps(p); }
+inline __m256 load8(const uint16_t *p) {
+  const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
+  return _mm256_castsi256_ps(_mm256_slli_epi32(w, 16));
+}
+inline __m256 load8Tail(const float *p, int64_t n) { return _mm256_maskload_ps(p, tailMask(n)); }
+inline __m256 load8Tail(const uint16_t *p, int64_t n) {
+  alignas(16) uint16_t tail[8] = {};
+  std::memcpy(tail, p, n * sizeof(uint16_t));
+  return load8(tail);
+}
+inline float toFloat(float x) { return x; }
+inline float toFloat(uint16_t b) { return kvconvert::floatFromBf16(b); }
+
+template <int NH, class Elem>
+void scoreTile(const float *const q[NH], const Elem *const k[4], int64_t headDim,
+               __m128 out[NH]) {
   __m256 acc[NH][4];
   for (int i = 0; i < NH; ++i)
     for (int c = 0; c < 4; ++c)
       acc[i][c] = _mm256_setzero_ps();
-  auto step = [&](int64_t d, auto load) {
-    __m256 kv[4];
-    for (int c = 0; c < 4; ++c)
-      kv[c] = load(k[c] + d);
+  auto step = [&](const __m256 kv[4], auto loadQ) {
     for (int i = 0; i < NH; ++i) {
-      const __m256 qv = load(q[i] + d);
+      const __m256 qv = loadQ(q[i]);
       for (int c = 0; c < 4; ++c)
         acc[i][c] = _mm256_fmadd_ps(qv, kv[c], acc[i][c]);
     }
   };
   int64_t d = 0;
-  for (; d + 8 <= headDim; d += 8)
-    step(d, [](const float *p) { return _mm256_loadu_ps(p); });
+  for (; d + 8 <= headDim; d += 8) {
+    __m256 kv[4];
+    for (int c = 0; c < 4; ++c)
+      kv[c] = load8(k[c] + d);
+    step(kv, [&](const float *p) { return _mm256_loadu_ps(p + d); });
+  }
   if (d < headDim) {
-    const __m256i mask = tailMask(headDim - d);
-    step(d, [&](const float *p) { return _mm256_maskload_ps(p, mask); });
+    __m256 kv[4];
+    for (int c = 0; c < 4; ++c)
+      kv[c] = load8Tail(k[c] + d, headDim - d);
+    step(kv, [&](const float *p) { return load8Tail(p + d, headDim - d); });
   }
   for (int i = 0; i < NH; ++i) {
     __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[i][0], acc[i][1]),
@@ -755,7 +775,7 @@ void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float 
                  float *const out[NH], bool partial) {
   const __m128 scaleV = _mm_set1_ps(scale);
   for (int32_t j = 0; j < n; j += 4) {
-    const float *w[4];
+    const typename Rows::Elem *w[4];
     for (int32_t c = 0; c < 4; ++c)
       w[c] = rows.key(slots[std::min(j + c, n - 1)], rowBuf + c * headDim);
     for (int32_t c = 0; c < 4 && j + 16 + c < n; ++c) // the keys 16 positions on: their rows
@@ -781,14 +801,14 @@ void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float 
       for (int c = 0; c < 4; ++c)
         a[i][c] = _mm256_setzero_ps();
     for (int32_t j = 0; j < n; ++j) {
-      const float *v = rows.value(slots[j], rowBuf) + d0;
+      const typename Rows::Elem *v = rows.value(slots[j], rowBuf) + d0;
       if (d0 == 0 && j + 16 < n) // the whole row 16 positions on, in the first strip
         rows.prefetch(rows.valueBytes(slots[j + 16]));
       __m256 e[NH];
       for (int i = 0; i < NH; ++i)
         e[i] = _mm256_broadcast_ss(scores + i * n + j);
       for (int c = 0; c < 4; ++c) {
-        const __m256 vc = _mm256_loadu_ps(v + 8 * c);
+        const __m256 vc = load8(v + 8 * c);
         for (int i = 0; i < NH; ++i)
           a[i][c] = _mm256_fmadd_ps(e[i], vc, a[i][c]);
       }
@@ -801,10 +821,10 @@ void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float 
   if (d0 < headDim) { // the last columns (head_dim not a multiple of 32), the same operations
     std::fill(acc, acc + NH * headDim, 0.0f);
     for (int32_t j = 0; j < n; ++j) {
-      const float *v = rows.value(slots[j], rowBuf);
+      const typename Rows::Elem *v = rows.value(slots[j], rowBuf);
       for (int i = 0; i < NH; ++i)
         for (int64_t d = d0; d < headDim; ++d)
-          acc[i * headDim + d] = std::fma(scores[i * n + j], v[d], acc[i * headDim + d]);
+          acc[i * headDim + d] = std::fma(scores[i * n + j], toFloat(v[d]), acc[i * headDim + d]);
     }
     for (int i = 0; i < NH; ++i)
       for (int64_t d = d0; d < headDim; ++d)
@@ -849,6 +869,7 @@ inline void prefetchRow(const std::byte *row, int64_t bytes) {
 // One kv head's float rows, read in place: row r at keys + r * stride (an f32 cache's head rows,
 // indexed as PagedKVCache::headRow gives them; or staged rows of all kv heads).
 struct FloatRows {
+  using Elem = float;
   const float *keys, *values; // row 0 of the kv head
   int64_t stride, headDim;
   const float *key(int64_t row, float *) const { return keys + row * stride; }
@@ -862,9 +883,27 @@ struct FloatRows {
   void prefetch(const std::byte *row) const { prefetchRow(row, headDim * int64_t(sizeof(float))); }
 };
 
-// One kv head's rows of a bf16 / fp8 cache, decoded into floats (KVConvert.h): attention then
-// runs the float32 code on exactly the values the cache represents.
+// One kv head's rows of a bf16 cache, read in place: the kernels widen each element in registers
+// (exactly: a bf16 is the high half of its float), so attention computes on the values the cache
+// represents with the float32 path's operations and bits.
+struct Bf16Rows {
+  using Elem = uint16_t;
+  const std::byte *keys, *values; // head row 0 of the kv head
+  int64_t headDim;
+  const uint16_t *key(int64_t row, float *) const { return at(keys, row); }
+  const uint16_t *value(int64_t row, float *) const { return at(values, row); }
+  const uint16_t *at(const std::byte *base, int64_t row) const {
+    return reinterpret_cast<const uint16_t *>(base) + row * headDim;
+  }
+  const std::byte *keyBytes(int64_t row) const { return keys + row * headDim * 2; }
+  const std::byte *valueBytes(int64_t row) const { return values + row * headDim * 2; }
+  void prefetch(const std::byte *row) const { prefetchRow(row, headDim * 2); }
+};
+
+// One kv head's rows of an fp8 cache, decoded into floats (KVConvert.h): attention then runs the
+// float32 code on exactly the values the cache represents.
 struct DecodedRows {
+  using Elem = float;
   const std::byte *keys, *values; // head row 0 of the kv head
   int64_t headBytes, headDim;
   KVCacheDtype dtype;
@@ -904,17 +943,22 @@ void attendKvHead(const PagedKVCache &kv, int layer, int64_t kvh, int nh, const 
                 headDim, headDim};
     return attendRun(f, nh, rows, n, q, headDim, scale, scores, acc, nullptr, out, partial);
   }
+  if (kv.dtype() == KVCacheDtype::BF16) {
+    Bf16Rows r{keys, values, headDim};
+    return attendRun(r, nh, rows, n, q, headDim, scale, scores, acc, nullptr, out, partial);
+  }
   static thread_local std::vector<float> rowBuf;
   DecodedRows d{keys, values, kv.headBytes(), headDim, kv.dtype()};
   attendRun(d, nh, rows, n, q, headDim, scale, scores, acc, scratch(rowBuf, 4 * headDim), out,
             partial);
 }
 
-// bf16 / fp8: the rows of the sequences that compute several tokens in this step (prefill chunks),
+// fp8: the rows of the sequences that compute several tokens in this step (prefill chunks),
 // decoded once into floats. Every query token of such a sequence reads all of its rows, so
 // decoding per query would repeat the work T times; decode-only sequences (one token) read the
 // cache directly. The staged floats are the decoded rows' bits, so a token's result does not
-// depend on whether its sequence was staged (batch invariance).
+// depend on whether its sequence was staged (batch invariance). bf16 rows are read in place by
+// every query (Bf16Rows: widening in registers costs less than staging's f32 copy).
 // NOTE: a sequence is staged only when its rows are at most kMaxRowsPerToken times its tokens,
 // which bounds the staging memory by the step's token count.
 struct DecodedStage {
@@ -930,7 +974,7 @@ struct DecodedStage {
   void build(const PagedKVCache &kv, int layer, const AttentionBatch &b, const int32_t *positions,
              int64_t window) {
     first.clear();
-    if (kv.dtype() == KVCacheDtype::F32)
+    if (kv.dtype() != KVCacheDtype::Fp8E4M3)
       return;
     first.assign(b.numSeqs, -1);
     lo.assign(b.numSeqs, 0);

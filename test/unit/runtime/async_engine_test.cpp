@@ -166,11 +166,21 @@ TEST(AsyncEngineTest, OverloadAndStopWithRequestsInFlight) {
   AsyncEngineOptions o;
   o.maxPendingRequests = 2;
   auto engine = std::make_unique<AsyncEngine>(*plan, c, o);
+  // "a" holds the engine's thread at its first token, so neither request can reach its length
+  // limit (on a loaded machine the test's thread may otherwise run only after they have): "c"
+  // finds two requests in flight, and stop() finds them still running. The hold is released
+  // once stop() has had ample time to set its flag; the engine then aborts both.
   auto a = std::make_shared<CollectingSink>(1), b = std::make_shared<CollectingSink>(1);
+  a->hold();
   EXPECT_TRUE(engine->submit(request("a", {1}, 100000), 1, a));
   EXPECT_TRUE(engine->submit(request("b", {2}, 100000), 1, b));
   EXPECT_FALSE(engine->submit(request("c", {3}, 5), 1, std::make_shared<CollectingSink>(1)));
+  std::thread releaser([a] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    a->release();
+  });
   engine->stop();
+  releaser.join();
   EXPECT_EQ(a->status[0], RequestStatus::FinishedAborted);
   EXPECT_EQ(b->status[0], RequestStatus::FinishedAborted);
   EXPECT_TRUE(a->done && b->done);
