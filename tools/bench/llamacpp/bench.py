@@ -11,7 +11,10 @@ Measured, per precision (make_models.py: F32, Q8_0, Q4_0, Q4_1 GGUFs of the defa
                  Ours: `llmrt generate --prompt-ids ... --max-tokens 129 --ignore-eos` (129
                  sampled tokens = 128 decode steps), its own timers. llama.cpp: llama_decode of a
                  512-token batch, then 128 llama_decode calls of one token, argmax in numpy.
-  bandwidth      decode tokens/s / (membw GB/s / bytes read per token), where the bytes read per
+  bandwidth      decode tokens/s / (membw GB/s / bytes read per token), membw sampled before the
+                 first pair of single-stream runs and after each pair, the median taken (the
+                 machine is a shared host whose bandwidth moves, 33-60 GB/s within an hour),
+                 where the bytes read per
                  token are every weight tensor in the file the engine runs (the tied embedding
                  counted once: it is read whole as the output matrix) plus the KV cache the
                  step attends to: layers x 2 x kv heads x head dim x the engine's KV element
@@ -146,6 +149,13 @@ def ours_single_stream(args, plan: str, prompt: list[int], steps: int) -> dict:
     return {"prefill_tps": float(m.group(1)), "decode_tps": float(m.group(2))}
 
 
+def measure_membw(args) -> float:
+    """Streaming read bandwidth now, GB/s (membw, all threads, best of its runs)."""
+    r = subprocess.run([args.membw, "--json", "--runs", "5"], capture_output=True, text=True,
+                       check=True)
+    return float(json.loads(r.stdout)["read_gb_per_s"])
+
+
 def weight_bytes_gguf(path: str) -> int:
     import gguf
 
@@ -186,12 +196,18 @@ def weight_bytes_plan(plan: str) -> int:
     return sum(f.stat().st_size for f in folder.iterdir() if f.name != pathlib.Path(plan).name)
 
 
-def median_runs(fn_ours, fn_theirs, runs: int) -> dict:
+def median_runs(fn_ours, fn_theirs, runs: int, between=None) -> dict:
+    """Alternated runs after a warm-up of each; `between()` runs before the first pair and after
+    every pair (membw samples)."""
     fn_ours(), fn_theirs()  # warm-up (page cache, thread pools)
     ours, theirs = [], []
+    if between:
+        between()
     for _ in range(runs):
         ours.append(fn_ours())
         theirs.append(fn_theirs())
+        if between:
+            between()
     out = {}
     for key in ours[0]:
         a = statistics.median(r[key] for r in ours)
@@ -327,6 +343,7 @@ def main():
 
     bw = json.loads(subprocess.run([args.membw, "--json"], capture_output=True, text=True,
                                    check=True).stdout)
+    bw["note"] = "at the start; each precision's bandwidth limit uses membw sampled between its runs"
     log(f"membw: {bw['read_gb_per_s']:.2f} GB/s")
     versions = json.loads((pathlib.Path(sys.executable).parent.parent / "versions.json").read_text())
     results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "threads": args.threads,
@@ -345,8 +362,13 @@ def main():
         ids = llama.tokenize(text)
         if "single" not in skip:
             prompt = ids[: args.prompt_tokens]
+            # This machine's bandwidth moves (a shared host): membw before the first pair of runs
+            # and after each pair; the limit uses the median sample.
+            samples = []
             s = median_runs(lambda: ours_single_stream(args, plan, prompt, args.decode_tokens),
-                            lambda: llama.single_stream(prompt, args.decode_tokens), args.runs)
+                            lambda: llama.single_stream(prompt, args.decode_tokens), args.runs,
+                            between=lambda: samples.append(measure_membw(args)))
+            s["membw_gb_per_s"] = {"median": statistics.median(samples), "samples": samples}
             values = kv_values_per_position(gguf)
             kv = {e: kv_bytes_per_token(values, KV_ELEMENT_BYTES[d], len(prompt),
                                         args.decode_tokens)
@@ -354,7 +376,7 @@ def main():
             r["kv_bytes_per_token"] = kv
             r["kv_cache_dtype"] = {"ours": args.kv_cache_dtype, "llamacpp": "f16"}
             weights = {"ours": r["plan_weight_bytes"], "llamacpp": r["gguf_weight_bytes"]}
-            gbps = bw["read_gb_per_s"] * 1e9
+            gbps = s["membw_gb_per_s"]["median"] * 1e9
             s["bandwidth_fraction"] = {
                 e: s["decode_tps"][e] / (gbps / (weights[e] + kv[e])) for e in weights}
             s["bandwidth_fraction_weights_only"] = {
@@ -403,7 +425,8 @@ def markdown(res: dict) -> str:
     v = res["versions"]
     lines = [f"Measured {res['date']} on {res['machine']}; {res['threads']} threads for both; "
              f"llama-cpp-python {v['llama_cpp_python']}; our commit {res['git_commit']}; "
-             f"memory read bandwidth {res['membw']['read_gb_per_s']:.1f} GB/s (membw); medians of "
+             f"memory read bandwidth {res['membw']['read_gb_per_s']:.1f} GB/s at the start (membw; "
+             f"each row's limit uses the median of membw samples between its runs); medians of "
              f"{res['runs']} alternated runs.", ""]
     lines += ["| precision | weights + KV read/token (ours / llama.cpp) | prompt 512 tok/s (ours / llama.cpp / ratio) "
               "| decode tok/s (ours / llama.cpp / ratio) | decode / bandwidth limit (ours / llama.cpp) "
@@ -414,8 +437,13 @@ def markdown(res: dict) -> str:
         pp = r.get("perplexity")
         cell = lambda k: (f"{s[k]['ours']:.1f} / {s[k]['llamacpp']:.1f} / {s[k]['ratio']:.2f}x"
                           if s else "-")
-        bwf = (f"{s['bandwidth_fraction']['ours']:.0%} / {s['bandwidth_fraction']['llamacpp']:.0%}"
-               if s else "-")
+        bwf = "-"
+        if s:
+            bwf = f"{s['bandwidth_fraction']['ours']:.0%} / {s['bandwidth_fraction']['llamacpp']:.0%}"
+            if "membw_gb_per_s" in s:
+                m = s["membw_gb_per_s"]
+                bwf += (f" (membw {m['median']:.1f} GB/s, samples "
+                        f"{min(m['samples']):.1f}-{max(m['samples']):.1f})")
         ppl = "-"
         if pp:
             rel = (f" ({pp['ours']['perplexity'] / f32['ours']['perplexity'] - 1:+.2%})"
