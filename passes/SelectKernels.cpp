@@ -260,6 +260,17 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
     }
   }
 
+  // Whether a weight's rows, and each half of it that a glu linear reads ([gate; up]), are whole
+  // tiles of `tile` rows.
+  static bool wholeTiles(Operation *op, int64_t tile) {
+    const int64_t rows = cast<RankedTensorType>(op->getResult(0).getType()).getDimSize(0);
+    bool whole = rows % tile == 0;
+    for (Operation *user : op->getResult(0).getUsers())
+      if (auto lin = dyn_cast<LinearOp>(user); lin && lin.getEpilogue())
+        whole = whole && (rows / 2) % tile == 0;
+    return whole;
+  }
+
   // The layout of a quantized weight on the target: the CPU kernels' tiles (rows8_blocks) for the
   // formats that have them when the rows, and a glu linear's halves, are whole tiles; else
   // row_blocks.
@@ -267,13 +278,8 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
     std::optional<llm::quant::Scheme> s = llm::quant::parseScheme(quant);
     if (target.family != reg::TargetFamily::Cpu || !s || !llm::quant::hasRows8Layout(*s))
       return llm::quant::kRowBlocksLayout.data();
-    const int64_t rows = cast<RankedTensorType>(op->getResult(0).getType()).getDimSize(0);
-    const int64_t tile = llm::quant::kTileRows;
-    bool whole = rows % tile == 0;
-    for (Operation *user : op->getResult(0).getUsers())
-      if (auto lin = dyn_cast<LinearOp>(user); lin && lin.getEpilogue())
-        whole = whole && (rows / 2) % tile == 0;
-    return whole ? llm::quant::kRows8Layout.data() : llm::quant::kRowBlocksLayout.data();
+    return wholeTiles(op, llm::quant::kTileRows) ? llm::quant::kRows8Layout.data()
+                                                 : llm::quant::kRowBlocksLayout.data();
   }
 
   // The layout of a float32 weight on the target: the CPU float kernels' tiles (rows8) for a
@@ -282,12 +288,12 @@ struct SelectKernelsPass : impl::SelectKernelsBase<SelectKernelsPass> {
   static StringRef floatLayout(Operation *op, const reg::TargetInfo &target) {
     auto t = cast<RankedTensorType>(op->getResult(0).getType());
     if (target.family != reg::TargetFamily::Cpu || t.getRank() != 2 ||
-        !llm::floattiles::fitsRows8(t.getDimSize(0), t.getDimSize(1)))
+        !llm::floattiles::fitsRows8(t.getDimSize(0), t.getDimSize(1)) ||
+        !wholeTiles(op, llm::floattiles::kTileRows))
       return llm::floattiles::kRowMajorLayout;
     for (Operation *user : op->getResult(0).getUsers()) {
       if (auto lin = dyn_cast<LinearOp>(user)) {
-        if (lin.getWeight() != op->getResult(0) ||
-            (lin.getEpilogue() && (t.getDimSize(0) / 2) % llm::floattiles::kTileRows != 0))
+        if (lin.getWeight() != op->getResult(0))
           return llm::floattiles::kRowMajorLayout;
       } else if (auto e = dyn_cast<EmbeddingOp>(user)) {
         if (e.getTable() != op->getResult(0))

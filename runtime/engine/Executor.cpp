@@ -223,7 +223,7 @@ void Executor::bindCall(uint32_t index, const fb::KernelCall &call) {
            w.name()->string_view(), fmt::join(have, ", "), fb::EnumNameDType(w.dtype()),
            fmt::join(shapes.weights[i], ", "), fb::EnumNameDType(dtype));
     std::string_view layout = w.layout() ? w.layout()->string_view() : std::string_view();
-    if (dtype == fb::DType::F32 && layout.empty()) // plans before 1.9 leave float layouts out
+    if (dtype == fb::DType::F32 && layout.empty()) // a plan may leave a float layout out
       layout = llm::floattiles::kRowMajorLayout;
     std::string_view want = i < static_cast<int>(shapes.weightLayouts.size())
                                 ? shapes.weightLayouts[i]

@@ -57,12 +57,9 @@ public:
   int64_t headRow(int64_t slot) const {
     return slot / blockSize_ * (int64_t(numKvHeads_) * blockSize_) + slot % blockSize_;
   }
-  // A layer's first head row: head row r of the layer is at + r * headBytes().
-  std::byte *keyLayer(int layer) { return k_.get() + layerIndex(layer); }
-  std::byte *valueLayer(int layer) { return v_.get() + layerIndex(layer); }
-  const std::byte *keyLayer(int layer) const { return k_.get() + layerIndex(layer); }
-  const std::byte *valueLayer(int layer) const { return v_.get() + layerIndex(layer); }
-  // A head row of any dtype (its format: kvconvert, backends/cpu/KVConvert.h).
+  // A head row of any dtype (its format: kvconvert, backends/cpu/KVConvert.h). headRow(0) is 0,
+  // so keyHead(layer, s, h) = keyHead(layer, 0, h) + headRow(s) * headBytes() (attention walks a
+  // kv head's rows that way).
   std::byte *keyHead(int layer, int64_t slot, int head) { return k_.get() + index(layer, slot, head); }
   std::byte *valueHead(int layer, int64_t slot, int head) {
     return v_.get() + index(layer, slot, head);

@@ -8,7 +8,7 @@
 // permutation of row_major's, so a plan's size does not change.
 //
 // NOTE: why: a decode step reads every weight once, and the GEMV is bound by how fast a thread
-// streams them. In row_major a thread's 8-row register tile reads 8 rows at once: 8 streams, 4.5 KB
+// streams them. In row_major a thread's 8-row register tile reads 8 rows at once: 8 streams, 2.3 KB
 // apart for the default model's 576 columns, which the hardware prefetchers follow poorly; in
 // rows8 the same tile reads one contiguous stream (README "Float weights in tiles"). A kernel
 // reading 8 floats of row r at column 8c finds them at the address above, so each dot keeps its

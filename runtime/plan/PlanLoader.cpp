@@ -418,14 +418,15 @@ void LoadedPlan::checkWeights(const LoadOptions &options) {
       fail("{}: file index {} is out of range (the plan has {} weight files)", where, w.file(),
            weightFiles_.size());
     const llm::MappedFile &file = weightFiles_[w.file()];
-    checkQuantized(where, w, shapeString(w));
-    checkFloatLayout(where, w, shapeString(w));
+    const std::string shape = shapeString(w);
+    checkQuantized(where, w, shape);
+    checkFloatLayout(where, w, shape);
     uint64_t expected;
     if (!byteSizeOf(w, expected))
-      fail("{}: shape {} is invalid", where, shapeString(w));
+      fail("{}: shape {} is invalid", where, shape);
     if (w.size() != expected)
       fail("{}: size is {} bytes, expected {} for shape {} of {}", where, w.size(), expected,
-           shapeString(w), fb::EnumNameDType(w.dtype()));
+           shape, fb::EnumNameDType(w.dtype()));
     if (w.offset() % kWeightAlignment != 0)
       fail("{}: offset {} is not {}-byte aligned", where, w.offset(), kWeightAlignment);
     uint64_t end;

@@ -653,10 +653,6 @@ void gatherRows(const int32_t *table, int64_t blockSize, int64_t numKvHeads, int
   }
 }
 
-// Attention scores: the dots of NH query rows with 4 key rows (the last 8 columns masked; lanes of one
-// accumulator per dot, as dotTile), reduced four dots at a time by horizontal adds into
-// out[i] = {dot(q_i, k_0), ..., dot(q_i, k_3)} (the lanes' fixed tree: pairs, then quads, then the
-// two halves).
 // Eight K / V elements as floats: f32 rows as they are, bf16 rows widened in registers (exact);
 // the tail of a row (n < 8 elements) with zeros after it, as a masked load gives.
 inline __m256 load8(const float *p) { return _mm256_loadu_ps(p); }
@@ -673,6 +669,10 @@ inline __m256 load8Tail(const uint16_t *p, int64_t n) {
 inline float toFloat(float x) { return x; }
 inline float toFloat(uint16_t b) { return kvconvert::floatFromBf16(b); }
 
+// Attention scores: the dots of NH query rows with 4 key rows (the last 8 columns masked; lanes of one
+// accumulator per dot, as dotTile), reduced four dots at a time by horizontal adds into
+// out[i] = {dot(q_i, k_0), ..., dot(q_i, k_3)} (the lanes' fixed tree: pairs, then quads, then the
+// two halves).
 template <int NH, class Elem>
 void scoreTile(const float *const q[NH], const Elem *const k[4], int64_t headDim,
                __m128 out[NH]) {
@@ -767,8 +767,8 @@ constexpr int32_t kAttnPartition = 256;
 // + 2 floats) for the merge; else it receives o[d] / l, the attention output. The heads share
 // every K and V row load; each head's result has the bits it has alone (every dot of a tile, and
 // every accumulator, keeps its own fixed order). rows gives the kv head's K and V rows as floats
-// (FloatRows, DecodedRows); rowBuf holds 4 x headDim floats for decoded rows; scores holds NH x n,
-// acc NH x headDim.
+// (FloatRows, Bf16Rows widened in registers, DecodedRows); rowBuf holds 4 x headDim floats for
+// decoded rows; scores holds NH x n, acc NH x headDim.
 template <int NH, class Rows>
 void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float *const q[NH],
                  int64_t headDim, float scale, float *scores, float *acc, float *rowBuf,
@@ -859,8 +859,9 @@ void mergePartitions(const float *parts, int64_t np, int64_t headDim, float *y) 
     y[d] = y[d] / L;
 }
 
-// Loads the cache lines of one kv head's row (`bytes` of it) into L1 ahead of use: a sequence's
-// rows are scattered over KV pages, and without it the attention loops wait on memory latency.
+// Prefetches the cache lines of one kv head's row (`bytes` of it) into L2 ahead of use: a
+// sequence's blocks are scattered over the cache, where the hardware prefetchers lose the stream
+// at each block boundary.
 inline void prefetchRow(const std::byte *row, int64_t bytes) {
   for (int64_t b = 0; b < bytes; b += 64)
     _mm_prefetch(reinterpret_cast<const char *>(row) + b, _MM_HINT_T1);
@@ -936,8 +937,9 @@ void attendKvHead(const PagedKVCache &kv, int layer, int64_t kvh, int nh, const 
                   int32_t n, const float *const *q, float scale, float *scores, float *acc,
                   float *const *out, bool partial) {
   const int64_t headDim = kv.headDim();
-  const std::byte *keys = kv.keyLayer(layer) + kvh * kv.blockSize() * kv.headBytes();
-  const std::byte *values = kv.valueLayer(layer) + kvh * kv.blockSize() * kv.headBytes();
+  // Head row 0 of kv head kvh: a position's head row r (gatherRows) is at + r * headBytes().
+  const std::byte *keys = kv.keyHead(layer, 0, int(kvh));
+  const std::byte *values = kv.valueHead(layer, 0, int(kvh));
   if (kv.dtype() == KVCacheDtype::F32) {
     FloatRows f{reinterpret_cast<const float *>(keys), reinterpret_cast<const float *>(values),
                 headDim, headDim};
@@ -1089,30 +1091,15 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
   const int64_t bs = kv.blockSize();
   // Write first: query t may see keys of earlier tokens of this same step.
   std::vector<float> cs(2 * half);
-  std::vector<float> rotated(kv.dtype() == KVCacheDtype::F32 ? 0 : kvWidth);
-  for (int64_t t = 0; t < a.tokens; ++t) {
-    if (kv.dtype() != KVCacheDtype::F32) { // rotate into floats, then encode
-      const float *k = in.k + t * kvStride;
-      if (rope) {
-        ropeAngles(a.positions[t], invFreq, factor, cs.data());
-        ropeRow(k, rotated.data(), kvHeads, headDim, cs.data(), half);
-        k = rotated.data();
-      }
-      storeKV(kv, layer, b.slotMapping[t], k, in.v + t * kvStride);
-      continue;
-    }
-    if (rope)
+  std::vector<float> rotated(rope ? kvWidth : 0);
+  for (int64_t t = 0; t < a.tokens; ++t) { // rotate into floats, then encode in the cache's dtype
+    const float *k = in.k + t * kvStride;
+    if (rope) {
       ropeAngles(a.positions[t], invFreq, factor, cs.data());
-    for (int h = 0; h < kvHeads; ++h) {
-      const float *k = in.k + t * kvStride + h * headDim;
-      float *key = kv.key(layer, b.slotMapping[t], h);
-      if (rope)
-        ropeRow(k, key, 1, headDim, cs.data(), half);
-      else
-        std::memcpy(key, k, headDim * sizeof(float));
-      std::memcpy(kv.value(layer, b.slotMapping[t], h), in.v + t * kvStride + h * headDim,
-                  headDim * sizeof(float));
+      ropeRow(k, rotated.data(), kvHeads, headDim, cs.data(), half);
+      k = rotated.data();
     }
+    storeKV(kv, layer, b.slotMapping[t], k, in.v + t * kvStride);
   }
   // A token's visible positions [lo, hi] go in partitions of kAttnPartition, counted from lo; each
   // partition is a work item per run of heads, and a token with several is merged afterwards

@@ -37,8 +37,8 @@ void quantEmbeddingRun(const KernelArgs &a);
 // out[r, n] = x[rowIdx ? rowIdx[r] : r] . W[n] (+ bias[n]) with W an n x k matrix of `scheme`
 // blocks (k a multiple of blockElems(scheme)). With `glu`, W is [Wg; Wu] (2n rows) and out[r, j] =
 // act(x.Wg[j] + bg[j]) * (x.Wu[j] + bu[j]). `isa` picks the dot path (tests); by default the
-// process's best. `layout`: W's layout (rows8_blocks: n a multiple of 8; q8_0, q4_0, q4_1 or
-// w4g*); either layout gives the same bits.
+// process's best. `layout`: W's layout (rows8_blocks: n a multiple of 8; q8_0, q4_0, q4_1, q5_0,
+// q5_1 or w4g*); either layout gives the same bits.
 void quantMatmul(llm::quant::Scheme scheme, const float *x, int64_t ldx, const int32_t *rowIdx,
                  int64_t rows, const uint8_t *w, int64_t n, int64_t k, const float *bias,
                  float *out, std::optional<Activation> glu = std::nullopt, Isa isa = bestIsa(),
