@@ -653,8 +653,24 @@ void gatherRows(const int32_t *table, int64_t blockSize, int64_t numKvHeads, int
   }
 }
 
-// Eight K / V elements as floats: f32 rows as they are, bf16 rows widened in registers (exact);
-// the tail of a row (n < 8 elements) with zeros after it, as a masked load gives.
+// A position in an fp8 head row: its codes from here on, and the row's scale (KVConvert.h) as
+// load8 applies it: times `factor` = 2^120 * scale, or, where that would overflow (scale >=
+// 2^7), times 2^120 and then times `scale`.
+struct Fp8Ptr {
+  const uint8_t *codes;
+  float scale, factor;
+  bool twoSteps;
+  static Fp8Ptr of(const uint8_t *codes, float scale) {
+    const bool two = !(std::fabs(scale) < 0x1p7f);
+    return {codes, scale, two ? 0x1p120f : scale * 0x1p120f, two};
+  }
+  Fp8Ptr operator+(int64_t d) const { return {codes + d, scale, factor, twoSteps}; }
+  float operator[](int64_t d) const { return kvconvert::floatFromFp8(codes[d]) * scale; }
+};
+
+// Eight K / V elements as floats: f32 rows as they are, bf16 rows widened in registers (exact),
+// fp8 codes decoded in registers (kvconvert::decodeHead's bits); the tail of a row (n < 8
+// elements) with zeros after it, as a masked load gives.
 inline __m256 load8(const float *p) { return _mm256_loadu_ps(p); }
 inline __m256 load8(const uint16_t *p) {
   const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i *>(p)));
@@ -666,43 +682,74 @@ inline __m256 load8Tail(const uint16_t *p, int64_t n) {
   std::memcpy(tail, p, n * sizeof(uint16_t));
   return load8(tail);
 }
+// fp8: a code sign-extended to 32 bits and shifted left by 20 has its sign in bit 31 (after
+// clearing bits 27-30) and its magnitude bits where a float's low exponent and mantissa bits are,
+// so as a float it is the code's value times 2^-120, exactly (subnormal codes included). Times
+// 2^120 * scale it is value * scale rounded once, as the scalar decoder computes it (the same
+// real product). Codes 0x7F / 0xFF (NaN) give a NaN, all bits set (the scalar decoder's NaN has
+// other payload bits; attention's results are NaN either way).
+// NOTE: subnormal codes (1-7 and 0x81-0x87: |x| under 2^-6 of the head's scale, about one element
+// in 10^4 of real K / V rows) make a subnormal operand, which some CPUs multiply through a slow
+// microcode assist; at that rate it does not show, and zero codes give +-0, not subnormals.
+inline __m256 load8(Fp8Ptr p) {
+  const __m256i w =
+      _mm256_cvtepi8_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i *>(p.codes)));
+  const __m256i bits =
+      _mm256_and_si256(_mm256_slli_epi32(w, 20), _mm256_set1_epi32(int(0x87F00000)));
+  __m256 f = _mm256_mul_ps(_mm256_castsi256_ps(bits), _mm256_set1_ps(p.factor));
+  if (p.twoSteps) [[unlikely]]
+    f = _mm256_mul_ps(f, _mm256_set1_ps(p.scale));
+  const __m256i nan = _mm256_cmpeq_epi32(_mm256_and_si256(w, _mm256_set1_epi32(0x7F)),
+                                         _mm256_set1_epi32(0x7F));
+  return _mm256_or_ps(f, _mm256_castsi256_ps(nan));
+}
+inline __m256 load8Tail(Fp8Ptr p, int64_t n) {
+  alignas(8) uint8_t tail[8] = {};
+  std::memcpy(tail, p.codes, n);
+  p.codes = tail;
+  return load8(p);
+}
 inline float toFloat(float x) { return x; }
 inline float toFloat(uint16_t b) { return kvconvert::floatFromBf16(b); }
 
-// Attention scores: the dots of NH query rows with 4 key rows (the last 8 columns masked; lanes of one
-// accumulator per dot, as dotTile), reduced four dots at a time by horizontal adds into
-// out[i] = {dot(q_i, k_0), ..., dot(q_i, k_3)} (the lanes' fixed tree: pairs, then quads, then the
-// two halves).
-template <int NH, class Elem>
-void scoreTile(const float *const q[NH], const Elem *const k[4], int64_t headDim,
-               __m128 out[NH]) {
-  __m256 acc[NH][4];
+// Attention scores: the dots of NH query rows with NK <= 4 key rows (the last 8 columns masked;
+// lanes of one accumulator per dot, as dotTile), reduced four dots at a time by horizontal adds
+// into out[i] = {dot(q_i, k_0), ..., dot(q_i, k_{NK-1}), ...} (the lanes' fixed tree: pairs, then
+// quads, then the two halves; lanes past NK repeat the last key's dot). Each dot's order is the
+// same whatever NK, so a tile's shape never changes a score's bits. NH x NK accumulators, NK key
+// vectors and a query vector must fit the 16 registers: 3 x 3, or 2 x 4 (3 x 4 spilled an
+// accumulator to the stack, a store-to-load chain on every 8 columns).
+template <int NH, int NK, class Ptr>
+[[gnu::always_inline]] inline void scoreTile(const float *const q[NH], const Ptr k[NK],
+                                             int64_t headDim, __m128 out[NH]) {
+  static_assert(NK >= 1 && NK <= 4 && NH * NK + NK + 1 <= 16, "the tile must fit the registers");
+  __m256 acc[NH][NK];
   for (int i = 0; i < NH; ++i)
-    for (int c = 0; c < 4; ++c)
+    for (int c = 0; c < NK; ++c)
       acc[i][c] = _mm256_setzero_ps();
-  auto step = [&](const __m256 kv[4], auto loadQ) {
+  auto step = [&](const __m256 kv[NK], auto loadQ) {
     for (int i = 0; i < NH; ++i) {
       const __m256 qv = loadQ(q[i]);
-      for (int c = 0; c < 4; ++c)
+      for (int c = 0; c < NK; ++c)
         acc[i][c] = _mm256_fmadd_ps(qv, kv[c], acc[i][c]);
     }
   };
   int64_t d = 0;
   for (; d + 8 <= headDim; d += 8) {
-    __m256 kv[4];
-    for (int c = 0; c < 4; ++c)
+    __m256 kv[NK];
+    for (int c = 0; c < NK; ++c)
       kv[c] = load8(k[c] + d);
     step(kv, [&](const float *p) { return _mm256_loadu_ps(p + d); });
   }
   if (d < headDim) {
-    __m256 kv[4];
-    for (int c = 0; c < 4; ++c)
+    __m256 kv[NK];
+    for (int c = 0; c < NK; ++c)
       kv[c] = load8Tail(k[c] + d, headDim - d);
     step(kv, [&](const float *p) { return load8Tail(p + d, headDim - d); });
   }
   for (int i = 0; i < NH; ++i) {
-    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(acc[i][0], acc[i][1]),
-                              _mm256_hadd_ps(acc[i][2], acc[i][3]));
+    auto dot = [&](int c) { return acc[i][std::min(c, NK - 1)]; };
+    __m256 h = _mm256_hadd_ps(_mm256_hadd_ps(dot(0), dot(1)), _mm256_hadd_ps(dot(2), dot(3)));
     out[i] = _mm_add_ps(_mm256_castps256_ps128(h), _mm256_extractf128_ps(h, 1));
   }
 }
@@ -744,8 +791,13 @@ float softmaxNumerators(float *sc, int32_t n, float *maxOut) {
     m = std::max(m, sc[j]);
   const __m256 mv = _mm256_set1_ps(m);
   __m256 total = _mm256_setzero_ps();
-  for (j = 0; j < n; j += 8) {
-    const __m256i mask = tailMask(std::min<int64_t>(8, n - j));
+  for (j = 0; j + 8 <= n; j += 8) { // (masked stores are slow on some CPUs: the tail only)
+    const __m256 e = expNonPositive(_mm256_sub_ps(_mm256_loadu_ps(sc + j), mv));
+    _mm256_storeu_ps(sc + j, e);
+    total = _mm256_add_ps(total, e);
+  }
+  if (j < n) {
+    const __m256i mask = tailMask(n - j);
     const __m256 e = _mm256_and_ps(
         expNonPositive(_mm256_sub_ps(_mm256_maskload_ps(sc + j, mask), mv)),
         _mm256_castsi256_ps(mask));
@@ -766,62 +818,69 @@ constexpr int32_t kAttnPartition = 256;
 // v_j[d] (one FMA per term, j in order). With `partial`, out[i] receives o, then m and l (headDim
 // + 2 floats) for the merge; else it receives o[d] / l, the attention output. The heads share
 // every K and V row load; each head's result has the bits it has alone (every dot of a tile, and
-// every accumulator, keeps its own fixed order). rows gives the kv head's K and V rows as floats
-// (FloatRows, Bf16Rows widened in registers, DecodedRows); rowBuf holds 4 x headDim floats for
-// decoded rows; scores holds NH x n, acc NH x headDim.
+// every accumulator, keeps its own fixed order). rows gives the kv head's K and V rows (FloatRows;
+// Bf16Rows and Fp8Rows, which load8 turns into floats in registers); scores holds NH x n, acc NH x
+// headDim.
 template <int NH, class Rows>
 void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float *const q[NH],
-                 int64_t headDim, float scale, float *scores, float *acc, float *rowBuf,
-                 float *const out[NH], bool partial) {
+                 int64_t headDim, float scale, float *scores, float *acc, float *const out[NH],
+                 bool partial) {
   const __m128 scaleV = _mm_set1_ps(scale);
-  for (int32_t j = 0; j < n; j += 4) {
-    const typename Rows::Elem *w[4];
-    for (int32_t c = 0; c < 4; ++c)
-      w[c] = rows.key(slots[std::min(j + c, n - 1)], rowBuf + c * headDim);
-    for (int32_t c = 0; c < 4 && j + 16 + c < n; ++c) // the keys 16 positions on: their rows
-      rows.prefetch(rows.keyBytes(slots[j + 16 + c]));  // are scattered in pages
+  constexpr int32_t NK = Rows::scoreKeys(NH); // keys per score tile (what fits the registers)
+  for (int32_t j = 0; j < n; j += NK) {
+    typename Rows::Ptr w[NK];
+    for (int32_t c = 0; c < NK; ++c)
+      w[c] = rows.key(slots[std::min(j + c, n - 1)]);
+    for (int32_t c = 0; c < NK && j + 16 + c < n; ++c) // the keys 16 positions on: their rows
+      rows.prefetch(rows.keyBytes(slots[j + 16 + c]));   // are scattered in pages
     __m128 res[NH];
-    scoreTile<NH>(q, w, headDim, res);
+    scoreTile<NH, NK>(q, w, headDim, res);
     for (int i = 0; i < NH; ++i) {
-      alignas(16) float four[4];
-      _mm_store_ps(four, _mm_mul_ps(res[i], scaleV));
-      std::memcpy(scores + i * n + j, four, std::min<int32_t>(4, n - j) * sizeof(float));
+      const __m128 s4 = _mm_mul_ps(res[i], scaleV);
+      if (j + 4 <= n) { // (a fourth lane past NK is overwritten by the next tile)
+        _mm_storeu_ps(scores + i * n + j, s4);
+      } else {
+        alignas(16) float four[4];
+        _mm_store_ps(four, s4);
+        std::memcpy(scores + i * n + j, four, std::min<int32_t>(NK, n - j) * sizeof(float));
+      }
     }
   }
   float mx[NH], total[NH];
   for (int i = 0; i < NH; ++i) // scores become e_j
     total[i] = softmaxNumerators(scores + i * n, n, &mx[i]);
-  // Columns go in strips of 32 whose accumulators stay in registers across the positions (NH x 4
-  // vectors).
-  constexpr int64_t kStrip = 32;
+  // Columns go in strips of SV vectors whose accumulators stay in registers across the positions
+  // (NH x SV vectors).
+  constexpr int SV = Rows::kStripVectors;
+  constexpr int64_t kStrip = 8 * SV;
   int64_t d0 = 0;
   for (; d0 + kStrip <= headDim; d0 += kStrip) {
-    __m256 a[NH][4];
+    __m256 a[NH][SV];
     for (int i = 0; i < NH; ++i)
-      for (int c = 0; c < 4; ++c)
+      for (int c = 0; c < SV; ++c)
         a[i][c] = _mm256_setzero_ps();
     for (int32_t j = 0; j < n; ++j) {
-      const typename Rows::Elem *v = rows.value(slots[j], rowBuf) + d0;
+      const typename Rows::Ptr v = rows.value(slots[j]) + d0;
       if (d0 == 0 && j + 16 < n) // the whole row 16 positions on, in the first strip
         rows.prefetch(rows.valueBytes(slots[j + 16]));
       __m256 e[NH];
       for (int i = 0; i < NH; ++i)
         e[i] = _mm256_broadcast_ss(scores + i * n + j);
-      for (int c = 0; c < 4; ++c) {
+      for (int c = 0; c < SV; ++c) {
         const __m256 vc = load8(v + 8 * c);
         for (int i = 0; i < NH; ++i)
           a[i][c] = _mm256_fmadd_ps(e[i], vc, a[i][c]);
       }
     }
     for (int i = 0; i < NH; ++i)
-      for (int c = 0; c < 4; ++c)
+      for (int c = 0; c < SV; ++c)
         _mm256_storeu_ps(out[i] + d0 + 8 * c,
                          partial ? a[i][c] : _mm256_div_ps(a[i][c], _mm256_set1_ps(total[i])));
   }
-  if (d0 < headDim) { // the last columns (head_dim not a multiple of 32), the same operations
+  if (d0 < headDim) { // the last columns (head_dim not a multiple of kStrip), the same operations
     std::fill(acc, acc + NH * headDim, 0.0f);
     for (int32_t j = 0; j < n; ++j) {
-      const typename Rows::Elem *v = rows.value(slots[j], rowBuf);
+      const typename Rows::Ptr v = rows.value(slots[j]);
       for (int i = 0; i < NH; ++i)
         for (int64_t d = d0; d < headDim; ++d)
           acc[i * headDim + d] = std::fma(scores[i * n + j], toFloat(v[d]), acc[i * headDim + d]);
@@ -870,16 +929,19 @@ inline void prefetchRow(const std::byte *row, int64_t bytes) {
 // One kv head's float rows, read in place: row r at keys + r * stride (an f32 cache's head rows,
 // indexed as PagedKVCache::headRow gives them; or staged rows of all kv heads).
 struct FloatRows {
-  using Elem = float;
+  using Ptr = const float *;
+  // Score tiles (scoreTile) and value strips (attendHeads) sized to the 16 vector registers.
+  static constexpr int scoreKeys(int nh) { return nh == 3 ? 3 : 4; }
+  static constexpr int kStripVectors = 4;
   const float *keys, *values; // row 0 of the kv head
   int64_t stride, headDim;
-  const float *key(int64_t row, float *) const { return keys + row * stride; }
-  const float *value(int64_t row, float *) const { return values + row * stride; }
+  Ptr key(int64_t row) const { return keys + row * stride; }
+  Ptr value(int64_t row) const { return values + row * stride; }
   const std::byte *keyBytes(int64_t row) const {
-    return reinterpret_cast<const std::byte *>(key(row, nullptr));
+    return reinterpret_cast<const std::byte *>(key(row));
   }
   const std::byte *valueBytes(int64_t row) const {
-    return reinterpret_cast<const std::byte *>(value(row, nullptr));
+    return reinterpret_cast<const std::byte *>(value(row));
   }
   void prefetch(const std::byte *row) const { prefetchRow(row, headDim * int64_t(sizeof(float))); }
 };
@@ -888,11 +950,14 @@ struct FloatRows {
 // (exactly: a bf16 is the high half of its float), so attention computes on the values the cache
 // represents with the float32 path's operations and bits.
 struct Bf16Rows {
-  using Elem = uint16_t;
+  using Ptr = const uint16_t *;
+  // Score tiles (scoreTile) and value strips (attendHeads) sized to the 16 vector registers.
+  static constexpr int scoreKeys(int nh) { return nh == 3 ? 3 : 4; }
+  static constexpr int kStripVectors = 4;
   const std::byte *keys, *values; // head row 0 of the kv head
   int64_t headDim;
-  const uint16_t *key(int64_t row, float *) const { return at(keys, row); }
-  const uint16_t *value(int64_t row, float *) const { return at(values, row); }
+  Ptr key(int64_t row) const { return at(keys, row); }
+  Ptr value(int64_t row) const { return at(values, row); }
   const uint16_t *at(const std::byte *base, int64_t row) const {
     return reinterpret_cast<const uint16_t *>(base) + row * headDim;
   }
@@ -901,18 +966,22 @@ struct Bf16Rows {
   void prefetch(const std::byte *row) const { prefetchRow(row, headDim * 2); }
 };
 
-// One kv head's rows of an fp8 cache, decoded into floats (KVConvert.h): attention then runs the
-// float32 code on exactly the values the cache represents.
-struct DecodedRows {
-  using Elem = float;
+// One kv head's rows of an fp8 cache, read in place: load8 decodes the codes in registers to
+// decodeHead's floats, so attention computes on exactly the values the cache represents with the
+// float32 path's operations and bits. (Decoding each row into a buffer first took 3x as long.)
+struct Fp8Rows {
+  using Ptr = Fp8Ptr;
+  // Decoding holds three more vectors (two constants and a key's factor): smaller score tiles.
+  static constexpr int scoreKeys(int nh) { return nh == 3 ? 2 : nh == 2 ? 3 : 4; }
+  static constexpr int kStripVectors = 4;
   const std::byte *keys, *values; // head row 0 of the kv head
   int64_t headBytes, headDim;
-  KVCacheDtype dtype;
-  const float *key(int64_t row, float *buf) const { return decode(keyBytes(row), buf); }
-  const float *value(int64_t row, float *buf) const { return decode(valueBytes(row), buf); }
-  const float *decode(const std::byte *row, float *buf) const {
-    kvconvert::decodeHead(dtype, row, headDim, buf);
-    return buf;
+  Ptr key(int64_t row) const { return at(keyBytes(row)); }
+  Ptr value(int64_t row) const { return at(valueBytes(row)); }
+  Ptr at(const std::byte *row) const {
+    float scale;
+    std::memcpy(&scale, row + kvconvert::fp8ScaleOffset(headDim), sizeof scale);
+    return Fp8Ptr::of(reinterpret_cast<const uint8_t *>(row), scale);
   }
   const std::byte *keyBytes(int64_t row) const { return keys + row * headBytes; }
   const std::byte *valueBytes(int64_t row) const { return values + row * headBytes; }
@@ -921,14 +990,14 @@ struct DecodedRows {
 
 template <class Rows>
 void attendRun(const Rows &rows, int nh, const int64_t *slots, int32_t n, const float *const *q,
-               int64_t headDim, float scale, float *scores, float *acc, float *rowBuf,
-               float *const *out, bool partial) {
+               int64_t headDim, float scale, float *scores, float *acc, float *const *out,
+               bool partial) {
   if (nh == 3)
-    attendHeads<3>(rows, slots, n, q, headDim, scale, scores, acc, rowBuf, out, partial);
+    attendHeads<3>(rows, slots, n, q, headDim, scale, scores, acc, out, partial);
   else if (nh == 2)
-    attendHeads<2>(rows, slots, n, q, headDim, scale, scores, acc, rowBuf, out, partial);
+    attendHeads<2>(rows, slots, n, q, headDim, scale, scores, acc, out, partial);
   else
-    attendHeads<1>(rows, slots, n, q, headDim, scale, scores, acc, rowBuf, out, partial);
+    attendHeads<1>(rows, slots, n, q, headDim, scale, scores, acc, out, partial);
 }
 
 // nh query heads sharing kv head kvh of `layer`, over the cache's head rows in its dtype (`rows`:
@@ -943,16 +1012,14 @@ void attendKvHead(const PagedKVCache &kv, int layer, int64_t kvh, int nh, const 
   if (kv.dtype() == KVCacheDtype::F32) {
     FloatRows f{reinterpret_cast<const float *>(keys), reinterpret_cast<const float *>(values),
                 headDim, headDim};
-    return attendRun(f, nh, rows, n, q, headDim, scale, scores, acc, nullptr, out, partial);
+    return attendRun(f, nh, rows, n, q, headDim, scale, scores, acc, out, partial);
   }
   if (kv.dtype() == KVCacheDtype::BF16) {
     Bf16Rows r{keys, values, headDim};
-    return attendRun(r, nh, rows, n, q, headDim, scale, scores, acc, nullptr, out, partial);
+    return attendRun(r, nh, rows, n, q, headDim, scale, scores, acc, out, partial);
   }
-  static thread_local std::vector<float> rowBuf;
-  DecodedRows d{keys, values, kv.headBytes(), headDim, kv.dtype()};
-  attendRun(d, nh, rows, n, q, headDim, scale, scores, acc, scratch(rowBuf, 4 * headDim), out,
-            partial);
+  Fp8Rows r{keys, values, kv.headBytes(), headDim};
+  attendRun(r, nh, rows, n, q, headDim, scale, scores, acc, out, partial);
 }
 
 // fp8: the rows of the sequences that compute several tokens in this step (prefill chunks),
@@ -1018,7 +1085,7 @@ void attendStaged(const DecodedStage &stage, const PagedKVCache &kv, int64_t kvh
   const int64_t headDim = kv.headDim();
   FloatRows staged{stage.keys.data() + kvh * headDim, stage.values.data() + kvh * headDim,
                    kv.rowWidth(), headDim};
-  attendRun(staged, nh, rows, n, q, headDim, scale, scores, acc, nullptr, out, partial);
+  attendRun(staged, nh, rows, n, q, headDim, scale, scores, acc, out, partial);
 }
 
 // Writes one token's K (already rotated when the call has a rope prologue) and V values of every

@@ -404,6 +404,80 @@ TEST_P(KVAttentionWindowTest, EqualsF32AttentionOverTheRepresentedValues) {
 
 INSTANTIATE_TEST_SUITE_P(Windows, KVAttentionWindowTest, ::testing::Values(0, 5, 12));
 
+// Decode attention reads fp8 rows in place (codes decoded in registers): over rows holding every
+// finite code, under scales from subnormal to past 2^7 (where decoding multiplies twice), it
+// equals attention over an f32 cache holding the rows' decoded values, bit for bit. Runs of 1, 2
+// and 3 query heads per kv head (groups of 1, 2, 3 and 5), a head_dim with a tail of 4 columns.
+TEST(KVAttentionTest, Fp8RowsDecodedInRegistersHaveTheReferenceBits) {
+  const float scales[] = {1e-39f, 3e-3f, 0.37f, 1.0f, 127.5f, 128.0f, 3000.0f, 2.5e35f};
+  for (int64_t group : {1, 2, 3, 5}) {
+    SCOPED_TRACE("group " + std::to_string(group));
+    AttentionCase c;
+    c.kvHeads = 2;
+    c.heads = 2 * group;
+    c.headDim = 44; // score tiles: 5 vectors and 4 columns; value strips: 32 and 12 columns
+    c.blockSize = 8;
+    const int len = 37; // positions 0..35 written here, 36 by the call
+    const int64_t qW = c.heads * c.headDim, kvW = c.kvHeads * c.headDim;
+    const std::vector<int32_t> table{3, 0, 4, 1, 2};
+    PagedKVCache fp8(1, c.kvHeads, c.headDim, 5, c.blockSize, false, KVCacheDtype::Fp8E4M3);
+    PagedKVCache f32(1, c.kvHeads, c.headDim, 5, c.blockSize, false, KVCacheDtype::F32);
+    std::mt19937 rng{uint32_t(group)};
+    int code = 0;
+    for (int pos = 0; pos + 1 < len; ++pos)
+      for (int h = 0; h < c.kvHeads; ++h) {
+        const int64_t slot = int64_t(table[pos / c.blockSize]) * c.blockSize + pos % c.blockSize;
+        for (std::byte *row : {fp8.keyHead(0, slot, h), fp8.valueHead(0, slot, h)}) {
+          for (int64_t d = 0; d < c.headDim; ++d) {
+            do
+              code = (code + 1 + int(rng() % 5)) % 256;
+            while ((code & 0x7F) == 0x7F); // every finite code, NaN codes aside
+            row[d] = std::byte(code);
+          }
+          const float s = scales[rng() % std::size(scales)];
+          std::memcpy(row + kvc::fp8ScaleOffset(c.headDim), &s, 4);
+        }
+        kvc::decodeHead(KVCacheDtype::Fp8E4M3, fp8.keyHead(0, slot, h), c.headDim,
+                        f32.key(0, slot, h), kvc::Path::Reference);
+        kvc::decodeHead(KVCacheDtype::Fp8E4M3, fp8.valueHead(0, slot, h), c.headDim,
+                        f32.value(0, slot, h), kvc::Path::Reference);
+      }
+    std::vector<float> q = test::randomFloats(len * qW, 7, 1e-3f);
+    std::vector<float> k = test::randomFloats(len * kvW, 8, 3.0f);
+    std::vector<float> v = test::randomFloats(len * kvW, 9, 1.0f);
+    std::vector<float> kr = represented(KVCacheDtype::Fp8E4M3, k, c.kvHeads, c.headDim);
+    std::vector<float> vr = represented(KVCacheDtype::Fp8E4M3, v, c.kvHeads, c.headDim);
+    std::vector<float> got = attend(c, fp8, false, q, k, v, len - 1, len, table);
+    std::vector<float> want = attend(c, f32, false, q, kr, vr, len - 1, len, table);
+    ASSERT_EQ(got.size(), size_t(qW));
+    EXPECT_TRUE(sameBits(got.data(), want.data(), qW));
+    for (float x : got)
+      ASSERT_TRUE(std::isfinite(x));
+  }
+}
+
+// A NaN code (0x7F / 0xFF) in a value row makes that column of its kv head's heads NaN, as the
+// decoded row does.
+TEST(KVAttentionTest, Fp8NaNCodesGiveNaN) {
+  AttentionCase c;
+  const int len = 6;
+  const int64_t qW = c.heads * c.headDim, kvW = c.kvHeads * c.headDim;
+  std::vector<float> q = test::randomFloats(len * qW, 1, 1.0f);
+  std::vector<float> k = test::randomFloats(len * kvW, 2, 1.0f);
+  std::vector<float> v = test::randomFloats(len * kvW, 3, 1.0f);
+  const std::vector<int32_t> table{0, 1};
+  PagedKVCache fp8(1, c.kvHeads, c.headDim, 2, c.blockSize, false, KVCacheDtype::Fp8E4M3);
+  attend(c, fp8, false, q, k, v, 0, len - 1, table);
+  fp8.valueHead(0, 2, 1)[3] = std::byte(0xFF); // position 2, kv head 1, column 3
+  fp8.valueHead(0, 3, 1)[9] = std::byte(0x7F); // position 3, kv head 1, column 9
+  std::vector<float> out = attend(c, fp8, false, q, k, v, len - 1, len, table);
+  const int64_t group = c.heads / c.kvHeads;
+  for (int64_t h = 0; h < c.heads; ++h)
+    for (int64_t d = 0; d < c.headDim; ++d)
+      EXPECT_EQ(std::isnan(out[h * c.headDim + d]), h / group == 1 && (d == 3 || d == 9))
+          << h << " " << d;
+}
+
 // The rope prologue rotates, then the row is encoded: the cache holds encode(rotated k), the
 // rotation's bits being the f32 cache's.
 TEST(KVAttentionTest, RopeRowsAreRotatedThenEncoded) {
