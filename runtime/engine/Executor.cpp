@@ -183,10 +183,6 @@ void Executor::bindCall(uint32_t index, const fb::KernelCall &call) {
   if (!bound.kernel)
     fail("{}: the CPU backend has no kernel '{}'", where, call.kernel()->string_view());
   bound.params = cpu::KernelParams::fromPlan(call);
-  bound.label = StepProfile::label(call.kernel()->string_view(),
-                                   bound.params.has("weight_format")
-                                       ? std::string_view(bound.params.getString("weight_format"))
-                                       : std::string_view());
   int numWeights = call.weights() ? static_cast<int>(call.weights()->size()) : 0;
   cpu::KernelShapes shapes;
   try {
@@ -195,6 +191,12 @@ void Executor::bindCall(uint32_t index, const fb::KernelCall &call) {
   } catch (const llm::Error &e) {
     fail("{}: {}", where, e.what());
   }
+  bound.label = StepProfile::label(
+      call.kernel()->string_view(),
+      bound.params.has("weight_format") ? std::string_view(bound.params.getString("weight_format"))
+                                        : std::string_view(),
+      StepProfile::byShape() && !shapes.weights.empty() ? shapes.weights[0]
+                                                        : std::vector<int64_t>());
   // The loader checked counts against the registry; the CPU kernel's shapes must agree with it.
   if (shapes.inputWidths.size() != call.inputs()->size() ||
       shapes.weights.size() != static_cast<size_t>(numWeights))

@@ -1,5 +1,6 @@
 #include "engine/StepProfile.h"
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <algorithm>
 #include <cstdlib>
 #include <map>
@@ -11,13 +12,24 @@ bool StepProfile::requested() {
   return v && *v && std::string_view(v) != "0";
 }
 
+bool StepProfile::byShape() {
+  const char *v = std::getenv("LLMRT_PROFILE");
+  return v && std::string_view(v) == "shapes";
+}
+
 StepProfile::StepProfile(std::vector<std::string> labels) : labels_(std::move(labels)) {
   for (PhaseTotals &p : phases_)
     p.perCall.assign(labels_.size(), Clock::duration{});
 }
 
-std::string StepProfile::label(std::string_view kernel, std::string_view weightFormat) {
-  return weightFormat.empty() ? std::string(kernel) : fmt::format("{} {}", kernel, weightFormat);
+std::string StepProfile::label(std::string_view kernel, std::string_view weightFormat,
+                               const std::vector<int64_t> &shape) {
+  std::string s(kernel);
+  if (!weightFormat.empty())
+    s += fmt::format(" {}", weightFormat);
+  if (!shape.empty())
+    s += fmt::format(" {}", fmt::join(shape, "x"));
+  return s;
 }
 
 void StepProfile::addCall(Phase phase, size_t call, Clock::duration d) {

@@ -4,7 +4,8 @@
 //
 // Steps are split in two phases: decode (every sequence of the step computes one token) and
 // prefill (any other step: prompts, chunks, mixed batches). Within a phase, calls are grouped by
-// kernel and weight format ("linear q4_0"); the report gives each group's calls, total time,
+// kernel and weight format ("linear q4_0"), and with LLMRT_PROFILE=shapes also by the shape of
+// the call's first weight ("linear q4_0 3072x576"); the report gives each group's calls, total time,
 // share of the phase's step time and time per call, and the phase's steps and time per step.
 // Time per call includes the thread pool's fork and join, which is the point: a kernel that
 // finishes in less time than its synchronization shows up as such.
@@ -22,14 +23,17 @@ public:
   enum class Phase : uint8_t { Decode, Prefill };
   using Clock = std::chrono::steady_clock;
 
-  // Whether LLMRT_PROFILE is set to anything but "" or "0".
+  // Whether LLMRT_PROFILE is set to anything but "" or "0"; whether it is "shapes".
   static bool requested();
+  static bool byShape();
 
   // `labels`: one per call of the program, in order (see label()).
   explicit StepProfile(std::vector<std::string> labels);
 
-  // The group of a call: its kernel, then its weight format when it has one.
-  static std::string label(std::string_view kernel, std::string_view weightFormat);
+  // The group of a call: its kernel, then its weight format and its first weight's shape when it
+  // has them (each may be empty).
+  static std::string label(std::string_view kernel, std::string_view weightFormat,
+                           const std::vector<int64_t> &shape = {});
 
   void addCall(Phase phase, size_t call, Clock::duration d);
   void addStep(Phase phase, int64_t tokens, Clock::duration d);

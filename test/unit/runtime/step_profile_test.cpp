@@ -44,6 +44,8 @@ std::vector<double> numbers(const std::string &row, const std::string &label) {
 TEST(StepProfileTest, GroupsCallsByKernelAndFormatPerPhase) {
   EXPECT_EQ(StepProfile::label("linear", "q4_0"), "linear q4_0");
   EXPECT_EQ(StepProfile::label("rms_norm", ""), "rms_norm");
+  EXPECT_EQ(StepProfile::label("linear", "q4_0", {3072, 576}), "linear q4_0 3072x576");
+  EXPECT_EQ(StepProfile::label("rms_norm", "", {576}), "rms_norm 576");
   // Calls 0 and 2 share a group.
   StepProfile p({"linear q4_0", "attention_qkv", "linear q4_0"});
   for (int step = 0; step < 2; ++step) { // two decode steps of 1 ms
@@ -89,6 +91,10 @@ TEST(StepProfileTest, EnvironmentSwitch) {
   EXPECT_FALSE(StepProfile::requested());
   setenv("LLMRT_PROFILE", "1", 1);
   EXPECT_TRUE(StepProfile::requested());
+  EXPECT_FALSE(StepProfile::byShape());
+  setenv("LLMRT_PROFILE", "shapes", 1);
+  EXPECT_TRUE(StepProfile::requested());
+  EXPECT_TRUE(StepProfile::byShape());
   if (saved)
     setenv("LLMRT_PROFILE", keep.c_str(), 1);
   else
@@ -123,6 +129,17 @@ TEST(StepProfileTest, ExecutorReportsItsSteps) {
     ex.forward(ids, pos, std::vector<int32_t>{3});
   }
   EXPECT_EQ(testing::internal::GetCapturedStderr(), "");
+
+  // LLMRT_PROFILE=shapes: groups also by the first weight's shape.
+  setenv("LLMRT_PROFILE", "shapes", 1);
+  testing::internal::CaptureStderr();
+  {
+    Executor ex(*plan);
+    ex.forward(ids, pos, std::vector<int32_t>{3});
+  }
+  err = testing::internal::GetCapturedStderr();
+  unsetenv("LLMRT_PROFILE");
+  EXPECT_NE(rowOf(err, "prefill", "embedding 11x8"), "") << err;
 }
 
 } // namespace
