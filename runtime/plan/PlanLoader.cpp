@@ -85,8 +85,8 @@ void checkQuantized(const std::string &where, const fb::WeightEntry &w, std::str
   std::optional<llm::quant::Layout> l = llm::quant::parseLayout(layout);
   if (l == llm::quant::Layout::Rows8) {
     if (!llm::quant::hasRows8Layout(*q))
-      fail("{}: layout '{}' of {} weight, expected '{}' (only Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and "
-           "W4G32 .. W4G128A have '{}')",
+      fail("{}: layout '{}' of {} weight, expected '{}' (only Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, "
+           "Q4_K, Q5_K, Q6_K and W4G32 .. W4G128A have '{}')",
            where, layout, fb::EnumNameDType(w.dtype()), llm::quant::kRowBlocksLayout, layout);
     if (w.shape()->Get(0) % llm::quant::kTileRows != 0)
       fail("{}: layout '{}' of a weight with {} rows, expected a multiple of {} rows", where,

@@ -540,7 +540,8 @@ void dequantize(Scheme s, const uint8_t *in, int64_t n, float *out) {
 
 bool hasRows8Layout(Scheme s) {
   return s == Scheme::Q8_0 || s == Scheme::Q4_0 || s == Scheme::Q4_1 || s == Scheme::Q5_0 ||
-         s == Scheme::Q5_1 || w4GroupElems(s) != 0;
+         s == Scheme::Q5_1 || s == Scheme::Q4_K || s == Scheme::Q5_K || s == Scheme::Q6_K ||
+         w4GroupElems(s) != 0;
 }
 
 std::optional<Layout> parseLayout(std::string_view name) {
@@ -557,23 +558,37 @@ std::string_view layoutName(Layout l) {
 
 namespace {
 
-// A block of a rows8_blocks scheme: `halves` f16 fields (d; q4_1, q5_1: d, m), then `bytes` u8
-// fields (w4g*: zero, pad), then `quantBytes` bytes (q5: qh then qs, 20). Its tile holds each
-// field of the 8 rows together (16 bytes per f16 field, 8 per u8 field), then the quants in 4-byte
-// chunks.
+// A block of a rows8_blocks scheme: `halves` f16 fields (d; q4_1, q5_1: d, m; q4_k, q5_k: d,
+// dmin), then `bytes` u8 fields (w4g*: zero, pad; q4_k, q5_k: the 12 packed scale bytes), then
+// `quantBytes` bytes (q5: qh then qs, 20; q5_k: qh then qs, 160); q6_k's block holds them the
+// other way round (ql and qh, 192 bytes, then 16 int8 scales, then d), so `quantsFirst`. Its tile
+// holds each field of the 8 rows together (16 bytes per f16 field, 8 per u8 field), then the
+// quants in 4-byte chunks.
 struct TileShape {
   int halves;
   int bytes;
   int quantBytes;
+  bool quantsFirst = false;
   int fieldBytes() const { return 16 * halves + 8 * bytes; }
+  // Offsets within the block.
+  int halvesAt() const { return quantsFirst ? quantBytes + bytes : 0; }
+  int bytesAt() const { return quantsFirst ? quantBytes : 2 * halves; }
+  int quantsAt() const { return quantsFirst ? 0 : 2 * halves + bytes; }
 };
 
 TileShape tileShape(Scheme s) {
   if (!hasRows8Layout(s))
-    llm::fail("{} has no {} layout (only q8_0, q4_0, q4_1, q5_0, q5_1 and w4g32 .. w4g128a do)",
+    llm::fail("{} has no {} layout (only q8_0, q4_0, q4_1, q5_0, q5_1, the k-quants and w4g32 .. "
+              "w4g128a do)",
               schemeName(s), kRows8Layout);
   if (int64_t g = w4GroupElems(s))
     return {1, 2, static_cast<int>(g / 2)};
+  if (s == Scheme::Q4_K)
+    return {2, 12, 128};
+  if (s == Scheme::Q5_K)
+    return {2, 12, 32 + 128};
+  if (s == Scheme::Q6_K)
+    return {1, 16, 128 + 64, true};
   const int halves = s == Scheme::Q4_1 || s == Scheme::Q5_1 ? 2 : 1;
   if (s == Scheme::Q5_0 || s == Scheme::Q5_1)
     return {halves, 0, 4 + 16};
@@ -590,20 +605,20 @@ void checkRows8(Scheme s, int64_t rows, int64_t cols) {
 // Copies one block between its row_blocks bytes and its place (row r) in a tile, either way.
 void blockToTile(TileShape t, const uint8_t *block, int r, uint8_t *tile) {
   for (int h = 0; h < t.halves; ++h)
-    std::memcpy(tile + 16 * h + 2 * r, block + 2 * h, 2);
+    std::memcpy(tile + 16 * h + 2 * r, block + t.halvesAt() + 2 * h, 2);
   for (int f = 0; f < t.bytes; ++f)
-    tile[16 * t.halves + 8 * f + r] = block[2 * t.halves + f];
-  const uint8_t *q = block + 2 * t.halves + t.bytes;
+    tile[16 * t.halves + 8 * f + r] = block[t.bytesAt() + f];
+  const uint8_t *q = block + t.quantsAt();
   uint8_t *quants = tile + t.fieldBytes();
   for (int c = 0; c < t.quantBytes / 4; ++c)
     std::memcpy(quants + 32 * c + 4 * r, q + 4 * c, 4);
 }
 void blockFromTile(TileShape t, const uint8_t *tile, int r, uint8_t *block) {
   for (int h = 0; h < t.halves; ++h)
-    std::memcpy(block + 2 * h, tile + 16 * h + 2 * r, 2);
+    std::memcpy(block + t.halvesAt() + 2 * h, tile + 16 * h + 2 * r, 2);
   for (int f = 0; f < t.bytes; ++f)
-    block[2 * t.halves + f] = tile[16 * t.halves + 8 * f + r];
-  uint8_t *q = block + 2 * t.halves + t.bytes;
+    block[t.bytesAt() + f] = tile[16 * t.halves + 8 * f + r];
+  uint8_t *q = block + t.quantsAt();
   const uint8_t *quants = tile + t.fieldBytes();
   for (int c = 0; c < t.quantBytes / 4; ++c)
     std::memcpy(q + 4 * c, quants + 32 * c + 4 * r, 4);

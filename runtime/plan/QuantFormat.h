@@ -86,8 +86,8 @@ inline constexpr int64_t kBlockElems = 32;
 // The super-block size of the k-quants.
 inline constexpr int64_t kSuperBlockElems = 256;
 // The plan layouts of quantized weights (WeightEntry.layout, kplan.weight's layout): every
-// format has row_blocks; q8_0, q4_0, q4_1, q5_0, q5_1 and w4g* also have rows8_blocks (see
-// "Tiles" below).
+// format has row_blocks; q8_0, q4_0, q4_1, q5_0, q5_1, the k-quants and w4g* also have
+// rows8_blocks (see "Tiles" below).
 inline constexpr std::string_view kRowBlocksLayout = "row_blocks";
 inline constexpr std::string_view kRows8Layout = "rows8_blocks";
 enum class Layout : uint8_t { RowBlocks, Rows8 };
@@ -193,21 +193,30 @@ uint64_t tensorBytes(Scheme s, int64_t rows, int64_t cols);
 void checkRowLength(Scheme s, int64_t cols, std::string_view what);
 
 // Tiles: the rows8_blocks layout, the CPU kernels' preferred layout for q8_0, q4_0, q4_1, q5_0,
-// q5_1 and the int4 group formats w4g32 .. w4g128a (llmc repacks at compile time; the bytes are a
-// permutation of row_blocks, the size is the same). Rows go in groups of kTileRows = 8 (the row
-// count must be a multiple of 8); a group stores one tile per block position b, in order, and tile
-// b holds block b (w4g*: group b) of the group's 8 rows r = 0..7:
-//   the 8 scales d (f16; at 2 r), q4_1, q5_1: then the 8 mins m (f16; at 16 + 2 r), w4g*: then
+// q5_1, q4_k, q5_k, q6_k and the int4 group formats w4g32 .. w4g128a (llmc repacks at compile
+// time; the bytes are a permutation of row_blocks, the size is the same). Rows go in groups of kTileRows = 8
+// (the row count must be a multiple of 8); a group stores one tile per block position b, in
+// order, and tile b holds block b (w4g*: group b; k-quants: super-block b) of the group's 8 rows
+// r = 0..7:
+//   the 8 scales d (f16; at 2 r), q4_1, q5_1: then the 8 mins m (f16; at 16 + 2 r), q4_k, q5_k:
+//   then the 8 dmin (f16; at 16 + 2 r) and the 12 packed 6-bit scale bytes, byte f of row r at
+//   32 + 8 f + r, q6_k: then its 16 int8 scales, scale f of row r at 16 + 8 f + r, w4g*: then
 //   the 8 zeros (u8; at 16 + r) and the 8 pad bytes (0; at 24 + r), then the quants in 4-byte
-//   chunks: chunk c holds bytes 4 c .. 4 c + 3 of row r's qs (q4, w4g*), q (q8_0) or qh then qs
-//   (q5) at H + 32 c + 4 r, H = 16 (q8_0, q4_0, q5_0) or 32 (q4_1, q5_1, w4g*) (4 chunks for q4,
-//   8 for q8_0, 5 for q5, G / 8 for w4g*).
+//   chunks: chunk c holds bytes 4 c .. 4 c + 3 of row r's qs (q4, w4g*, q4_k), q (q8_0), qh then
+//   qs (q5, q5_k) or ql then qh (q6_k) at H + 32 c + 4 r, H = 16 (q8_0, q4_0, q5_0), 32 (q4_1,
+//   q5_1, w4g*), 128 (q4_k, q5_k) or 144 (q6_k) (4 chunks for q4, 8 for q8_0, 5 for q5, G / 8
+//   for w4g*, 32 for q4_k, 40 for q5_k, 48 for q6_k).
 // So one 32-byte load gives 4 quant bytes of each of 8 rows, and one 16-byte load 8 scales: an
 // AVX2 kernel computes the 8 rows' dot products in the 8 lanes of a register, with no horizontal
 // sums and no scale gathers (QuantDot.h). A w4g* group's 32-element run j is chunks 4 j .. 4 j + 3,
 // laid out as a q4_0 tile's quants. A q5 tile's chunk 0 holds the 8 rows' qh words (row r's
-// uint32 at H + 4 r) and chunks 1 .. 4 its nibbles, laid out as a q4_0 tile's quants. Each row's
-// arithmetic is that of row_blocks.
+// uint32 at H + 4 r) and chunks 1 .. 4 its nibbles, laid out as a q4_0 tile's quants. A q4_k
+// tile's chunks 8 p .. 8 p + 7 are qs bytes 32 p .. 32 p + 31 of each row: their low nibbles are
+// sub-block 2 p, their high nibbles sub-block 2 p + 1, 4 elements per chunk; a q5_k tile's chunks
+// 0 .. 7 hold its qh bytes (bit j of byte i: the 5th bit of element i of sub-block j), chunks
+// 8 .. 39 its qs as q4_k's; a q6_k tile's chunks 0 .. 31 its ql bytes and 32 .. 47 its qh bytes.
+// The 8 rows' scale bytes side by side unpack into the 8 rows' 6-bit scales and mins with a few
+// vector operations. Each row's arithmetic is that of row_blocks.
 inline constexpr int64_t kTileRows = 8;
 bool hasRows8Layout(Scheme s);
 // std::nullopt for a name that is neither layout.

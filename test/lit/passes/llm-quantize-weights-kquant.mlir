@@ -6,7 +6,8 @@
 // The GGUF k-quants (256-element super-blocks) are kept from the checkpoint under `keep`, also
 // for the logits and the embedding; matrices whose rows are not whole super-blocks, which a GGUF
 // file never stores as k-quants, stay f32. llmc has no k-quant quantizer, so naming q4_k, q5_k or
-// q6_k as the scheme or as an exclude format is refused.
+// q6_k as the scheme or as an exclude format is refused. On a CPU target the k-quant matrices of
+// whole tiles are stored as tiles (rows8_blocks), also the tied embedding.
 
 // KEEP-DAG: llm.weight "embed" {quant = "q6_k", source_format = "q6_k"} : tensor<64x256xf32>
 // KEEP-DAG: llm.weight "up" {quant = "q4_k", source_format = "q4_k"} : tensor<512x256xf32>
@@ -15,13 +16,13 @@
 // MIXED-DAG: llm.weight "embed" {quant = "q8_0", source_format = "q6_k"} : tensor<64x256xf32>
 // MIXED-DAG: llm.weight "up" {quant = "q4_k", source_format = "q4_k"} : tensor<512x256xf32>
 // MIXED-DAG: llm.weight "down" {quant = "q5_k", source_format = "q5_k"} : tensor<256x512xf32>
-// KPLAN-DAG: %[[E:.*]] = kplan.weight ["embed"] {layout = "row_blocks", quant = "q6_k"} : tensor<64x256xf32>
-// KPLAN-DAG: %[[U:.*]] = kplan.weight ["up"] {layout = "row_blocks", quant = "q4_k"} : tensor<512x256xf32>
-// KPLAN-DAG: %[[D:.*]] = kplan.weight ["down"] {layout = "row_blocks", quant = "q5_k"} : tensor<256x512xf32>
-// KPLAN: kplan.call "embedding"(%arg0) weights(%[[E]]) {params = {hidden = 256 : i64, vocab = 64 : i64, weight_format = "q6_k"}}
-// KPLAN: kplan.call "linear"({{.*}}) weights(%[[U]]) {params = {{{.*}}weight_format = "q4_k"}}
-// KPLAN: kplan.call "linear"({{.*}}) weights(%[[D]]) {params = {{{.*}}weight_format = "q5_k"}}
-// KPLAN: kplan.call "logits"({{.*}}) weights(%[[E]]) {params = {{{.*}}weight_format = "q6_k"}}
+// KPLAN-DAG: %[[E:.*]] = kplan.weight ["embed"] {layout = "rows8_blocks", quant = "q6_k"} : tensor<64x256xf32>
+// KPLAN-DAG: %[[U:.*]] = kplan.weight ["up"] {layout = "rows8_blocks", quant = "q4_k"} : tensor<512x256xf32>
+// KPLAN-DAG: %[[D:.*]] = kplan.weight ["down"] {layout = "rows8_blocks", quant = "q5_k"} : tensor<256x512xf32>
+// KPLAN: kplan.call "embedding"(%arg0) weights(%[[E]]) {params = {hidden = 256 : i64, vocab = 64 : i64, weight_format = "q6_k", weight_layout = "rows8_blocks"}}
+// KPLAN: kplan.call "linear"({{.*}}) weights(%[[U]]) {params = {{{.*}}weight_format = "q4_k", weight_layout = "rows8_blocks"}}
+// KPLAN: kplan.call "linear"({{.*}}) weights(%[[D]]) {params = {{{.*}}weight_format = "q5_k", weight_layout = "rows8_blocks"}}
+// KPLAN: kplan.call "logits"({{.*}}) weights(%[[E]]) {params = {{{.*}}weight_format = "q6_k", weight_layout = "rows8_blocks"}}
 // SCHEME: 'q4_k' has no quantizer in llmc: k-quant blocks are only kept as a GGUF file stores them (--quant keep)
 // EXCLUDE: quantization exclude entry 'down=q6_k' is not 'pattern' or 'pattern=format' with format f32, keep, {{.*}}: 'q6_k' has no quantizer in llmc
 module attributes {llm.target = "cpu"} {

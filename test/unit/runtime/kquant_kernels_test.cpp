@@ -6,6 +6,7 @@
 #include "backends/cpu/QuantLinear.h"
 #include "plan/QuantFormat.h"
 #include "support/Error.h"
+#include "support/ThreadPool.h"
 
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
@@ -152,6 +153,124 @@ TEST(KQuantDot, EveryIsaPathMatchesTheScalarReferenceBitForBit) {
   }
   std::cout << "SIMD paths tested on this CPU: " << tested << " (best: " << isaName(bestIsa())
             << ")\n";
+}
+
+// k-quant tiles (rows8_blocks): the bytes land where QuantFormat.h says (q4_k, q5_k: d, dmin, the
+// 12 scale bytes side by side, then the quants in 4-byte chunks; q6_k: d, the 16 scales side by
+// side, then ql and qh in 4-byte chunks), fromRows8 undoes it, and every ISA path on tiles gives
+// the row_blocks scalar reference's bits: plain, glu with bias, a gathered last row,
+// activation-row counts around the kernels' 2-row and 64-row steps, 1 to 3 threads.
+TEST(KQuantTiles, LayoutAndEveryIsaPathMatchTheRowBlocksReference) {
+  for (Scheme s : kKSchemes) {
+    SCOPED_TRACE(llm::quant::schemeName(s));
+    ASSERT_TRUE(llm::quant::hasRows8Layout(s));
+    std::mt19937 rng(3);
+    const int64_t rows = 16, k = 512, blocks = 2;
+    const size_t bb = llm::quant::blockBytes(s), tb = llm::quant::tileBytes(s);
+    std::vector<uint8_t> w = randomKBlocks(s, rows, k, rng), t(w.size());
+    llm::quant::toRows8(s, w.data(), rows, k, t.data());
+    for (int64_t row = 0; row < rows; ++row)
+      for (int64_t b = 0; b < blocks; ++b) {
+        const uint8_t *block = w.data() + (row * blocks + b) * bb;
+        const uint8_t *tile = t.data() + ((row / 8) * blocks + b) * tb;
+        const int r = static_cast<int>(row % 8);
+        if (s == Scheme::Q6_K) { // {ql[128]; qh[64]; scales[16]; d}
+          ASSERT_EQ(0, std::memcmp(tile + 2 * r, block + 208, 2));
+          for (int f = 0; f < 16; ++f)
+            ASSERT_EQ(tile[16 + 8 * f + r], block[192 + f]);
+          for (size_t i = 0; i < 192; ++i)
+            ASSERT_EQ(tile[144 + 32 * (i / 4) + 4 * r + i % 4], block[i]);
+          continue;
+        }
+        ASSERT_EQ(0, std::memcmp(tile + 2 * r, block, 2));         // d
+        ASSERT_EQ(0, std::memcmp(tile + 16 + 2 * r, block + 2, 2)); // dmin
+        for (int f = 0; f < 12; ++f)
+          ASSERT_EQ(tile[32 + 8 * f + r], block[4 + f]);
+        for (size_t i = 0; i < bb - 16; ++i) // q5_k: qh (chunks 0..7), then qs
+          ASSERT_EQ(tile[128 + 32 * (i / 4) + 4 * r + i % 4], block[16 + i]);
+      }
+    std::vector<uint8_t> back(w.size());
+    llm::quant::fromRows8(s, t.data(), rows, k, back.data());
+    EXPECT_EQ(back, w);
+  }
+  struct Shape {
+    int64_t rows, n, k;
+  };
+  const Shape shapes[] = {{1, 8, 256}, {2, 16, 512}, {3, 8, 768},  {5, 24, 256},
+                          {9, 8, 1536}, {64, 8, 256}, {67, 16, 512}};
+  for (int threads : {1, 2, 3}) {
+    ThreadPool::global().setThreads(threads);
+    for (Isa isa : kIsas) {
+      if (!isaSupported(isa))
+        continue;
+      for (Scheme s : kKSchemes)
+        for (const Shape &sh : shapes)
+          for (bool glu : {false, true}) {
+            SCOPED_TRACE(std::string(isaName(isa)) + " " +
+                         std::string(llm::quant::schemeName(s)) + " " + std::to_string(sh.rows) +
+                         "x" + std::to_string(sh.n) + "x" + std::to_string(sh.k) +
+                         (glu ? " glu" : "") + " threads " + std::to_string(threads));
+            const int64_t wrows = glu ? 2 * sh.n : sh.n;
+            Problem p = makeProblem(s, sh.rows, sh.n, sh.k, 3000 + sh.rows + sh.n + sh.k, glu);
+            std::optional<Activation> act;
+            if (glu)
+              act = Activation::Silu;
+            std::vector<float> ref(sh.rows * sh.n), got(ref.size(), -1.0f), one(sh.n);
+            quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k,
+                        p.bias.data(), ref.data(), act, Isa::Scalar);
+            std::vector<uint8_t> t(p.w.size());
+            llm::quant::toRows8(s, p.w.data(), wrows, sh.k, t.data());
+            quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, t.data(), sh.n, sh.k,
+                        p.bias.data(), got.data(), act, isa, llm::quant::Layout::Rows8);
+            ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
+            const int32_t last = static_cast<int32_t>(sh.rows - 1);
+            quantMatmul(s, p.x.data(), sh.k, &last, 1, t.data(), sh.n, sh.k, p.bias.data(),
+                        one.data(), act, isa, llm::quant::Layout::Rows8);
+            ASSERT_EQ(0, std::memcmp(one.data(), ref.data() + last * sh.n, sh.n * sizeof(float)));
+          }
+    }
+  }
+  ThreadPool::global().setThreads(ThreadPool::defaultThreads());
+}
+
+// The largest integer sums stay exact in the kernels' int16 lanes: every nibble 15 (q5_k: every
+// 5th bit set too, q = 31) against activations of +-127 (inputs +-1), with the largest 6-bit
+// scales and mins; q6_k with every quant -32 (|q - 32| = 32, the largest) and scales -1; tiles
+// give the row_blocks reference's bits.
+TEST(KQuantTiles, ExtremeSumsMatchTheReference) {
+  for (Scheme s : kKSchemes) {
+    SCOPED_TRACE(llm::quant::schemeName(s));
+    const int64_t n = 8, k = 512, rows = 3;
+    std::vector<uint8_t> w(llm::quant::tensorBytes(s, n, k), s == Scheme::Q6_K ? 0x00 : 0xff);
+    const size_t bb = llm::quant::blockBytes(s);
+    for (size_t b = 0; s == Scheme::Q6_K && b < w.size() / bb; ++b) {
+      const uint16_t d = llm::quant::floatToHalf(b % 2 ? 0.25f : 0.5f);
+      std::memset(w.data() + b * bb + 192, 0xff, 16); // scales -1
+      std::memcpy(w.data() + b * bb + 208, &d, 2);
+    }
+    for (size_t b = 0; s != Scheme::Q6_K && b < w.size() / bb; ++b) {
+      const uint16_t d = llm::quant::floatToHalf(b % 2 ? 0.25f : 0.5f);
+      const uint16_t dmin = llm::quant::floatToHalf(0.125f);
+      std::memcpy(w.data() + b * bb, &d, 2);
+      std::memcpy(w.data() + b * bb + 2, &dmin, 2);
+    }
+    std::vector<float> x(rows * k);
+    for (size_t i = 0; i < x.size(); ++i)
+      x[i] = i / k == 1 ? -1.0f : i / k == 2 ? (i % 2 ? 1.0f : -1.0f) : 1.0f;
+    std::vector<uint8_t> t(w.size());
+    llm::quant::toRows8(s, w.data(), n, k, t.data());
+    std::vector<float> ref(rows * n), got(ref.size());
+    quantMatmul(s, x.data(), k, nullptr, rows, w.data(), n, k, nullptr, ref.data(), std::nullopt,
+                Isa::Scalar);
+    for (Isa isa : kIsas) {
+      if (!isaSupported(isa))
+        continue;
+      SCOPED_TRACE(isaName(isa));
+      quantMatmul(s, x.data(), k, nullptr, rows, t.data(), n, k, nullptr, got.data(),
+                  std::nullopt, isa, llm::quant::Layout::Rows8);
+      EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
+    }
+  }
 }
 
 // The kernels' shape checks: a k-quant weight's rows are whole 256-element super-blocks.

@@ -205,11 +205,11 @@ TEST_F(QuantPlanTest, TiledWeightsRunBitForBitAndAreChecked) {
         << e.what();
   }
   TPlan k = tinyPlan(64, 256);
-  k.weights[2].blocks.assign(llm::quant::tensorBytes(Scheme::Q4_K, 64, 256), 0);
-  k.weights[2].dtype = fb::DType::Q4_K;
+  k.weights[2].blocks.assign(llm::quant::tensorBytes(Scheme::W8, 64, 256), 0);
+  k.weights[2].dtype = fb::DType::W8;
   k.weights[2].layout = "rows8_blocks";
-  expectRefused(k, {"lm_head.weight", "layout 'rows8_blocks' of Q4_K",
-                    "only Q8_0, Q4_0, Q4_1, Q5_0, Q5_1 and W4G32 .. W4G128A"});
+  expectRefused(k, {"lm_head.weight", "layout 'rows8_blocks' of W8",
+                    "only Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and W4G32 .. W4G128A"});
   TPlan odd = tinyPlan(60, 64); // an lm_head of 60 rows
   quantize(odd, 2, Scheme::Q4_1, fb::DType::Q4_1);
   odd.weights[2].layout = "rows8_blocks";

@@ -115,8 +115,8 @@ TEST(QuantTiles, RefusesRowCountsAndFormatsWithoutTiles) {
   } catch (const llm::Error &e) {
     EXPECT_NE(std::string(e.what()).find("multiple of 8"), std::string::npos) << e.what();
   }
-  std::vector<uint8_t> k(llm::quant::tensorBytes(Scheme::Q4_K, 8, 256)), kout(k.size());
-  EXPECT_THROW(llm::quant::toRows8(Scheme::Q4_K, k.data(), 8, 256, kout.data()), llm::Error);
+  std::vector<uint8_t> k(llm::quant::tensorBytes(Scheme::W8, 8, 256)), kout(k.size());
+  EXPECT_THROW(llm::quant::toRows8(Scheme::W8, k.data(), 8, 256, kout.data()), llm::Error);
   EXPECT_THROW(llm::quant::toRows8(Scheme::Q8_0, w.data(), 8, 48, out.data()), llm::Error);
   EXPECT_EQ(llm::quant::parseLayout("rows8_blocks"), Layout::Rows8);
   EXPECT_EQ(llm::quant::parseLayout("row_blocks"), Layout::RowBlocks);
@@ -249,6 +249,12 @@ TEST(QuantTiles, WeightLayoutParameter) {
   lin.setString("weight_format", "w4g128a");
   EXPECT_EQ(quantLinearShapes(lin, 2).weightLayouts,
             (std::vector<std::string_view>{"rows8_blocks", "row_major"}));
+  lin.setInt("in_features", 256).setString("weight_format", "q4_k");
+  EXPECT_EQ(weightLayout(lin, Scheme::Q4_K), Layout::Rows8);
+  EXPECT_EQ(quantLinearShapes(lin, 2).weightLayouts,
+            (std::vector<std::string_view>{"rows8_blocks", "row_major"}));
+  lin.setString("weight_format", "q6_k");
+  EXPECT_EQ(weightLayout(lin, Scheme::Q6_K), Layout::Rows8);
   lin.setInt("out_features", 16).setString("weight_format", "w8"); // w8 has no tiles
   EXPECT_THROW(quantLinearShapes(lin, 2), llm::Error);
   lin.setString("weight_format", "q8_0").setString("weight_layout", "columns");
