@@ -4,7 +4,8 @@ machine, same run, same files, same thread count. Run by run.sh; writes DIR/resu
 DIR/results.md. Every comparison alternates the two engines (ours, theirs, ours, ...) after a
 warm-up of each, and reports medians and their ratio ours/llama.cpp.
 
-Measured, per precision (make_models.py: F32, Q8_0, Q4_0, Q4_1 GGUFs of the default model):
+Measured, per precision (make_models.py: F32, Q8_0, Q4_0, Q4_1, Q4_K_M GGUFs of the default
+model):
   single stream  a 512-token prompt (the first 512 tokens of the perplexity text) then 128 decode
                  steps: prompt tokens/s = 512 / time of the prompt step; decode tokens/s = 128 /
                  time of the 128 single-token steps (greedy sampling included, eos ignored).
@@ -319,7 +320,7 @@ def main():
     ap.add_argument("--out", required=True)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--runs", type=int, default=3)
-    ap.add_argument("--precisions", default="F32,Q8_0,Q4_0,Q4_1")
+    ap.add_argument("--precisions", default="F32,Q8_0,Q4_0,Q4_1,Q4_K_M")
     ap.add_argument("--context", type=int, default=512)
     ap.add_argument("--ppl-windows", type=int, default=0, help="perplexity windows (0 = all)")
     ap.add_argument("--prompt-tokens", type=int, default=512)

@@ -6,7 +6,10 @@
   Q8_0  llama.cpp's own quantizer on the F32 file (llama_model_quantize), every tensor Q8_0;
   Q4_0  the same, Q4_0 weights with Q8_0 token embeddings (= the tied output matrix), the scheme of
         the default Q4_1 file (llama.cpp would otherwise pick Q6_K for that tensor);
-  Q4_1  the default model file itself (Q4_1 weights, Q8_0 embeddings).
+  Q4_1  the default model file itself (Q4_1 weights, Q8_0 embeddings);
+  Q4_K_M  llama.cpp's quantizer on the F32 file with its own Q4_K_M choices (the most common
+        GGUF mix): as the hidden size, 576, is not a multiple of 256, most matrices fall back to
+        Q5_0 and only ffn_down is Q4_K / Q6_K.
 
     make_models.py SOURCE.gguf OUT_DIR      (prints a JSON {precision: path})
 
@@ -47,14 +50,16 @@ def write_f32(source: pathlib.Path, out: pathlib.Path) -> None:
     tmp.rename(out)
 
 
-def quantize(source: pathlib.Path, out: pathlib.Path, ftype: int, embedding_type: int) -> None:
+def quantize(source: pathlib.Path, out: pathlib.Path, ftype: int, embedding_type=None) -> None:
+    """embedding_type None: llama.cpp's own choice for the token embeddings and the output."""
     import llama_cpp
 
     params = llama_cpp.llama_model_quantize_default_params()
     params.nthread = 2
     params.ftype = ftype
-    params.token_embedding_type = embedding_type
-    params.output_tensor_type = embedding_type
+    if embedding_type is not None:
+        params.token_embedding_type = embedding_type
+        params.output_tensor_type = embedding_type
     tmp = out.with_suffix(".tmp")
     rc = llama_cpp.llama_model_quantize(str(source).encode(), str(tmp).encode(),
                                         ctypes.byref(params))
@@ -69,7 +74,7 @@ def main() -> None:
     source, out_dir = pathlib.Path(sys.argv[1]), pathlib.Path(sys.argv[2])
     out_dir.mkdir(parents=True, exist_ok=True)
     stem = source.name.split(".")[0]
-    files = {p: out_dir / f"{stem}.{p}.gguf" for p in ("F32", "Q8_0", "Q4_0", "Q4_1")}
+    files = {p: out_dir / f"{stem}.{p}.gguf" for p in ("F32", "Q8_0", "Q4_0", "Q4_1", "Q4_K_M")}
     if not files["Q4_1"].exists():
         shutil.copyfile(source, files["Q4_1"])
     if not files["F32"].exists():
@@ -81,6 +86,8 @@ def main() -> None:
         quantize(files["F32"], files["Q8_0"], llama_cpp.LLAMA_FTYPE_MOSTLY_Q8_0, q8)
     if not files["Q4_0"].exists():
         quantize(files["F32"], files["Q4_0"], llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_0, q8)
+    if not files["Q4_K_M"].exists():
+        quantize(files["F32"], files["Q4_K_M"], llama_cpp.LLAMA_FTYPE_MOSTLY_Q4_K_M)
     for precision, path in files.items():  # what each file really holds
         types = sorted({t.tensor_type.name for t in gguf.GGUFReader(path).tensors})
         print(f"{precision}: {path} ({', '.join(types)})", file=sys.stderr)
