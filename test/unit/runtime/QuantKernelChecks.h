@@ -5,6 +5,7 @@
 
 #include "backends/cpu/QuantLinear.h"
 #include "plan/QuantFormat.h"
+#include "support/ThreadPool.h"
 
 #include <gtest/gtest.h>
 
@@ -16,6 +17,8 @@
 #include <vector>
 
 namespace llmrt::cpu::quantcheck {
+
+inline constexpr Isa kAllIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
 
 inline uint32_t toBits(float f) {
   uint32_t b;
@@ -63,6 +66,81 @@ inline QuantProblem randomProblem(llm::quant::Scheme s, int64_t rows, int64_t wr
   for (float &v : p.bias)
     v = nd(rng);
   return p;
+}
+
+// The product of p (rows x k activations against n weight rows, 2n with a glu epilogue) on the
+// tiles of its weights, on `isa`, gives the row_blocks scalar reference's bits; so does its last
+// row computed alone (batch invariance, logits' gathered rows).
+inline void expectTilesMatchRowBlocks(llm::quant::Scheme s, const QuantProblem &p, int64_t rows,
+                                      int64_t n, int64_t k, bool glu, Isa isa) {
+  std::optional<Activation> act;
+  if (glu)
+    act = Activation::Silu;
+  std::vector<float> ref(rows * n), got(ref.size(), -1.0f), one(n);
+  quantMatmul(s, p.x.data(), k, nullptr, rows, p.w.data(), n, k, p.bias.data(), ref.data(), act,
+              Isa::Scalar);
+  std::vector<uint8_t> t(p.w.size());
+  llm::quant::toRows8(s, p.w.data(), glu ? 2 * n : n, k, t.data());
+  quantMatmul(s, p.x.data(), k, nullptr, rows, t.data(), n, k, p.bias.data(), got.data(), act,
+              isa, llm::quant::Layout::Rows8);
+  ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
+  const int32_t last = static_cast<int32_t>(rows - 1);
+  quantMatmul(s, p.x.data(), k, &last, 1, t.data(), n, k, p.bias.data(), one.data(), act, isa,
+              llm::quant::Layout::Rows8);
+  ASSERT_EQ(0, std::memcmp(one.data(), ref.data() + last * n, n * sizeof(float)));
+}
+
+// Every ISA path on the tiles of w (n x k, row_blocks) gives the row_blocks scalar reference's
+// bits against the rows x k activations x.
+inline void expectTilesMatchReference(llm::quant::Scheme s, const std::vector<uint8_t> &w,
+                                      int64_t n, int64_t k, const std::vector<float> &x,
+                                      int64_t rows) {
+  std::vector<uint8_t> t(w.size());
+  llm::quant::toRows8(s, w.data(), n, k, t.data());
+  std::vector<float> ref(rows * n), got(ref.size());
+  quantMatmul(s, x.data(), k, nullptr, rows, w.data(), n, k, nullptr, ref.data(), std::nullopt,
+              Isa::Scalar);
+  for (Isa isa : kAllIsas) {
+    if (!isaSupported(isa))
+      continue;
+    SCOPED_TRACE(isaName(isa));
+    quantMatmul(s, x.data(), k, nullptr, rows, t.data(), n, k, nullptr, got.data(), std::nullopt,
+                isa, llm::quant::Layout::Rows8);
+    EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
+  }
+}
+
+// One product shape: rows activation rows, n weight rows (2n with glu), k columns.
+struct TileCase {
+  int64_t rows, n, k;
+};
+
+// expectTilesMatchRowBlocks for every scheme, case, glu or not, every ISA path this CPU runs, on
+// 1 to 3 threads; make(s, c, glu) gives the problem and its k (the case's, or rounded to whole
+// blocks of s).
+template <class Make>
+void expectTilesOnEveryPath(const std::vector<llm::quant::Scheme> &schemes,
+                            const std::vector<TileCase> &cases, Make make) {
+  for (int threads : {1, 2, 3}) {
+    ThreadPool::global().setThreads(threads);
+    for (Isa isa : kAllIsas) {
+      if (!isaSupported(isa))
+        continue;
+      for (llm::quant::Scheme s : schemes)
+        for (const TileCase &c : cases)
+          for (bool glu : {false, true}) {
+            auto [p, k] = make(s, c, glu);
+            SCOPED_TRACE(std::string(isaName(isa)) + " " +
+                         std::string(llm::quant::schemeName(s)) + " " + std::to_string(c.rows) +
+                         "x" + std::to_string(c.n) + "x" + std::to_string(k) +
+                         (glu ? " glu" : "") + " threads " + std::to_string(threads));
+            expectTilesMatchRowBlocks(s, p, c.rows, c.n, k, glu, isa);
+            if (::testing::Test::HasFatalFailure())
+              return ThreadPool::global().setThreads(ThreadPool::defaultThreads());
+          }
+    }
+  }
+  ThreadPool::global().setThreads(ThreadPool::defaultThreads());
 }
 
 // The scalar reference of an int8-activation scheme against exact arithmetic on the values it

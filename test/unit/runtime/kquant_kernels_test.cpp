@@ -193,44 +193,14 @@ TEST(KQuantTiles, LayoutAndEveryIsaPathMatchTheRowBlocksReference) {
     llm::quant::fromRows8(s, t.data(), rows, k, back.data());
     EXPECT_EQ(back, w);
   }
-  struct Shape {
-    int64_t rows, n, k;
-  };
-  const Shape shapes[] = {{1, 8, 256}, {2, 16, 512}, {3, 8, 768},  {5, 24, 256},
-                          {9, 8, 1536}, {64, 8, 256}, {67, 16, 512}};
-  for (int threads : {1, 2, 3}) {
-    ThreadPool::global().setThreads(threads);
-    for (Isa isa : kIsas) {
-      if (!isaSupported(isa))
-        continue;
-      for (Scheme s : kKSchemes)
-        for (const Shape &sh : shapes)
-          for (bool glu : {false, true}) {
-            SCOPED_TRACE(std::string(isaName(isa)) + " " +
-                         std::string(llm::quant::schemeName(s)) + " " + std::to_string(sh.rows) +
-                         "x" + std::to_string(sh.n) + "x" + std::to_string(sh.k) +
-                         (glu ? " glu" : "") + " threads " + std::to_string(threads));
-            const int64_t wrows = glu ? 2 * sh.n : sh.n;
-            Problem p = makeProblem(s, sh.rows, sh.n, sh.k, 3000 + sh.rows + sh.n + sh.k, glu);
-            std::optional<Activation> act;
-            if (glu)
-              act = Activation::Silu;
-            std::vector<float> ref(sh.rows * sh.n), got(ref.size(), -1.0f), one(sh.n);
-            quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, p.w.data(), sh.n, sh.k,
-                        p.bias.data(), ref.data(), act, Isa::Scalar);
-            std::vector<uint8_t> t(p.w.size());
-            llm::quant::toRows8(s, p.w.data(), wrows, sh.k, t.data());
-            quantMatmul(s, p.x.data(), sh.k, nullptr, sh.rows, t.data(), sh.n, sh.k,
-                        p.bias.data(), got.data(), act, isa, llm::quant::Layout::Rows8);
-            ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
-            const int32_t last = static_cast<int32_t>(sh.rows - 1);
-            quantMatmul(s, p.x.data(), sh.k, &last, 1, t.data(), sh.n, sh.k, p.bias.data(),
-                        one.data(), act, isa, llm::quant::Layout::Rows8);
-            ASSERT_EQ(0, std::memcmp(one.data(), ref.data() + last * sh.n, sh.n * sizeof(float)));
-          }
-    }
-  }
-  ThreadPool::global().setThreads(ThreadPool::defaultThreads());
+  quantcheck::expectTilesOnEveryPath(
+      {std::begin(kKSchemes), std::end(kKSchemes)},
+      {{1, 8, 256}, {2, 16, 512}, {3, 8, 768}, {5, 24, 256}, {9, 8, 1536}, {64, 8, 256},
+       {67, 16, 512}},
+      [](Scheme s, const quantcheck::TileCase &c, bool glu) {
+        Problem p = makeProblem(s, c.rows, c.n, c.k, 3000 + c.rows + c.n + c.k, glu);
+        return std::pair{quantcheck::QuantProblem{p.x, p.bias, p.w}, c.k};
+      });
 }
 
 // The largest integer sums stay exact in the kernels' int16 lanes: every nibble 15 (q5_k: every
@@ -257,19 +227,7 @@ TEST(KQuantTiles, ExtremeSumsMatchTheReference) {
     std::vector<float> x(rows * k);
     for (size_t i = 0; i < x.size(); ++i)
       x[i] = i / k == 1 ? -1.0f : i / k == 2 ? (i % 2 ? 1.0f : -1.0f) : 1.0f;
-    std::vector<uint8_t> t(w.size());
-    llm::quant::toRows8(s, w.data(), n, k, t.data());
-    std::vector<float> ref(rows * n), got(ref.size());
-    quantMatmul(s, x.data(), k, nullptr, rows, w.data(), n, k, nullptr, ref.data(), std::nullopt,
-                Isa::Scalar);
-    for (Isa isa : kIsas) {
-      if (!isaSupported(isa))
-        continue;
-      SCOPED_TRACE(isaName(isa));
-      quantMatmul(s, x.data(), k, nullptr, rows, t.data(), n, k, nullptr, got.data(),
-                  std::nullopt, isa, llm::quant::Layout::Rows8);
-      EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
-    }
+    quantcheck::expectTilesMatchReference(s, w, n, k, x, rows);
   }
 }
 

@@ -23,7 +23,6 @@ using llm::quant::Scheme;
 constexpr Scheme kTileSchemes[] = {Scheme::Q8_0,   Scheme::Q4_0,   Scheme::Q4_1,  Scheme::Q5_0,
                                    Scheme::Q5_1,   Scheme::W4G32,  Scheme::W4G64, Scheme::W4G128,
                                    Scheme::W4G32A, Scheme::W4G64A, Scheme::W4G128A};
-constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
 
 quantcheck::QuantProblem makeProblem(Scheme s, int64_t rows, int64_t wrows, int64_t k,
                                      uint32_t seed) {
@@ -126,64 +125,18 @@ TEST(QuantTiles, RefusesRowCountsAndFormatsWithoutTiles) {
 // Tiles on every path give the row_blocks scalar reference's bits, for the whole product and for
 // its last row alone (batch invariance, logits' gathered rows), on 1 to 3 threads.
 TEST(QuantTiles, EveryIsaPathOnTilesMatchesTheRowBlocksReference) {
-  struct Shape {
-    int64_t rows, n, k;
-  };
-  const Shape shapes[] = {{1, 8, 32},   {2, 16, 64},   {3, 8, 96},    {4, 24, 160},
-                          {5, 8, 576},  {7, 72, 64},   {9, 16, 1536}, {64, 8, 64},
-                          {67, 16, 96}, {130, 8, 32}};
-  for (int threads : {1, 2, 3}) {
-    ThreadPool::global().setThreads(threads);
-    for (Isa isa : kIsas) {
-      if (!isaSupported(isa))
-        continue;
-      for (Scheme s : kTileSchemes)
-        for (const Shape &sh : shapes)
-          for (bool glu : {false, true}) {
-            const int64_t wrows = glu ? 2 * sh.n : sh.n, k = wholeBlocks(s, sh.k);
-            SCOPED_TRACE(std::string(isaName(isa)) + " " +
-                         std::string(llm::quant::schemeName(s)) + " " + std::to_string(sh.rows) +
-                         "x" + std::to_string(sh.n) + "x" + std::to_string(k) +
-                         (glu ? " glu" : "") + " threads " + std::to_string(threads));
-            quantcheck::QuantProblem p =
-                makeProblem(s, sh.rows, wrows, k, static_cast<uint32_t>(sh.rows * k + sh.n));
-            std::optional<Activation> act;
-            if (glu)
-              act = Activation::Silu;
-            std::vector<float> ref(sh.rows * sh.n), got(ref.size(), -1.0f), one(sh.n);
-            quantMatmul(s, p.x.data(), k, nullptr, sh.rows, p.w.data(), sh.n, k,
-                        p.bias.data(), ref.data(), act, Isa::Scalar);
-            std::vector<uint8_t> t = tiled(s, p.w, wrows, k);
-            quantMatmul(s, p.x.data(), k, nullptr, sh.rows, t.data(), sh.n, k,
-                        p.bias.data(), got.data(), act, isa, Layout::Rows8);
-            ASSERT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
-            const int32_t last = static_cast<int32_t>(sh.rows - 1);
-            quantMatmul(s, p.x.data(), k, &last, 1, t.data(), sh.n, k, p.bias.data(),
-                        one.data(), act, isa, Layout::Rows8);
-            ASSERT_EQ(0, std::memcmp(one.data(), ref.data() + last * sh.n, sh.n * sizeof(float)));
-          }
-    }
-  }
-  ThreadPool::global().setThreads(ThreadPool::defaultThreads());
+  quantcheck::expectTilesOnEveryPath(
+      {std::begin(kTileSchemes), std::end(kTileSchemes)},
+      {{1, 8, 32}, {2, 16, 64}, {3, 8, 96}, {4, 24, 160}, {5, 8, 576}, {7, 72, 64}, {9, 16, 1536},
+       {64, 8, 64}, {67, 16, 96}, {130, 8, 32}},
+      [](Scheme s, const quantcheck::TileCase &c, bool glu) {
+        const int64_t k = wholeBlocks(s, c.k);
+        return std::pair{makeProblem(s, c.rows, glu ? 2 * c.n : c.n, k,
+                                     static_cast<uint32_t>(c.rows * k + c.n)),
+                         k};
+      });
 }
 
-// Every ISA path on the tiles of w (n x k, row_blocks) gives the row_blocks scalar reference's
-// bits against the rows x k activations x.
-void expectTilesMatchReference(Scheme s, const std::vector<uint8_t> &w, int64_t n, int64_t k,
-                               const std::vector<float> &x, int64_t rows) {
-  std::vector<uint8_t> t = tiled(s, w, n, k);
-  std::vector<float> ref(rows * n), got(ref.size());
-  quantMatmul(s, x.data(), k, nullptr, rows, w.data(), n, k, nullptr, ref.data(), std::nullopt,
-              Isa::Scalar);
-  for (Isa isa : kIsas) {
-    if (!isaSupported(isa))
-      continue;
-    SCOPED_TRACE(isaName(isa));
-    quantMatmul(s, x.data(), k, nullptr, rows, t.data(), n, k, nullptr, got.data(), std::nullopt,
-                isa, Layout::Rows8);
-    EXPECT_EQ(0, std::memcmp(ref.data(), got.data(), ref.size() * sizeof(float)));
-  }
-}
 
 // The largest integer sums a w4g* run can have (nibbles 15 or 0, activations +-127, zero 0 or 15)
 // stay exact in the kernels' int16 lanes: tiles give the row_blocks reference's bits.
@@ -201,7 +154,7 @@ TEST(QuantTiles, W4ExtremeSumsMatchTheReference) {
   std::vector<float> x(rows * k);
   for (size_t i = 0; i < x.size(); ++i)
     x[i] = i / k == 1 ? -1.0f : 1.0f; // rows of +127 and -127
-  expectTilesMatchReference(s, w, n, k, x, rows);
+  quantcheck::expectTilesMatchReference(s, w, n, k, x, rows);
 }
 
 // The largest q5 sums (all 5th bits set and nibbles 15, so q = 31, against activations +-127;
@@ -229,7 +182,7 @@ TEST(QuantTiles, Q5ExtremeSumsMatchTheReference) {
     std::vector<float> x(rows * k);
     for (size_t i = 0; i < x.size(); ++i)
       x[i] = i / k == 1 ? -1.0f : i / k == 3 ? (i % 2 ? 1.0f : -1.0f) : 1.0f;
-    expectTilesMatchReference(s, w, n, k, x, rows);
+    quantcheck::expectTilesMatchReference(s, w, n, k, x, rows);
   }
 }
 
