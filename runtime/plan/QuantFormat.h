@@ -194,10 +194,10 @@ void checkRowLength(Scheme s, int64_t cols, std::string_view what);
 
 // Tiles: the rows8_blocks layout, the CPU kernels' preferred layout for q8_0, q4_0, q4_1, q5_0,
 // q5_1, q4_k, q5_k, q6_k and the int4 group formats w4g32 .. w4g128a (llmc repacks at compile
-// time; the bytes are a permutation of row_blocks, the size is the same). Rows go in groups of kTileRows = 8
-// (the row count must be a multiple of 8); a group stores one tile per block position b, in
-// order, and tile b holds block b (w4g*: group b; k-quants: super-block b) of the group's 8 rows
-// r = 0..7:
+// time; the bytes are a permutation of row_blocks, the size is the same). Rows go in groups of
+// kTileRows = 8 (the row count must be a multiple of 8); a group stores one tile per block
+// position b, in order, and tile b holds block b (w4g*: group b; k-quants: super-block b) of the
+// group's 8 rows r = 0..7:
 //   the 8 scales d (f16; at 2 r), q4_1, q5_1: then the 8 mins m (f16; at 16 + 2 r), q4_k, q5_k:
 //   then the 8 dmin (f16; at 16 + 2 r) and the 12 packed 6-bit scale bytes, byte f of row r at
 //   32 + 8 f + r, q6_k: then its 16 int8 scales, scale f of row r at 16 + 8 f + r, w4g*: then
