@@ -5,8 +5,9 @@
 // Steps are split in two phases: decode (every sequence of the step computes one token) and
 // prefill (any other step: prompts, chunks, mixed batches). Within a phase, calls are grouped by
 // kernel and weight format ("linear q4_0"), and with LLMRT_PROFILE=shapes also by the shape of
-// the call's first weight ("linear q4_0 3072x576"); the report gives each group's calls, total time,
-// share of the phase's step time and time per call, and the phase's steps and time per step.
+// the call's first weight ("linear q4_0 3072x576"); the report gives each group's calls, total
+// time, share of the phase's step time and time per call, and the phase's steps and time per
+// step.
 // Time per call includes the thread pool's fork and join, which is the point: a kernel that
 // finishes in less time than its synchronization shows up as such.
 #pragma once

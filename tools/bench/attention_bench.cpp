@@ -1,5 +1,5 @@
-// Decode attention on its own: one token's attention_qkv call per layer, over a context of `--context`
-// positions already in the cache, as a decode step runs it (not a test).
+// Decode attention on its own: one token's attention_qkv call per layer, over a context of
+// `--context` positions already in the cache, as a decode step runs it (not a test).
 //
 // Prints, per KV cache dtype, the median microseconds of one layer's call and the K/V bytes it
 // reads per microsecond, twice: with the layer's rows in cache (the same layer called again and
