@@ -53,8 +53,8 @@ LogicalResult WeightOp::verify() {
                                     << llm::quant::blockElems(*s) << " elements, got " << t;
     if (blocks == llm::quant::Layout::Rows8 &&
         (!llm::quant::hasRows8Layout(*s) || t.getDimSize(0) % llm::quant::kTileRows != 0))
-      return emitOpError("layout rows8_blocks needs quant q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, "
-                         "q5_k, q6_k or w4g32 .. w4g128a and a row count that is a multiple of ")
+      return emitOpError("layout rows8_blocks needs a quant that has tiles (")
+             << llm::quant::kRows8Schemes << ") and a row count that is a multiple of "
              << llm::quant::kTileRows << ", got '" << *q << "' and " << t;
   }
   if (!cast<RankedTensorType>(getResult().getType()).hasStaticShape())

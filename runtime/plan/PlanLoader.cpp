@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 #include <xxhash.h>
 
+#include <cctype>
 #include <cstring>
 #include <filesystem>
 #include <iterator>
@@ -69,6 +70,14 @@ bool byteSizeOf(const fb::WeightEntry &w, uint64_t &bytes) {
   return true;
 }
 
+// The dtype names' case (fb::EnumNameDType) for a list of scheme names.
+std::string upperCase(std::string_view s) {
+  std::string u(s);
+  for (char &c : u)
+    c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return u;
+}
+
 // A quantized weight is a matrix whose rows are whole blocks, stored in the row_blocks layout
 // (or rows8_blocks: QuantFormat.h's tiles).
 void checkQuantized(const std::string &where, const fb::WeightEntry &w, std::string_view shape) {
@@ -85,9 +94,9 @@ void checkQuantized(const std::string &where, const fb::WeightEntry &w, std::str
   std::optional<llm::quant::Layout> l = llm::quant::parseLayout(layout);
   if (l == llm::quant::Layout::Rows8) {
     if (!llm::quant::hasRows8Layout(*q))
-      fail("{}: layout '{}' of {} weight, expected '{}' (only Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, "
-           "Q4_K, Q5_K, Q6_K and W4G32 .. W4G128A have '{}')",
-           where, layout, fb::EnumNameDType(w.dtype()), llm::quant::kRowBlocksLayout, layout);
+      fail("{}: layout '{}' of {} weight, expected '{}' (only {} have '{}')", where, layout,
+           fb::EnumNameDType(w.dtype()), llm::quant::kRowBlocksLayout,
+           upperCase(llm::quant::kRows8Schemes), layout);
     if (w.shape()->Get(0) % llm::quant::kTileRows != 0)
       fail("{}: layout '{}' of a weight with {} rows, expected a multiple of {} rows", where,
            layout, w.shape()->Get(0), llm::quant::kTileRows);

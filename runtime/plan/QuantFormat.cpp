@@ -578,9 +578,8 @@ struct TileShape {
 
 TileShape tileShape(Scheme s) {
   if (!hasRows8Layout(s))
-    llm::fail("{} has no {} layout (only q8_0, q4_0, q4_1, q5_0, q5_1, the k-quants and w4g32 .. "
-              "w4g128a do)",
-              schemeName(s), kRows8Layout);
+    llm::fail("{} has no {} layout (only {} have it)", schemeName(s), kRows8Layout,
+              kRows8Schemes);
   if (int64_t g = w4GroupElems(s))
     return {1, 2, static_cast<int>(g / 2)};
   if (s == Scheme::Q4_K)

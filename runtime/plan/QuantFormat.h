@@ -219,6 +219,9 @@ void checkRowLength(Scheme s, int64_t cols, std::string_view what);
 // vector operations. Each row's arithmetic is that of row_blocks.
 inline constexpr int64_t kTileRows = 8;
 bool hasRows8Layout(Scheme s);
+// The schemes hasRows8Layout accepts, for error messages (kept beside it: one list to extend).
+inline constexpr std::string_view kRows8Schemes =
+    "q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, w4g32 .. w4g128a";
 // std::nullopt for a name that is neither layout.
 std::optional<Layout> parseLayout(std::string_view name);
 std::string_view layoutName(Layout l);

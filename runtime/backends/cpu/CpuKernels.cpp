@@ -837,7 +837,7 @@ void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float 
     scoreTile<NH, NK>(q, w, headDim, res);
     for (int i = 0; i < NH; ++i) {
       const __m128 s4 = _mm_mul_ps(res[i], scaleV);
-      if (j + 4 <= n) { // (a fourth lane past NK is overwritten by the next tile)
+      if (j + 4 <= n) { // (lanes past NK land where the next tile writes)
         _mm_storeu_ps(scores + i * n + j, s4);
       } else {
         alignas(16) float four[4];

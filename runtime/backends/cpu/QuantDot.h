@@ -82,7 +82,8 @@ using DotRows4x2Fn = void (*)(llm::quant::Scheme scheme, const uint8_t *const ro
                               float out0[4], float out1[4]);
 DotRows4x2Fn dotRows4x2For(Isa isa);
 
-// Tiles (the rows8_blocks layout of q8_0, q4_0, q4_1, q5_0, q5_1 and w4g*; QuantFormat.h):
+// Tiles (the rows8_blocks layout of llm::quant::kRows8Schemes; QuantFormat.h; the k-quants: a
+// tile per super-block):
 // `tiles` is a group of 8 weight rows (blocks tiles; w4g*: blocks / (G / 32) tiles, one per
 // group), and activation row t < rows is act[t * blocks ...]; out[t * ldo + j] = dot(row j of the
 // group, activation row t) for j < 8, with the bits of dotRows4 on the same row in row_blocks.

@@ -133,9 +133,8 @@ Layout weightLayout(const KernelParams &params, Scheme scheme) {
     fail("parameter 'weight_layout' is '{}', expected {} or {}", name,
          llm::quant::kRowBlocksLayout, llm::quant::kRows8Layout);
   if (*l == Layout::Rows8 && !llm::quant::hasRows8Layout(scheme))
-    fail("parameter 'weight_layout' is {}, which a {} weight does not have (only q8_0, q4_0, "
-         "q4_1, q5_0, q5_1, q4_k, q5_k, q6_k and w4g32 .. w4g128a do)",
-         name, llm::quant::schemeName(scheme));
+    fail("parameter 'weight_layout' is {}, which a {} weight does not have (only {} have it)",
+         name, llm::quant::schemeName(scheme), llm::quant::kRows8Schemes);
   return *l;
 }
 

@@ -58,7 +58,7 @@ func.func @format_without_blocks() {
 // -----
 
 func.func @tiles_of_a_format_without_them() {
-  // expected-error @+1 {{layout rows8_blocks needs quant q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k or w4g32 .. w4g128a and a row count that is a multiple of 8, got 'w8'}}
+  // expected-error @+1 {{layout rows8_blocks needs a quant that has tiles (q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, w4g32 .. w4g128a) and a row count that is a multiple of 8, got 'w8'}}
   %w = kplan.weight ["v"] {layout = "rows8_blocks", quant = "w8"} : tensor<8x32xf32>
   return
 }
@@ -66,7 +66,7 @@ func.func @tiles_of_a_format_without_them() {
 // -----
 
 func.func @tiles_of_partial_rows() {
-  // expected-error @+1 {{layout rows8_blocks needs quant q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k or w4g32 .. w4g128a and a row count that is a multiple of 8, got 'q4_0' and 'tensor<12x32xf32>'}}
+  // expected-error @+1 {{layout rows8_blocks needs a quant that has tiles (q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, w4g32 .. w4g128a) and a row count that is a multiple of 8, got 'q4_0' and 'tensor<12x32xf32>'}}
   %w = kplan.weight ["v"] {layout = "rows8_blocks", quant = "q4_0"} : tensor<12x32xf32>
   return
 }
@@ -74,7 +74,7 @@ func.func @tiles_of_partial_rows() {
 // -----
 
 func.func @w4_tiles_of_partial_rows() {
-  // expected-error @+1 {{layout rows8_blocks needs quant q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k or w4g32 .. w4g128a and a row count that is a multiple of 8, got 'w4g64a' and 'tensor<12x64xf32>'}}
+  // expected-error @+1 {{layout rows8_blocks needs a quant that has tiles (q8_0, q4_0, q4_1, q5_0, q5_1, q4_k, q5_k, q6_k, w4g32 .. w4g128a) and a row count that is a multiple of 8, got 'w4g64a' and 'tensor<12x64xf32>'}}
   %w = kplan.weight ["v"] {layout = "rows8_blocks", quant = "w4g64a"} : tensor<12x64xf32>
   return
 }

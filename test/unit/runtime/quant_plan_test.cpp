@@ -209,7 +209,7 @@ TEST_F(QuantPlanTest, TiledWeightsRunBitForBitAndAreChecked) {
   k.weights[2].dtype = fb::DType::W8;
   k.weights[2].layout = "rows8_blocks";
   expectRefused(k, {"lm_head.weight", "layout 'rows8_blocks' of W8",
-                    "only Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K and W4G32 .. W4G128A"});
+                    "only Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K, Q5_K, Q6_K, W4G32 .. W4G128A have"});
   TPlan odd = tinyPlan(60, 64); // an lm_head of 60 rows
   quantize(odd, 2, Scheme::Q4_1, fb::DType::Q4_1);
   odd.weights[2].layout = "rows8_blocks";
