@@ -14,12 +14,14 @@
 
 #include <algorithm>
 #include <chrono>
+#include <climits>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <random>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -31,35 +33,26 @@ struct Options {
 
 Options parse(int argc, char **argv) {
   Options o;
+  const std::pair<const char *, int *> flags[] = {
+      {"--threads", &o.threads}, {"--context", &o.context},   {"--layers", &o.layers},
+      {"--heads", &o.heads},     {"--kv-heads", &o.kvHeads},  {"--head-dim", &o.headDim},
+      {"--evict-mb", &o.evictMb}, {"--reps", &o.reps}};
   for (int i = 1; i < argc; ++i) {
-    std::string a = argv[i];
-    auto value = [&]() {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "attention_bench: %s needs a value\n", a.c_str());
-        std::exit(2);
-      }
-      return std::atoi(argv[++i]);
-    };
-    if (a == "--threads")
-      o.threads = value();
-    else if (a == "--context")
-      o.context = value();
-    else if (a == "--layers")
-      o.layers = value();
-    else if (a == "--heads")
-      o.heads = value();
-    else if (a == "--kv-heads")
-      o.kvHeads = value();
-    else if (a == "--head-dim")
-      o.headDim = value();
-    else if (a == "--evict-mb")
-      o.evictMb = value();
-    else if (a == "--reps")
-      o.reps = value();
-    else {
+    const std::string a = argv[i];
+    auto flag = std::find_if(std::begin(flags), std::end(flags),
+                             [&](const auto &f) { return a == f.first; });
+    if (flag == std::end(flags)) {
       std::fprintf(stderr, "attention_bench: unknown option %s\n", a.c_str());
       std::exit(2);
     }
+    char *end = nullptr;
+    const long v = i + 1 < argc ? std::strtol(argv[i + 1], &end, 10) : 0;
+    if (i + 1 >= argc || *end != '\0' || v < INT_MIN || v > INT_MAX) {
+      std::fprintf(stderr, "attention_bench: %s needs an integer value\n", a.c_str());
+      std::exit(2);
+    }
+    *flag->second = static_cast<int>(v);
+    ++i;
   }
   if (o.context < 1 || o.layers < 1 || o.heads < 1 || o.kvHeads < 1 || o.headDim < 1 ||
       o.heads % o.kvHeads != 0 || o.reps < 1 || o.evictMb < 0) {

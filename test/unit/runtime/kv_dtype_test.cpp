@@ -320,6 +320,19 @@ KernelParams attentionParams(const AttentionCase &c, bool rope) {
   return p;
 }
 
+// Random q, k and v rows of `len` tokens: test::randomFloats with seeds seed, seed + 1, seed + 2
+// and the given scales.
+struct Qkv {
+  std::vector<float> q, k, v;
+};
+Qkv randomQkv(const AttentionCase &c, int len, uint32_t seed, float qScale, float kScale,
+              float vScale) {
+  const int64_t qW = c.heads * c.headDim, kvW = c.kvHeads * c.headDim;
+  return {test::randomFloats(len * qW, seed, qScale),
+          test::randomFloats(len * kvW, seed + 1, kScale),
+          test::randomFloats(len * kvW, seed + 2, vScale)};
+}
+
 // One kernel call over one sequence's positions [begin, end) (block table `table`): q, k, v rows
 // of `width` floats each (packed: one [q | k | v] row, rope applied by the kernel).
 std::vector<float> attend(const AttentionCase &c, PagedKVCache &kv, bool packed,
@@ -379,10 +392,8 @@ TEST_P(KVAttentionWindowTest, EqualsF32AttentionOverTheRepresentedValues) {
   AttentionCase c;
   c.window = GetParam();
   const int len = 23;
-  const int64_t qW = c.heads * c.headDim, kvW = c.kvHeads * c.headDim;
-  std::vector<float> q = test::randomFloats(len * qW, 1, 2.0f);
-  std::vector<float> k = test::randomFloats(len * kvW, 2, 3.0f);
-  std::vector<float> v = test::randomFloats(len * kvW, 3, 1.0f);
+  const int64_t kvW = c.kvHeads * c.headDim;
+  auto [q, k, v] = randomQkv(c, len, 1, 2.0f, 3.0f, 1.0f);
   k[5 * kvW + 3] = 40.0f; // an outlier channel
   const std::vector<int32_t> table{6, 2, 7, 0, 3, 5};
   for (KVCacheDtype d : {KVCacheDtype::BF16, KVCacheDtype::Fp8E4M3}) {
@@ -418,7 +429,7 @@ TEST(KVAttentionTest, Fp8RowsDecodedInRegistersHaveTheReferenceBits) {
     c.headDim = 44; // score tiles: 5 vectors and 4 columns; value strips: 32 and 12 columns
     c.blockSize = 8;
     const int len = 37; // positions 0..35 written here, 36 by the call
-    const int64_t qW = c.heads * c.headDim, kvW = c.kvHeads * c.headDim;
+    const int64_t qW = c.heads * c.headDim;
     const std::vector<int32_t> table{3, 0, 4, 1, 2};
     PagedKVCache fp8(1, c.kvHeads, c.headDim, 5, c.blockSize, false, KVCacheDtype::Fp8E4M3);
     PagedKVCache f32(1, c.kvHeads, c.headDim, 5, c.blockSize, false, KVCacheDtype::F32);
@@ -442,9 +453,7 @@ TEST(KVAttentionTest, Fp8RowsDecodedInRegistersHaveTheReferenceBits) {
         kvc::decodeHead(KVCacheDtype::Fp8E4M3, fp8.valueHead(0, slot, h), c.headDim,
                         f32.value(0, slot, h), kvc::Path::Reference);
       }
-    std::vector<float> q = test::randomFloats(len * qW, 7, 1e-3f);
-    std::vector<float> k = test::randomFloats(len * kvW, 8, 3.0f);
-    std::vector<float> v = test::randomFloats(len * kvW, 9, 1.0f);
+    auto [q, k, v] = randomQkv(c, len, 7, 1e-3f, 3.0f, 1.0f);
     std::vector<float> kr = represented(KVCacheDtype::Fp8E4M3, k, c.kvHeads, c.headDim);
     std::vector<float> vr = represented(KVCacheDtype::Fp8E4M3, v, c.kvHeads, c.headDim);
     std::vector<float> got = attend(c, fp8, false, q, k, v, len - 1, len, table);
@@ -461,10 +470,7 @@ TEST(KVAttentionTest, Fp8RowsDecodedInRegistersHaveTheReferenceBits) {
 TEST(KVAttentionTest, Fp8NaNCodesGiveNaN) {
   AttentionCase c;
   const int len = 6;
-  const int64_t qW = c.heads * c.headDim, kvW = c.kvHeads * c.headDim;
-  std::vector<float> q = test::randomFloats(len * qW, 1, 1.0f);
-  std::vector<float> k = test::randomFloats(len * kvW, 2, 1.0f);
-  std::vector<float> v = test::randomFloats(len * kvW, 3, 1.0f);
+  auto [q, k, v] = randomQkv(c, len, 1, 1.0f, 1.0f, 1.0f);
   const std::vector<int32_t> table{0, 1};
   PagedKVCache fp8(1, c.kvHeads, c.headDim, 2, c.blockSize, false, KVCacheDtype::Fp8E4M3);
   attend(c, fp8, false, q, k, v, 0, len - 1, table);
@@ -483,10 +489,7 @@ TEST(KVAttentionTest, Fp8NaNCodesGiveNaN) {
 TEST(KVAttentionTest, RopeRowsAreRotatedThenEncoded) {
   AttentionCase c;
   const int len = 9;
-  const int64_t qW = c.heads * c.headDim, kvW = c.kvHeads * c.headDim;
-  std::vector<float> q = test::randomFloats(len * qW, 4, 2.0f);
-  std::vector<float> k = test::randomFloats(len * kvW, 5, 3.0f);
-  std::vector<float> v = test::randomFloats(len * kvW, 6, 1.0f);
+  auto [q, k, v] = randomQkv(c, len, 4, 2.0f, 3.0f, 1.0f);
   const std::vector<int32_t> table{1, 0, 2};
   PagedKVCache f32(1, c.kvHeads, c.headDim, 3, c.blockSize, false, KVCacheDtype::F32);
   attend(c, f32, true, q, k, v, 0, len, table);

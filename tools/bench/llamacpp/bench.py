@@ -15,9 +15,9 @@ model):
   bandwidth      decode tokens/s / (membw GB/s / bytes read per token), membw sampled before the
                  first pair of single-stream runs and after each pair, the median taken (the
                  machine is a shared host whose bandwidth moves, 33-60 GB/s within an hour),
-                 where the bytes read per
-                 token are every weight tensor in the file the engine runs (the tied embedding
-                 counted once: it is read whole as the output matrix) plus the KV cache the
+                 where the bytes read per token are every weight tensor in the file the engine
+                 runs (the tied embedding counted once: it is read whole as the output matrix)
+                 plus the KV cache the
                  step attends to: layers x 2 x kv heads x head dim x the engine's KV element
                  size x the positions, averaged over the decode steps (prompt + 1 .. prompt +
                  steps: 11,520 values per position for the default model, 13-15 MB per token
