@@ -1,5 +1,7 @@
 #include "engine/Executor.h"
 
+#include "backends/cpu/Isa.h"
+
 #include "plan/QuantFormat.h"
 #include "registry/KernelRegistry.h"
 #include "support/Error.h"
@@ -40,6 +42,7 @@ Executor::Executor(const LoadedPlan &plan, ExecutorOptions options) : plan_(plan
          options.threads, options.maxSeqLen, options.kvCacheBlocks, options.kvBlockSize);
   if (options.threads > 0)
     ThreadPool::global().setThreads(options.threads);
+  cpu::checkIsaSetting(); // a bad LLMRT_CPU_ISA fails here, not inside a kernel
   const fb::Plan &p = plan.plan();
   // NOTE: the loader has checked the target is a registry target; this executor runs CPU plans.
   std::string_view target = p.target() ? p.target()->string_view() : "";

@@ -1,5 +1,6 @@
 #include "tools/Serve.h"
 
+#include "backends/cpu/Isa.h"
 #include "http/Server.h"
 #include "plan/PlanLoader.h"
 #include "server/OpenAIServer.h"
@@ -110,6 +111,7 @@ int runServe(const ServeOptions &o) {
              s.totalKvBlocks, s.blockSize, kvCacheDtypeName(s.kvCacheDtype),
              double(s.kvCacheBytes) / (1 << 20),
              o.engine.kvCachePrefault ? "committed at start" : "committed as used");
+  fmt::print("llmrt serve: CPU kernels {} (LLMRT_CPU_ISA caps them)\n", cpu::describeIsas());
   fmt::print("llmrt serve: listening on http://{}:{} ({} I/O threads{}{})\n", o.host,
              server.port(), o.ioThreads, httpOptions.apiKey.empty() ? "" : ", API key required",
              o.allowedOrigins.empty() ? "" : ", CORS on");

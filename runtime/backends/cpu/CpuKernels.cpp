@@ -1,4 +1,6 @@
 #include "backends/cpu/CpuKernels.h"
+
+#include "backends/cpu/FloatDotAvx512.h"
 #include "backends/cpu/KVConvert.h"
 #include "backends/cpu/ParamChecks.h"
 #include "backends/cpu/QuantLinear.h"
@@ -343,8 +345,6 @@ constexpr int64_t kTileCols = 4;   // W rows per register tile
 // A single x row (decode) takes 8 W rows per tile: 8 accumulators, and each x vector loaded once
 // for 8 rows (measured: F32 decode of the default model 8-12% faster than with 4).
 constexpr int64_t kDecodeCols = 8;
-// W rows per tile for a pass over rows [t0, t1).
-int64_t tileCols(int64_t t0, int64_t t1) { return t1 - t0 == 1 ? kDecodeCols : kTileCols; }
 // Defaults of the tunables block_cols (W rows per thread task, staying in L1/L2 across x rows)
 // and block_rows (x rows per pass over a column block); the registry lists the other choices.
 constexpr int64_t kBlockCols = 16;
@@ -364,38 +364,61 @@ struct WeightRows {
   }
 };
 
-// One register tile: x rows [t, t+tr) against W rows [wRow, wRow + tn), into output columns
-// [n, n + tn) (bias[n + j] added); tr <= kTileRows and tn <= kTileCols, or tr = 1 and tn <=
-// kDecodeCols. Out-of-range rows and columns repeat the last valid one (computed, not stored), so
-// the tile shape is fixed; a single row takes a 1 x kDecodeCols tile (decode), with the same
-// per-dot bits.
+// Register tiles per float path: x rows and weight rows per tile, and weight rows per tile for a
+// single x row (decode). AVX-512 (FloatDotAvx512.h) holds two weight rows per register.
+struct TileSteps {
+  int64_t rows, cols, decodeCols;
+};
+constexpr TileSteps kAvx2Tiles{kTileRows, kTileCols, kDecodeCols};
+constexpr TileSteps kAvx512Tiles{avx512::kMaxTileRows, 8, avx512::kMaxTileCols};
+constexpr TileSteps tileSteps(FloatIsa isa) {
+  return isa == FloatIsa::Avx512 ? kAvx512Tiles : kAvx2Tiles;
+}
+// W rows per tile for a pass over x rows [t0, t1).
+int64_t tileCols(TileSteps s, int64_t t0, int64_t t1) {
+  return t1 - t0 == 1 ? s.decodeCols : s.cols;
+}
+
+// The AVX2 path's tile: tr <= kTileRows and tn <= kTileCols, or tr = 1 and tn <= kDecodeCols.
+void avx2Tile(const float *const xr[], int64_t tr, const float *const wr[], int64_t tn, int64_t k,
+              int64_t wStep, float *res, int64_t ldr) {
+  if (tr == 1 && tn > kTileCols) {
+    float one[1][kDecodeCols];
+    dotTile<1, kDecodeCols>(xr, wr, k, one, wStep);
+    std::copy(one[0], one[0] + kDecodeCols, res);
+  } else if (tr == 1) {
+    float one[1][kTileCols];
+    dotTile<1, kTileCols>(xr, wr, k, one, wStep);
+    std::copy(one[0], one[0] + kTileCols, res);
+  } else {
+    float tile[kTileRows][kTileCols];
+    dotTile<kTileRows, kTileCols>(xr, wr, k, tile, wStep);
+    for (int64_t i = 0; i < kTileRows; ++i)
+      std::copy(tile[i], tile[i] + kTileCols, res + i * ldr);
+  }
+}
+
+// One register tile of `isa`: x rows [t, t+tr) against W rows [wRow, wRow + tn), into output
+// columns [n, n + tn) (bias[n + j] added), tr and tn within the path's TileSteps. Out-of-range
+// rows and columns repeat the last valid one (computed, not stored), so the tile shape is fixed;
+// every tile shape of every path gives each dot the same bits.
 void matmulTile(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t t, int64_t tr,
                 const WeightRows &w, int64_t wRow, int64_t n, int64_t tn, const float *bias,
-                float *o, int64_t ldo) {
-  const int64_t k = w.k;
-  const float *xr[kTileRows], *wr[kDecodeCols];
-  for (int64_t i = 0; i < kTileRows; ++i) {
+                float *o, int64_t ldo, FloatIsa isa) {
+  constexpr int64_t R = avx512::kMaxTileRows, C = avx512::kMaxTileCols;
+  static_assert(R >= kTileRows && C >= kDecodeCols);
+  const float *xr[R], *wr[C];
+  for (int64_t i = 0; i < R; ++i) {
     int64_t row = t + std::min(i, tr - 1);
     xr[i] = x + (rowIdx ? rowIdx[row] : row) * ldx;
   }
-  const bool wide = tr == 1 && tn > kTileCols;
-  for (int64_t j = 0; j < (wide ? kDecodeCols : kTileCols); ++j)
+  for (int64_t j = 0; j < C; ++j)
     wr[j] = w.row(wRow + std::min(j, tn - 1));
-  float res[kTileRows][kDecodeCols];
-  if (wide) {
-    float one[1][kDecodeCols];
-    dotTile<1, kDecodeCols>(xr, wr, k, one, w.step());
-    std::copy(one[0], one[0] + kDecodeCols, res[0]);
-  } else if (tr == 1) {
-    float one[1][kTileCols];
-    dotTile<1, kTileCols>(xr, wr, k, one, w.step());
-    std::copy(one[0], one[0] + kTileCols, res[0]);
-  } else {
-    float tile[kTileRows][kTileCols];
-    dotTile<kTileRows, kTileCols>(xr, wr, k, tile, w.step());
-    for (int64_t i = 0; i < kTileRows; ++i)
-      std::copy(tile[i], tile[i] + kTileCols, res[i]);
-  }
+  float res[R][C];
+  if (isa == FloatIsa::Avx512)
+    avx512::dotTile(xr, tr, wr, tn, w.k, w.step(), res[0], C);
+  else
+    avx2Tile(xr, tr, wr, tn, w.k, w.step(), res[0], C);
   for (int64_t i = 0; i < tr; ++i)
     for (int64_t j = 0; j < tn; ++j)
       o[(t + i) * ldo + n + j] = res[i][j] + (bias ? bias[n + j] : 0.0f);
@@ -405,31 +428,33 @@ void matmulTile(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t t, i
 
 void matmulTransposedB(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t rows,
                        const float *w, int64_t n, int64_t k, const float *bias, float *o,
-                       GemmBlocks blocks, FloatLayout layout) {
+                       GemmBlocks blocks, FloatLayout layout, FloatIsa isa) {
   const WeightRows wr{w, k, layout};
-  int64_t blockCols = std::max<int64_t>(kTileCols, blocks.cols);
-  int64_t blockRows = std::max<int64_t>(kTileRows, blocks.rows);
+  const TileSteps steps = tileSteps(isa);
+  int64_t blockCols = std::max<int64_t>(steps.cols, blocks.cols);
+  int64_t blockRows = std::max<int64_t>(steps.rows, blocks.rows);
   int64_t numBlocks = (n + blockCols - 1) / blockCols;
   // Threads split output features: each (row, feature) is one dot with the fixed schedule, so the
   // result does not depend on how rows or features are split (nor on the block sizes).
   forEach(numBlocks, worthThreads(rows * n * k), [&](int64_t b) {
     int64_t n0 = b * blockCols, n1 = std::min(n, n0 + blockCols);
     for (int64_t t0 = 0; t0 < rows; t0 += blockRows) {
-      int64_t t1 = std::min(rows, t0 + blockRows), cols = tileCols(t0, t1);
+      int64_t t1 = std::min(rows, t0 + blockRows), cols = tileCols(steps, t0, t1);
       for (int64_t j = n0; j < n1; j += cols)
-        for (int64_t t = t0; t < t1; t += kTileRows)
-          matmulTile(x, ldx, rowIdx, t, std::min(kTileRows, t1 - t), wr, j, j,
-                     std::min(cols, n1 - j), bias, o, n);
+        for (int64_t t = t0; t < t1; t += steps.rows)
+          matmulTile(x, ldx, rowIdx, t, std::min(steps.rows, t1 - t), wr, j, j,
+                     std::min(cols, n1 - j), bias, o, n, isa);
     }
   });
 }
 
 void matmulGlu(const float *x, int64_t rows, const float *w, int64_t n, int64_t k,
                const float *bias, Activation act, float *o, GemmBlocks blocks,
-               FloatLayout layout) {
+               FloatLayout layout, FloatIsa isa) {
   const WeightRows wr{w, k, layout};
-  int64_t blockCols = std::max<int64_t>(kTileCols, blocks.cols);
-  int64_t blockRows = std::max<int64_t>(kTileRows, blocks.rows);
+  const TileSteps steps = tileSteps(isa);
+  int64_t blockCols = std::max<int64_t>(steps.cols, blocks.cols);
+  int64_t blockRows = std::max<int64_t>(steps.rows, blocks.rows);
   int64_t numBlocks = (n + blockCols - 1) / blockCols;
   // The gate of feature j is row j of W, its up row n + j. Both tiles go to a per-thread buffer
   // laid out like the unfused [gate | up] row, so every dot has the bits of the unfused linear.
@@ -439,16 +464,16 @@ void matmulGlu(const float *x, int64_t rows, const float *w, int64_t n, int64_t 
     float *gu = scratch(buf, static_cast<size_t>(blockRows) * ld);
     int64_t n0 = b * blockCols, n1 = std::min(n, n0 + blockCols), width = n1 - n0;
     for (int64_t t0 = 0; t0 < rows; t0 += blockRows) {
-      int64_t t1 = std::min(rows, t0 + blockRows), cols = tileCols(t0, t1);
+      int64_t t1 = std::min(rows, t0 + blockRows), cols = tileCols(steps, t0, t1);
       for (int64_t j = 0; j < width; j += cols)
-        for (int64_t t = t0; t < t1; t += kTileRows) {
-          int64_t tr = std::min(kTileRows, t1 - t), tn = std::min(cols, width - j);
+        for (int64_t t = t0; t < t1; t += steps.rows) {
+          int64_t tr = std::min(steps.rows, t1 - t), tn = std::min(cols, width - j);
           // Output column j of the tile lands in gu (rows shifted by t0): gate rows n0 + j, up
           // rows n + n0 + j.
           matmulTile(x, k, nullptr, t, tr, wr, n0 + j, j, tn, bias ? bias + n0 : nullptr,
-                     gu - t0 * ld, ld);
+                     gu - t0 * ld, ld, isa);
           matmulTile(x, k, nullptr, t, tr, wr, n + n0 + j, j, tn,
-                     bias ? bias + n + n0 : nullptr, gu - t0 * ld + blockCols, ld);
+                     bias ? bias + n + n0 : nullptr, gu - t0 * ld + blockCols, ld, isa);
         }
       for (int64_t t = t0; t < t1; ++t)
         applyGlu(act, gu + (t - t0) * ld, gu + (t - t0) * ld + blockCols, o + t * n + n0, width);

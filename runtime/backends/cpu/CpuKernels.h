@@ -16,6 +16,7 @@
 //  - no allocation per call beyond thread-local scratch that only grows.
 #pragma once
 
+#include "backends/cpu/Isa.h"
 #include "plan/FloatTiles.h"
 #include "plan_generated.h"
 #include "registry/KernelRegistry.h"
@@ -145,17 +146,19 @@ inline std::string_view floatLayoutName(FloatLayout l) {
 }
 
 // out[r, n] = x[rowIdx ? rowIdx[r] : r] . W[n] (+ bias[n]) for r < rows, n < N; W is N x K in
-// `layout`, x rows have stride ldx. Exposed for tests and benchmarks; linear and logits use it.
+// `layout`, x rows have stride ldx, on the float path `isa` (Isa.h; every path, layout and block
+// size gives the same bits). Exposed for tests and benchmarks; linear and logits use it.
 void matmulTransposedB(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t rows,
                        const float *w, int64_t n, int64_t k, const float *bias, float *out,
-                       GemmBlocks blocks = {}, FloatLayout layout = FloatLayout::RowMajor);
+                       GemmBlocks blocks = {}, FloatLayout layout = FloatLayout::RowMajor,
+                       FloatIsa isa = bestFloatIsa());
 
 // out[r, j] = act(x[r] . W[j] + b[j]) * (x[r] . W[n + j] + b[n + j]) for j < n: a linear over the
 // stacked [Wg; Wu] (2n x k, in `layout`) with a glu epilogue, bit-identical to linear followed by
 // glu.
 void matmulGlu(const float *x, int64_t rows, const float *w, int64_t n, int64_t k,
                const float *bias, Activation act, float *out, GemmBlocks blocks = {},
-               FloatLayout layout = FloatLayout::RowMajor);
+               FloatLayout layout = FloatLayout::RowMajor, FloatIsa isa = bestFloatIsa());
 
 // y[j] = act(g[j]) * u[j] for j < n.
 void applyGlu(Activation act, const float *g, const float *u, float *y, int64_t n);

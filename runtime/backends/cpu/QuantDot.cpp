@@ -312,40 +312,6 @@ void quantizeActivations(const float *x, int64_t k, ActBlock *out, Isa isa) {
   }
 }
 
-std::string_view isaName(Isa isa) {
-  switch (isa) {
-  case Isa::Scalar: return "scalar";
-  case Isa::Avx2: return "avx2";
-  case Isa::Avx512Vnni: return "avx512-vnni";
-  case Isa::AvxVnni: return "avx-vnni";
-  }
-  return "?";
-}
-
-bool isaSupported(Isa isa) {
-  bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-              __builtin_cpu_supports("f16c");
-  switch (isa) {
-  case Isa::Scalar: return true;
-  case Isa::Avx2: return avx2;
-  case Isa::Avx512Vnni:
-    return avx2 && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vl") &&
-           __builtin_cpu_supports("avx512bw") && __builtin_cpu_supports("avx512vnni");
-  case Isa::AvxVnni: return avx2 && __builtin_cpu_supports("avxvnni");
-  }
-  return false;
-}
-
-Isa bestIsa() {
-  static const Isa best = [] {
-    for (Isa isa : {Isa::Avx512Vnni, Isa::AvxVnni, Isa::Avx2})
-      if (isaSupported(isa))
-        return isa;
-    return Isa::Scalar;
-  }();
-  return best;
-}
-
 DotRows4x2Fn dotRows4x2For(Isa isa) {
   switch (isa) {
   case Isa::Scalar: return dotRows4x2Scalar;

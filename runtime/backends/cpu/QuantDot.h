@@ -39,6 +39,7 @@
 // in one register per weight row; k is a multiple of 32.)
 #pragma once
 
+#include "backends/cpu/Isa.h"
 #include "plan/QuantFormat.h"
 
 #include <cstdint>
@@ -54,14 +55,6 @@ struct ActBlock {
   int8_t q[32];
 };
 static_assert(sizeof(ActBlock) == 40);
-
-enum class Isa { Scalar, Avx2, Avx512Vnni, AvxVnni };
-std::string_view isaName(Isa isa);
-// Whether this CPU can run the path (Scalar always; Avx2 needs AVX2 + FMA + F16C; the VNNI paths
-// need AVX2 too, plus AVX-512 VL + VNNI or AVX-VNNI).
-bool isaSupported(Isa isa);
-// The fastest supported path: chosen once per process from cpuid.
-Isa bestIsa();
 
 // Quantizes k floats (k a multiple of 32): d = max|x| / 127, q = round(x / d) half away from zero
 // (computed as x * (1 / d), as ggml does), sum = sum of the q. The AVX2 path (every ISA but

@@ -14,6 +14,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <iostream>
 #include <numeric>
 #include <tuple>
 #include <vector>
@@ -625,6 +626,114 @@ TEST(FloatTilesTest, BadLayoutsAreRefused) {
   lg.setInt("hidden", 20).setInt("vocab", 16).setString("weight_layout", "rows8");
   refused("logits", lg, "16 x 20");
   refused("embedding", lg, "16 x 20");
+}
+
+// --- The float paths per ISA (Isa.h, FloatDotAvx512.h) -----------------------------------------
+
+// Every float path gives the AVX2 path's bits, plain and with the glu epilogue, in both layouts:
+// token counts that reach every tile shape and its edges (1: decode's 8- and 16-row tiles; 2-3:
+// the 3-row tiles; 4-7, 13, 25: the 6-row tiles and their remainders), K with and without a tail
+// chunk, gathered rows, block sizes that cut tiles, 1-3 threads. A CPU without AVX-512 has no
+// other path, and says so.
+TEST(FloatIsaTest, EveryPathGivesTheAvx2Bits) {
+  if (!floatIsaSupported(FloatIsa::Avx512))
+    GTEST_SKIP() << "this CPU has no float path but AVX2 (AVX-512 F/VL/DQ: no)";
+  const int saved = ThreadPool::global().threads();
+  const FloatIsa isa = FloatIsa::Avx512;
+  for (int threads : {1, 2, 3}) {
+    ThreadPool::global().setThreads(threads);
+    for (int64_t T : {1, 2, 3, 4, 5, 6, 7, 13, 25})
+      for (auto [N, K] : {std::pair<int64_t, int64_t>{48, 64}, {40, 61}, {24, 5}, {16, 8}}) {
+        SCOPED_TRACE(fmt::format("threads {}, T {}, N {}, K {}", threads, T, N, K));
+        std::vector<float> x = randomFloats((T + 2) * K, 70 + T), w = randomFloats(2 * N * K, 71);
+        std::vector<float> bias = randomFloats(2 * N, 72);
+        std::vector<int32_t> gather(T);
+        for (int64_t t = 0; t < T; ++t)
+          gather[t] = int32_t((t * 5 + 2) % (T + 2));
+        std::vector<FloatLayout> layouts{FloatLayout::RowMajor};
+        std::vector<float> tiles;
+        if (llm::floattiles::fitsRows8(2 * N, K)) {
+          layouts.push_back(FloatLayout::Rows8);
+          tiles = toRows8(w, 2 * N, K);
+        }
+        for (FloatLayout layout : layouts)
+          for (GemmBlocks blocks : {GemmBlocks{}, GemmBlocks{8, 6}, GemmBlocks{12, 3},
+                                    GemmBlocks{5, 7}, GemmBlocks{40, 48}}) {
+            SCOPED_TRACE(fmt::format("{}, blocks {} x {}", floatLayoutName(layout), blocks.cols,
+                                     blocks.rows));
+            const float *wp = layout == FloatLayout::Rows8 ? tiles.data() : w.data();
+            std::vector<float> want(T * 2 * N), got(want.size(), -1.0f);
+            matmulTransposedB(x.data(), K, gather.data(), T, wp, 2 * N, K, bias.data(),
+                              want.data(), blocks, layout, FloatIsa::Avx2);
+            matmulTransposedB(x.data(), K, gather.data(), T, wp, 2 * N, K, bias.data(),
+                              got.data(), blocks, layout, isa);
+            ASSERT_EQ(0, std::memcmp(got.data(), want.data(), got.size() * sizeof(float)));
+            std::vector<float> wantGlu(T * N), gotGlu(wantGlu.size(), -1.0f);
+            matmulGlu(x.data(), T, wp, N, K, bias.data(), Activation::Silu, wantGlu.data(),
+                      blocks, layout, FloatIsa::Avx2);
+            matmulGlu(x.data(), T, wp, N, K, bias.data(), Activation::Silu, gotGlu.data(),
+                      blocks, layout, isa);
+            ASSERT_EQ(0, std::memcmp(gotGlu.data(), wantGlu.data(), gotGlu.size() * 4));
+          }
+      }
+  }
+  ThreadPool::global().setThreads(saved);
+}
+
+// Special values take the same path through both: infinities, NaN, signed zeros and denormals
+// in x and W give the AVX2 path's bits (NaN: a NaN), so no lane of either path is treated apart.
+TEST(FloatIsaTest, SpecialValuesGiveTheAvx2Bits) {
+  if (!floatIsaSupported(FloatIsa::Avx512))
+    GTEST_SKIP() << "this CPU has no float path but AVX2 (AVX-512 F/VL/DQ: no)";
+  const int64_t T = 7, N = 32, K = 29;
+  std::vector<float> x = randomFloats(T * K, 80), w = randomFloats(N * K, 81);
+  const float specials[] = {INFINITY, -INFINITY, NAN, -0.0f, 1e-40f, -1e-42f, 3e38f};
+  for (size_t i = 0; i < std::size(specials); ++i) {
+    x[(i * 37) % x.size()] = specials[i];
+    w[(i * 53 + 11) % w.size()] = specials[i];
+  }
+  for (int64_t rows : {int64_t{1}, T}) {
+    std::vector<float> want(rows * N), got(rows * N);
+    matmulTransposedB(x.data(), K, nullptr, rows, w.data(), N, K, nullptr, want.data(), {},
+                      FloatLayout::RowMajor, FloatIsa::Avx2);
+    matmulTransposedB(x.data(), K, nullptr, rows, w.data(), N, K, nullptr, got.data(), {},
+                      FloatLayout::RowMajor, FloatIsa::Avx512);
+    for (size_t i = 0; i < want.size(); ++i)
+      if (std::isnan(want[i]))
+        EXPECT_TRUE(std::isnan(got[i])) << i;
+      else
+        EXPECT_EQ(0, std::memcmp(&got[i], &want[i], sizeof(float))) << i << ": " << got[i];
+  }
+}
+
+// LLMRT_CPU_ISA's values cap each family's choice; another value is refused by name.
+TEST(IsaTest, TheCapLimitsEachFamily) {
+  EXPECT_EQ(parseIsaCap(""), IsaCap::Avx512);
+  EXPECT_EQ(parseIsaCap("avx512"), IsaCap::Avx512);
+  EXPECT_EQ(parseIsaCap("avx-vnni"), IsaCap::AvxVnni);
+  EXPECT_EQ(parseIsaCap("avx2"), IsaCap::Avx2);
+  try {
+    parseIsaCap("sse4");
+    ADD_FAILURE() << "sse4 accepted";
+  } catch (const llm::Error &e) {
+    EXPECT_NE(std::string(e.what()).find("LLMRT_CPU_ISA is 'sse4': expected avx2, avx-vnni or "
+                                         "avx512"),
+              std::string::npos)
+        << e.what();
+  }
+  ASSERT_TRUE(isaSupported(Isa::Avx2)) << "the backend's baseline";
+  EXPECT_EQ(bestIsaUnder(IsaCap::Avx2), Isa::Avx2);
+  EXPECT_EQ(bestFloatIsaUnder(IsaCap::Avx2), FloatIsa::Avx2);
+  EXPECT_EQ(bestFloatIsaUnder(IsaCap::AvxVnni), FloatIsa::Avx2);
+  EXPECT_EQ(bestIsaUnder(IsaCap::AvxVnni),
+            isaSupported(Isa::AvxVnni) ? Isa::AvxVnni : Isa::Avx2);
+  const Isa best = isaSupported(Isa::Avx512Vnni) ? Isa::Avx512Vnni
+                   : isaSupported(Isa::AvxVnni)  ? Isa::AvxVnni
+                                                 : Isa::Avx2;
+  EXPECT_EQ(bestIsaUnder(IsaCap::Avx512), best);
+  EXPECT_EQ(bestFloatIsaUnder(IsaCap::Avx512),
+            floatIsaSupported(FloatIsa::Avx512) ? FloatIsa::Avx512 : FloatIsa::Avx2);
+  std::cout << "this CPU runs " << describeIsas() << "\n";
 }
 
 } // namespace
