@@ -208,9 +208,10 @@ int main(int argc, char **argv) {
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
   std::vector<Row> rows;
   if (!o.json)
-    std::printf("threads %d; GFLOP/s (median call); -t: tiles (rows8 / rows8_blocks)\n%-12s %6s "
+    std::printf("threads %d; ours: %s (LLMRT_CPU_ISA caps it); GFLOP/s (median call); -t: tiles "
+                "(rows8 / rows8_blocks)\n%-12s %6s "
                 "%10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s %10s  %s\n",
-                threads, "N x K", "T", "ours-f32", "f32-t", "openblas", "onednn", "q8_0", "q8_0-t", "q4_0",
+                threads, llmrt::cpu::describeIsas().c_str(), "N x K", "T", "ours-f32", "f32-t", "openblas", "onednn", "q8_0", "q8_0-t", "q4_0",
                 "q4_0-t", "q4_1", "q4_1-t", "q5_0", "q5_0-t", "w4g32a", "w4g32a-t",
                 "last row differs alone");
   for (Shape s : o.shapes) {
@@ -308,7 +309,8 @@ int main(int argc, char **argv) {
     }
   }
   if (o.json) {
-    std::printf("{\"threads\": %d, \"results\": [", threads);
+    std::printf("{\"threads\": %d, \"isa\": \"%s\", \"results\": [", threads,
+                llmrt::cpu::describeIsas().c_str());
     for (size_t i = 0; i < rows.size(); ++i) {
       std::printf("%s\n {\"n\": %lld, \"k\": %lld, \"tokens\": %lld, \"gflops\": {", i ? "," : "",
                   static_cast<long long>(rows[i].shape.n), static_cast<long long>(rows[i].shape.k),
