@@ -2,7 +2,8 @@
 // shapes a model's linears have, for decode-sized and prefill-sized token counts. It answers the
 // question "where does a library win?" (tools/bench/gemm_bench.sh; README "CPU performance").
 //
-//   gemm_bench [--shapes N:K,...] [--tokens 1,16,64,512] [--threads T] [--min-time S] [--json]
+//   gemm_bench [--shapes N:K,...] [--tokens 1,16,64,512] [--threads T] [--min-time S]
+//              [--engines ours,openblas,onednn] [--json]
 //
 // out[T, N] = x[T, K] . W[N, K]^T, the layout of every linear (weights row-major, one row per output
 // feature). Ours: matmulTransposedB (float32, row_major and in tiles, rows8) and quantMatmul (q8_0, q4_0, q4_1, q5_0 and w4g32a,
@@ -14,7 +15,10 @@
 // Debian oneDNN build's runtime).
 // Each case: 2 warm-up calls, then calls until min-time has passed and at least 5 ran; the median
 // call time gives GFLOP/s = 2 T N K / t. The machine is shared: compare columns of one run only.
-// Batch invariance: for T > 1, the last row of each engine's T-row product is compared bit for bit
+// --engines times only the engines named (the others' columns print "-"): each engine's threads
+// wait for work by spinning for a while after a call (our pool 2 ms, OpenBLAS and OpenMP longer),
+// so with as many threads as cores, one process per engine keeps each engine's threads off the
+// others' cores. Batch invariance: for T > 1, the last row of each engine's T-row product is compared bit for bit
 // with the same row computed alone (T = 1); the engines whose bits differ are listed.
 #include "backends/cpu/CpuKernels.h"
 #include "backends/cpu/QuantLinear.h"
@@ -27,13 +31,16 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace {
@@ -65,12 +72,13 @@ struct Options {
   int threads = 0;
   double minTime = 0.3;
   bool json = false;
+  bool ours = true, openblas = true, onednn = true;
 };
 
 [[noreturn]] void usage(const char *why) {
   std::fprintf(stderr,
                "gemm_bench: error: %s\nusage: gemm_bench [--shapes N:K,...] [--tokens T,...] "
-               "[--threads T] [--min-time S] [--json]\n",
+               "[--threads T] [--min-time S] [--engines ours,openblas,onednn] [--json]\n",
                why);
   std::exit(2);
 }
@@ -118,6 +126,14 @@ Options parse(int argc, char **argv) {
       o.minTime = std::atof(value().c_str());
       if (o.minTime <= 0)
         usage("--min-time must be positive seconds");
+    } else if (a == "--engines") {
+      o.ours = o.openblas = o.onednn = false;
+      for (const std::string &e : split(value(), ',')) {
+        bool &on = e == "ours" ? o.ours : e == "openblas" ? o.openblas : o.onednn;
+        if (e != "ours" && e != "openblas" && e != "onednn")
+          usage(("--engines takes ours, openblas and onednn, got '" + e + "'").c_str());
+        on = true;
+      }
     } else if (a == "--json") {
       o.json = true;
     } else {
@@ -243,65 +259,68 @@ int main(int argc, char **argv) {
         v = dist(rng);
       double flop = 2.0 * t * s.n * s.k;
       Row row{s, t, {}, {}};
-      auto add = [&](const char *name, const std::function<void()> &call) {
-        row.gflops.emplace_back(name, flop / timeCalls(call, o.minTime) / 1e9);
+      // An engine left out by --engines gets NaN (printed "-", left out of the JSON).
+      auto add = [&](const char *name, bool on, const std::function<void()> &call) {
+        row.gflops.emplace_back(name, on ? flop / timeCalls(call, o.minTime) / 1e9 : NAN);
       };
-      add("ours-f32", [&] {
+      add("ours-f32", o.ours, [&] {
         llmrt::cpu::matmulTransposedB(x.data(), s.k, nullptr, t, w.data(), s.n, s.k, nullptr,
                                       out.data());
       });
-      add("ours-f32-tiles", [&] {
+      add("ours-f32-tiles", o.ours, [&] {
         llmrt::cpu::matmulTransposedB(x.data(), s.k, nullptr, t, wt.data(), s.n, s.k, nullptr,
                                       out.data(), {}, tiledLayout);
       });
-      add("openblas", [&] {
+      add("openblas", o.openblas, [&] {
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, t, s.n, s.k, 1.0f, x.data(), s.k,
                     w.data(), s.k, 0.0f, out.data(), s.n);
       });
-      OneDnnMatmul dnnlCall(eng, t, s.n, s.k, w.data(), x.data(), out.data());
-      add("onednn", [&] { dnnlCall(); });
+      std::optional<OneDnnMatmul> dnnlCall;
+      if (o.onednn)
+        dnnlCall.emplace(eng, t, s.n, s.k, w.data(), x.data(), out.data());
+      add("onednn", o.onednn, [&] { (*dnnlCall)(); });
       for (const QuantWeight &qw : quant)
-        add(qw.name(), [&] {
+        add(qw.name(), o.ours, [&] {
           llmrt::cpu::quantMatmul(qw.scheme, x.data(), s.k, nullptr, t, qw.bytes.data(), s.n,
                                   s.k, nullptr, out.data(), std::nullopt, llmrt::cpu::bestIsa(),
                                   qw.layout);
         });
       if (t > 1) {
-        const std::pair<const char *, Product> products[] = {
-            {"ours-f32",
+        const std::tuple<const char *, bool, Product> products[] = {
+            {"ours-f32", o.ours,
              [&](const float *xs, int64_t rows, float *o) {
                llmrt::cpu::matmulTransposedB(xs, s.k, nullptr, rows, w.data(), s.n, s.k, nullptr,
                                              o);
              }},
-            {"ours-f32-tiles",
+            {"ours-f32-tiles", o.ours,
              [&](const float *xs, int64_t rows, float *o) {
                llmrt::cpu::matmulTransposedB(xs, s.k, nullptr, rows, wt.data(), s.n, s.k, nullptr,
                                              o, {}, tiledLayout);
              }},
-            {"openblas",
+            {"openblas", o.openblas,
              [&](const float *xs, int64_t rows, float *o) {
                cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, rows, s.n, s.k, 1.0f, xs, s.k,
                            w.data(), s.k, 0.0f, o, s.n);
              }},
-            {"onednn",
+            {"onednn", o.onednn,
              [&](const float *xs, int64_t rows, float *o) {
                OneDnnMatmul(eng, rows, s.n, s.k, w.data(), const_cast<float *>(xs), o)();
              }},
-            {"ours-q8_0",
+            {"ours-q8_0", o.ours,
              [&](const float *xs, int64_t rows, float *o) {
                llmrt::cpu::quantMatmul(llm::quant::Scheme::Q8_0, xs, s.k, nullptr, rows,
                                        q8.bytes.data(), s.n, s.k, nullptr, o);
              }},
         };
-        for (const auto &[name, product] : products)
-          if (!batchInvariant(product, x, t, s.n, s.k))
+        for (const auto &[name, on, product] : products)
+          if (on && !batchInvariant(product, x, t, s.n, s.k))
             row.variant += std::string(row.variant.empty() ? "" : ",") + name;
       }
       if (!o.json) {
         std::printf("%-12s %6lld", (std::to_string(s.n) + "x" + std::to_string(s.k)).c_str(),
                     static_cast<long long>(t));
         for (auto &[name, g] : row.gflops)
-          std::printf(" %10.1f", g);
+          std::isnan(g) ? std::printf(" %10s", "-") : std::printf(" %10.1f", g);
         std::printf("  %s\n", t > 1 ? (row.variant.empty() ? "-" : row.variant.c_str()) : "");
         std::fflush(stdout);
       }
@@ -315,9 +334,12 @@ int main(int argc, char **argv) {
       std::printf("%s\n {\"n\": %lld, \"k\": %lld, \"tokens\": %lld, \"gflops\": {", i ? "," : "",
                   static_cast<long long>(rows[i].shape.n), static_cast<long long>(rows[i].shape.k),
                   static_cast<long long>(rows[i].tokens));
-      for (size_t j = 0; j < rows[i].gflops.size(); ++j)
-        std::printf("%s\"%s\": %.3f", j ? ", " : "", rows[i].gflops[j].first.c_str(),
-                    rows[i].gflops[j].second);
+      const char *sep = "";
+      for (const auto &[name, g] : rows[i].gflops)
+        if (!std::isnan(g)) {
+          std::printf("%s\"%s\": %.3f", sep, name.c_str(), g);
+          sep = ", ";
+        }
       std::printf("}, \"batch_variant\": \"%s\"}", rows[i].variant.c_str());
     }
     std::printf("]}\n");
