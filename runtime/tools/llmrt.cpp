@@ -15,6 +15,7 @@
 //                    (runtime/tools/Perplexity.h)
 //
 // Every failure (a bad plan, a bad option, a bad input) prints "llmrt: error: ..." and exits 1.
+#include "backends/cpu/Isa.h"
 #include "engine/Executor.h"
 #include "plan/PlanLoader.h"
 #include "sampler/Sampler.h"
@@ -227,6 +228,7 @@ int generate(const GenerateOptions &o) {
 int info(const std::string &planPath) {
   auto plan = llmrt::LoadedPlan::load(planPath);
   fmt::print("{}", plan->describe());
+  fmt::print("this CPU runs: {} (LLMRT_CPU_ISA caps them)\n", llmrt::cpu::describeIsas());
   return 0;
 }
 
