@@ -1,5 +1,6 @@
 #include "backends/cpu/Isa.h"
 
+#include "backends/cpu/QuantDotAmx.h"
 #include "support/Error.h"
 
 #include <cstdlib>
@@ -32,7 +33,8 @@ bool allowed(Isa isa, IsaCap cap) {
   case Isa::Scalar:
   case Isa::Avx2: return true;
   case Isa::AvxVnni: return cap != IsaCap::Avx2;
-  case Isa::Avx512Vnni: return cap == IsaCap::Avx512;
+  case Isa::Avx512Vnni: return cap == IsaCap::Avx512 || cap == IsaCap::Amx;
+  case Isa::AmxInt8: return cap == IsaCap::Amx;
   }
   return false;
 }
@@ -45,6 +47,7 @@ std::string_view isaName(Isa isa) {
   case Isa::Avx2: return "avx2";
   case Isa::Avx512Vnni: return "avx512-vnni";
   case Isa::AvxVnni: return "avx-vnni";
+  case Isa::AmxInt8: return "amx-int8";
   }
   return "?";
 }
@@ -55,24 +58,27 @@ bool isaSupported(Isa isa) {
   case Isa::Avx2: return avx2();
   case Isa::Avx512Vnni: return avx512(true);
   case Isa::AvxVnni: return avx2() && __builtin_cpu_supports("avxvnni");
+  case Isa::AmxInt8: return amx::usable();
   }
   return false;
 }
 
 IsaCap parseIsaCap(std::string_view value) {
-  if (value.empty() || value == "avx512")
+  if (value.empty() || value == "amx")
+    return IsaCap::Amx;
+  if (value == "avx512")
     return IsaCap::Avx512;
   if (value == "avx2")
     return IsaCap::Avx2;
   if (value == "avx-vnni")
     return IsaCap::AvxVnni;
-  llm::fail("LLMRT_CPU_ISA is '{}': expected avx2, avx-vnni or avx512 (the most the CPU kernels "
+  llm::fail("LLMRT_CPU_ISA is '{}': expected avx2, avx-vnni, avx512 or amx (the most the CPU kernels "
             "may use; unset means all this CPU has)",
             value);
 }
 
 Isa bestIsaUnder(IsaCap cap) {
-  for (Isa isa : {Isa::Avx512Vnni, Isa::AvxVnni, Isa::Avx2})
+  for (Isa isa : {Isa::AmxInt8, Isa::Avx512Vnni, Isa::AvxVnni, Isa::Avx2})
     if (allowed(isa, cap) && isaSupported(isa))
       return isa;
   return Isa::Scalar;
@@ -83,8 +89,8 @@ std::string_view floatIsaName(FloatIsa isa) { return isa == FloatIsa::Avx512 ? "
 bool floatIsaSupported(FloatIsa isa) { return isa == FloatIsa::Avx2 ? avx2() : avx512(false); }
 
 FloatIsa bestFloatIsaUnder(IsaCap cap) {
-  return cap == IsaCap::Avx512 && floatIsaSupported(FloatIsa::Avx512) ? FloatIsa::Avx512
-                                                                       : FloatIsa::Avx2;
+  const bool avx512 = cap == IsaCap::Avx512 || cap == IsaCap::Amx;
+  return avx512 && floatIsaSupported(FloatIsa::Avx512) ? FloatIsa::Avx512 : FloatIsa::Avx2;
 }
 
 Isa bestIsa() {

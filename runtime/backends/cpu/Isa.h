@@ -4,15 +4,17 @@
 // Two families choose apart, because they need different extensions:
 // - Isa: the quantized dot products (QuantDot.h), integer arithmetic. Scalar is the reference;
 //   Avx2 needs AVX2 + FMA + F16C; Avx512Vnni adds AVX-512 F/VL/BW + VNNI (vpdpbusd on 256-bit
-//   registers); AvxVnni is the VEX form of the same instruction (Alder Lake and later).
+//   registers); AvxVnni is the VEX form of the same instruction (Alder Lake and later); AmxInt8
+//   is Avx512Vnni plus the AMX tile unit for the tiles of q8_0 and q4_0 with 16 or more
+//   activation rows (QuantDotAmx.h), and needs the OS to grant the process the tile data.
 // - FloatIsa: the float32 GEMV/GEMM (CpuKernels.cpp). Avx2 is the baseline of the whole backend;
 //   Avx512 needs AVX-512 F/VL/DQ and holds two dots in one 16-lane register (FloatDotAvx512.h).
 // Every path of a family gives the same bits (each family's header says why), so the choice changes
 // speed only.
 //
 // LLMRT_CPU_ISA caps the choice, as oneDNN's ONEDNN_MAX_CPU_ISA does: `avx2` (no VNNI, no
-// AVX-512), `avx-vnni` (AVX-VNNI where the CPU has it, no AVX-512), `avx512` (everything; the
-// default). Any other value is an error (checkIsaSetting), not a silent fallback.
+// AVX-512), `avx-vnni` (AVX-VNNI where the CPU has it, no AVX-512), `avx512` (no AMX), `amx`
+// (everything; the default). Any other value is an error (checkIsaSetting), not a silent fallback.
 #pragma once
 
 #include <string>
@@ -20,7 +22,7 @@
 
 namespace llmrt::cpu {
 
-enum class Isa { Scalar, Avx2, Avx512Vnni, AvxVnni };
+enum class Isa { Scalar, Avx2, Avx512Vnni, AvxVnni, AmxInt8 };
 std::string_view isaName(Isa isa);
 // Whether this CPU can run the path.
 bool isaSupported(Isa isa);
@@ -33,8 +35,8 @@ bool floatIsaSupported(FloatIsa isa);
 FloatIsa bestFloatIsa();
 
 // The most the kernels may use: LLMRT_CPU_ISA's values.
-enum class IsaCap { Avx2, AvxVnni, Avx512 };
-// "" (unset) is Avx512; a value not listed above throws llm::Error naming the accepted ones.
+enum class IsaCap { Avx2, AvxVnni, Avx512, Amx };
+// "" (unset) is Amx; a value not listed above throws llm::Error naming the accepted ones.
 IsaCap parseIsaCap(std::string_view value);
 // The fastest supported path under `cap`; bestIsa() and bestFloatIsa() are these under
 // LLMRT_CPU_ISA's cap, fixed once per process.

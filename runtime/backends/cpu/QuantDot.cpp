@@ -1,5 +1,7 @@
 #include "backends/cpu/QuantDot.h"
 
+#include "backends/cpu/QuantDotAmx.h"
+
 #include <immintrin.h>
 
 #include <algorithm>
@@ -316,7 +318,8 @@ DotRows4x2Fn dotRows4x2For(Isa isa) {
   switch (isa) {
   case Isa::Scalar: return dotRows4x2Scalar;
   case Isa::Avx2: return avx2::dotRows4x2;
-  case Isa::Avx512Vnni: return avx512vnni::dotRows4x2;
+  case Isa::Avx512Vnni:
+  case Isa::AmxInt8: return avx512vnni::dotRows4x2;
   case Isa::AvxVnni: return avxvnni::dotRows4x2;
   }
   return dotRows4x2Scalar;
@@ -328,12 +331,26 @@ DotFp8Rows4Fn dotFp8Rows4For(Isa isa) {
   return isa == Isa::Scalar ? dotFp8Rows4Scalar : avx2::dotFp8Rows4;
 }
 
+namespace {
+
+// AMX takes 16 activation rows at a time of the schemes it has; the rest go to AVX-512 VNNI.
+void dotTilesAmx(Scheme scheme, const uint8_t *tiles, const ActBlock *act, int64_t rows,
+                 int64_t blocks, float *out, int64_t ldo) {
+  const int64_t done = amx::dotTiles(scheme, tiles, act, rows, blocks, out, ldo);
+  if (done < rows)
+    avx512vnni::dotTiles(scheme, tiles, act + done * blocks, rows - done, blocks, out + done * ldo,
+                         ldo);
+}
+
+} // namespace
+
 DotTilesFn dotTilesFor(Isa isa) {
   switch (isa) {
   case Isa::Scalar: return dotTilesScalar;
   case Isa::Avx2: return avx2::dotTiles;
   case Isa::Avx512Vnni: return avx512vnni::dotTiles;
   case Isa::AvxVnni: return avxvnni::dotTiles;
+  case Isa::AmxInt8: return dotTilesAmx;
   }
   return dotTilesScalar;
 }
@@ -342,7 +359,8 @@ DotRows4Fn dotRows4For(Isa isa) {
   switch (isa) {
   case Isa::Scalar: return dotRows4Scalar;
   case Isa::Avx2: return avx2::dotRows4;
-  case Isa::Avx512Vnni: return avx512vnni::dotRows4;
+  case Isa::Avx512Vnni:
+  case Isa::AmxInt8: return avx512vnni::dotRows4;
   case Isa::AvxVnni: return avxvnni::dotRows4;
   }
   return dotRows4Scalar;

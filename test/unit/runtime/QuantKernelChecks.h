@@ -18,7 +18,8 @@
 
 namespace llmrt::cpu::quantcheck {
 
-inline constexpr Isa kAllIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
+inline constexpr Isa kAllIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni,
+                                   Isa::AmxInt8};
 
 inline uint32_t toBits(float f) {
   uint32_t b;

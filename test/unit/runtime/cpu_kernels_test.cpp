@@ -708,7 +708,8 @@ TEST(FloatIsaTest, SpecialValuesGiveTheAvx2Bits) {
 
 // LLMRT_CPU_ISA's values cap each family's choice; another value is refused by name.
 TEST(IsaTest, TheCapLimitsEachFamily) {
-  EXPECT_EQ(parseIsaCap(""), IsaCap::Avx512);
+  EXPECT_EQ(parseIsaCap(""), IsaCap::Amx);
+  EXPECT_EQ(parseIsaCap("amx"), IsaCap::Amx);
   EXPECT_EQ(parseIsaCap("avx512"), IsaCap::Avx512);
   EXPECT_EQ(parseIsaCap("avx-vnni"), IsaCap::AvxVnni);
   EXPECT_EQ(parseIsaCap("avx2"), IsaCap::Avx2);
@@ -716,8 +717,8 @@ TEST(IsaTest, TheCapLimitsEachFamily) {
     parseIsaCap("sse4");
     ADD_FAILURE() << "sse4 accepted";
   } catch (const llm::Error &e) {
-    EXPECT_NE(std::string(e.what()).find("LLMRT_CPU_ISA is 'sse4': expected avx2, avx-vnni or "
-                                         "avx512"),
+    EXPECT_NE(std::string(e.what()).find("LLMRT_CPU_ISA is 'sse4': expected avx2, avx-vnni, "
+                                         "avx512 or amx"),
               std::string::npos)
         << e.what();
   }
@@ -731,8 +732,10 @@ TEST(IsaTest, TheCapLimitsEachFamily) {
                    : isaSupported(Isa::AvxVnni)  ? Isa::AvxVnni
                                                  : Isa::Avx2;
   EXPECT_EQ(bestIsaUnder(IsaCap::Avx512), best);
-  EXPECT_EQ(bestFloatIsaUnder(IsaCap::Avx512),
-            floatIsaSupported(FloatIsa::Avx512) ? FloatIsa::Avx512 : FloatIsa::Avx2);
+  EXPECT_EQ(bestIsaUnder(IsaCap::Amx), isaSupported(Isa::AmxInt8) ? Isa::AmxInt8 : best);
+  for (IsaCap cap : {IsaCap::Avx512, IsaCap::Amx})
+    EXPECT_EQ(bestFloatIsaUnder(cap),
+              floatIsaSupported(FloatIsa::Avx512) ? FloatIsa::Avx512 : FloatIsa::Avx2);
   std::cout << "this CPU runs " << describeIsas() << "\n";
 }
 

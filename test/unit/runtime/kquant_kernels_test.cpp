@@ -22,7 +22,7 @@ namespace {
 
 using llm::quant::Scheme;
 constexpr Scheme kKSchemes[] = {Scheme::Q4_K, Scheme::Q5_K, Scheme::Q6_K};
-constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
+constexpr const auto &kIsas = quantcheck::kAllIsas;
 
 using quantcheck::fromHex;
 using quantcheck::toBits;

@@ -21,7 +21,7 @@ namespace {
 using llm::quant::Scheme;
 constexpr Scheme kSchemes[] = {Scheme::Q8_0, Scheme::Q4_0, Scheme::Q4_1,
                                 Scheme::Q5_0, Scheme::Q5_1, Scheme::W8};
-constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
+constexpr const auto &kIsas = quantcheck::kAllIsas;
 
 using quantcheck::fromBits;
 using quantcheck::toBits;

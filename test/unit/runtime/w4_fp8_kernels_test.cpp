@@ -21,7 +21,7 @@ namespace {
 using llm::quant::Scheme;
 constexpr Scheme kSchemes[] = {Scheme::W4G32,  Scheme::W4G64,  Scheme::W4G128, Scheme::W4G32A,
                                Scheme::W4G64A, Scheme::W4G128A, Scheme::FP8};
-constexpr Isa kIsas[] = {Isa::Scalar, Isa::Avx2, Isa::Avx512Vnni, Isa::AvxVnni};
+constexpr const auto &kIsas = quantcheck::kAllIsas;
 
 using quantcheck::fromBits;
 using quantcheck::fromHex;
