@@ -6,7 +6,22 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <vector>
+
 namespace llmrt::cpu::amx {
+namespace {
+
+// This thread's scratch of at least `bytes`, 64-byte aligned (compiled here, outside the AMX
+// region, as every use of a standard template must be).
+uint8_t *scratch(int64_t bytes) {
+  static thread_local std::vector<uint8_t> buf;
+  if (buf.size() < static_cast<size_t>(bytes) + 64)
+    buf.resize(static_cast<size_t>(bytes) + 64);
+  auto at = reinterpret_cast<uintptr_t>(buf.data());
+  return buf.data() + ((64 - at % 64) % 64);
+}
+
+} // namespace
 
 bool usable() {
   static const bool ok = [] {
@@ -68,17 +83,11 @@ inline void widenQ4(const uint8_t *qs, uint8_t *b) {
   }
 }
 
-// Loads block b's B and A tiles into tiles B and A and multiplies them into C (from zero).
+// Loads block b's B (weights, at bAt(b)) and A tiles into tiles B and A and multiplies them into C
+// (from zero).
 #define LLMRT_AMX_ISSUE(B, A, C, b)                                                               \
   do {                                                                                            \
-    const uint8_t *tile_ = tiles + (b) * kTileBytes;                                              \
-    if constexpr (S == Scheme::Q8_0) {                                                            \
-      _tile_loadd(B, tile_ + 16, 32);                                                             \
-    } else {                                                                                      \
-      widenQ4(tile_ + 16, wide[(b) & 1]);                                                         \
-      memoryBarrier();                                                                            \
-      _tile_loadd(B, wide[(b) & 1], 32);                                                          \
-    }                                                                                             \
+    _tile_loadd(B, bAt(b), 32);                                                                   \
     _tile_loadd(A, act[(b)].q, stride);                                                           \
     _tile_zero(C);                                                                                \
     if constexpr (S == Scheme::Q8_0)                                                              \
@@ -87,14 +96,18 @@ inline void widenQ4(const uint8_t *qs, uint8_t *b) {
       _tile_dpbsud(C, A, B);                                                                      \
   } while (0)
 
-// kRows activation rows (act[t * blocks ...]) against one group of tiles: out[t * ldo + j].
 template <Scheme S>
-void rows16(const uint8_t *tiles, const ActBlock *act, int64_t blocks, float *out, int64_t ldo) {
-  constexpr int64_t kTileBytes = 8 * (S == Scheme::Q8_0 ? sizeof(llm::quant::BlockQ8_0)
-                                                        : sizeof(llm::quant::BlockQ4_0));
+constexpr int64_t kTileBytes = 8 * (S == Scheme::Q8_0 ? sizeof(llm::quant::BlockQ8_0)
+                                                      : sizeof(llm::quant::BlockQ4_0));
+
+// kRows activation rows (act[t * blocks ...]) against one group of tiles: out[t * ldo + j].
+// Block b's B tile is at wide + 256 b when wide is given (q4_0's quants widened), else in the tile.
+template <Scheme S>
+void rows16(const uint8_t *tiles, const uint8_t *wide, const ActBlock *act, int64_t blocks,
+            float *out, int64_t ldo) {
   const int64_t stride = blocks * static_cast<int64_t>(sizeof(ActBlock));
+  auto bAt = [&](int64_t b) { return wide ? wide + 256 * b : tiles + b * kTileBytes<S> + 16; };
   alignas(64) int32_t sums[kRows * 8];
-  alignas(64) uint8_t wide[2][8 * 32];
   __m256 acc[kRows];
   for (int t = 0; t < kRows; ++t)
     acc[t] = _mm256_setzero_ps();
@@ -111,7 +124,7 @@ void rows16(const uint8_t *tiles, const ActBlock *act, int64_t blocks, float *ou
       _tile_stored(5, sums, 32);
     }
     memoryBarrier();
-    const uint8_t *tile = tiles + b * kTileBytes;
+    const uint8_t *tile = tiles + b * kTileBytes<S>;
     const __m256 dw = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i *>(tile)));
     for (int t = 0; t < kRows; ++t) {
       const ActBlock &a = act[t * blocks + b];
@@ -135,8 +148,18 @@ int64_t rowsOf(const uint8_t *tiles, const ActBlock *act, int64_t rows, int64_t 
   if (full == 0)
     return 0;
   configure();
+  // q4_0: the group's quants widened to bytes once, for all its rows, before the unit reads them
+  // (a tile load right after the stores that wrote its bytes would wait for them).
+  const uint8_t *wide = nullptr;
+  if constexpr (S == Scheme::Q4_0) {
+    uint8_t *buf = scratch(256 * blocks);
+    for (int64_t b = 0; b < blocks; ++b)
+      widenQ4(tiles + b * kTileBytes<S> + 16, buf + 256 * b);
+    memoryBarrier();
+    wide = buf;
+  }
   for (int64_t t = 0; t < full; t += kRows)
-    rows16<S>(tiles, act + t * blocks, blocks, out + t * ldo, ldo);
+    rows16<S>(tiles, wide, act + t * blocks, blocks, out + t * ldo, ldo);
   return full;
 }
 
