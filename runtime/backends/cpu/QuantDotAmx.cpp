@@ -145,7 +145,7 @@ template <Scheme S>
 int64_t rowsOf(const uint8_t *tiles, const ActBlock *act, int64_t rows, int64_t blocks,
                float *out, int64_t ldo) {
   const int64_t full = rows / kRows * kRows;
-  if (full == 0)
+  if (full == 0 || blocks == 0)
     return 0;
   configure();
   // q4_0: the group's quants widened to bytes once, for all its rows, before the unit reads them
