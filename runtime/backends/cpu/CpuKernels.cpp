@@ -851,13 +851,18 @@ void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float 
                  int64_t headDim, float scale, float *scores, float *acc, float *const out[NH],
                  bool partial) {
   const __m128 scaleV = _mm_set1_ps(scale);
+  // Positions between a row's prefetch and its use (16 kept too few misses in flight: cold bf16
+  // calls 1.17x faster at 48, with the first rows requested at once).
+  constexpr int32_t kAhead = 48;
   constexpr int32_t NK = Rows::scoreKeys(NH); // keys per score tile (what fits the registers)
+  for (int32_t j = 0; j < std::min(kAhead, n); ++j) // the first rows, all requested at once
+    rows.prefetch(rows.keyBytes(slots[j]));
   for (int32_t j = 0; j < n; j += NK) {
     typename Rows::Ptr w[NK];
     for (int32_t c = 0; c < NK; ++c)
       w[c] = rows.key(slots[std::min(j + c, n - 1)]);
-    for (int32_t c = 0; c < NK && j + 16 + c < n; ++c) // the keys 16 positions on: their rows
-      rows.prefetch(rows.keyBytes(slots[j + 16 + c]));   // are scattered in pages
+    for (int32_t c = 0; c < NK && j + kAhead + c < n; ++c) // keys kAhead positions on: their
+      rows.prefetch(rows.keyBytes(slots[j + kAhead + c]));   // rows are scattered in pages
     __m128 res[NH];
     scoreTile<NH, NK>(q, w, headDim, res);
     for (int i = 0; i < NH; ++i) {
@@ -871,6 +876,8 @@ void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float 
       }
     }
   }
+  for (int32_t j = 0; j < std::min(kAhead, n); ++j) // the first value rows, during the softmax
+    rows.prefetch(rows.valueBytes(slots[j]));
   float mx[NH], total[NH];
   for (int i = 0; i < NH; ++i) // scores become e_j
     total[i] = softmaxNumerators(scores + i * n, n, &mx[i]);
@@ -886,8 +893,8 @@ void attendHeads(const Rows &rows, const int64_t *slots, int32_t n, const float 
         a[i][c] = _mm256_setzero_ps();
     for (int32_t j = 0; j < n; ++j) {
       const typename Rows::Ptr v = rows.value(slots[j]) + d0;
-      if (d0 == 0 && j + 16 < n) // the whole row 16 positions on, in the first strip
-        rows.prefetch(rows.valueBytes(slots[j + 16]));
+      if (d0 == 0 && j + kAhead < n) // the whole row kAhead positions on, in the first strip
+        rows.prefetch(rows.valueBytes(slots[j + kAhead]));
       __m256 e[NH];
       for (int i = 0; i < NH; ++i)
         e[i] = _mm256_broadcast_ss(scores + i * n + j);
