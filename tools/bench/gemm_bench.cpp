@@ -18,8 +18,9 @@
 // --engines times only the engines named (the others' columns print "-"): each engine's threads
 // wait for work by spinning for a while after a call (our pool 2 ms, OpenBLAS and OpenMP longer),
 // so with as many threads as cores, one process per engine keeps each engine's threads off the
-// others' cores. Batch invariance: for T > 1, the last row of each engine's T-row product is compared bit for bit
-// with the same row computed alone (T = 1); the engines whose bits differ are listed.
+// others' cores. Batch invariance: for T > 1, the last row of each engine's T-row product is
+// compared bit for bit with the same row computed alone (T = 1); the engines whose bits differ are
+// listed.
 #include "backends/cpu/CpuKernels.h"
 #include "backends/cpu/QuantLinear.h"
 #include "plan/QuantFormat.h"

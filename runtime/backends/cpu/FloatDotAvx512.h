@@ -21,10 +21,10 @@ inline constexpr int64_t kMaxTileRows = 6;
 inline constexpr int64_t kMaxTileCols = 16;
 
 // out[i * ldo + j] = dot(x[i][0, k), weight row j) for i < tr <= kMaxTileRows and j < tn, where
-// tn <= kMaxTileCols for one x row and tn <= 8 for more; weight row j's chunk c (its columns [8c, 8c + 8)) starts at
-// w[j] + c * wStep. x and w hold kMaxTileRows and kMaxTileCols pointers: the tile picked for
-// tr x tn may compute more rows than asked (pointers may repeat), and out must have room for them:
-// kMaxTileRows rows of ldo >= kMaxTileCols floats.
+// tn <= kMaxTileCols for one x row and tn <= 8 for more; weight row j's chunk c (its columns
+// [8c, 8c + 8)) starts at w[j] + c * wStep. x and w hold kMaxTileRows and kMaxTileCols pointers:
+// the tile picked for tr x tn may compute more rows than asked (pointers may repeat), and out
+// must have room for them: kMaxTileRows rows of ldo >= kMaxTileCols floats.
 void dotTile(const float *const x[kMaxTileRows], int64_t tr, const float *const w[kMaxTileCols],
              int64_t tn, int64_t k, int64_t wStep, float *out, int64_t ldo);
 

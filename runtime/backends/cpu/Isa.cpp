@@ -72,8 +72,8 @@ IsaCap parseIsaCap(std::string_view value) {
     return IsaCap::Avx2;
   if (value == "avx-vnni")
     return IsaCap::AvxVnni;
-  llm::fail("LLMRT_CPU_ISA is '{}': expected avx2, avx-vnni, avx512 or amx (the most the CPU kernels "
-            "may use; unset means all this CPU has)",
+  llm::fail("LLMRT_CPU_ISA is '{}': expected avx2, avx-vnni, avx512 or amx (the most the CPU "
+            "kernels may use; unset means all this CPU has)",
             value);
 }
 

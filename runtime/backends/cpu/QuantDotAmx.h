@@ -6,9 +6,9 @@
 // A block's quants in a tile are already the layout the unit multiplies by: chunk c holds bytes
 // 4c .. 4c + 3 of each of the 8 rows, which is row c of a B tile (K = 32, N = 8). q8_0's quants are
 // loaded as they are (tdpbssd, int8 x int8); q4_0's nibbles are widened to bytes first, once per
-// call for all its rows (tdpbsud, int8 activations x uint8 quants). The activation rows' blocks are the A tile: 16 rows of 32 int8,
-// ActBlock-strided. Each block's 16 x 8 int32 sums are stored and go through the float epilogue
-// while the unit multiplies the next block (two sets of tiles).
+// call for all its rows (tdpbsud, int8 activations x uint8 quants). The activation rows' blocks
+// are the A tile: 16 rows of 32 int8, ActBlock-strided. Each block's 16 x 8 int32 sums are stored
+// and go through the float epilogue while the unit multiplies the next block (two sets of tiles).
 //
 // Only the translation unit of these functions is compiled for AMX; callers check usable().
 #pragma once
