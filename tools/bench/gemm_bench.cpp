@@ -130,10 +130,9 @@ Options parse(int argc, char **argv) {
     } else if (a == "--engines") {
       o.ours = o.openblas = o.onednn = false;
       for (const std::string &e : split(value(), ',')) {
-        bool &on = e == "ours" ? o.ours : e == "openblas" ? o.openblas : o.onednn;
         if (e != "ours" && e != "openblas" && e != "onednn")
           usage(("--engines takes ours, openblas and onednn, got '" + e + "'").c_str());
-        on = true;
+        (e == "ours" ? o.ours : e == "openblas" ? o.openblas : o.onednn) = true;
       }
     } else if (a == "--json") {
       o.json = true;

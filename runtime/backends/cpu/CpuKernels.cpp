@@ -407,12 +407,14 @@ void matmulTile(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t t, i
                 float *o, int64_t ldo, FloatIsa isa) {
   constexpr int64_t R = avx512::kMaxTileRows, C = avx512::kMaxTileCols;
   static_assert(R >= kTileRows && C >= kDecodeCols);
+  // The pointers the path's largest tiles read (its tiles read no more).
+  const TileSteps steps = tileSteps(isa);
   const float *xr[R], *wr[C];
-  for (int64_t i = 0; i < R; ++i) {
+  for (int64_t i = 0; i < steps.rows; ++i) {
     int64_t row = t + std::min(i, tr - 1);
     xr[i] = x + (rowIdx ? rowIdx[row] : row) * ldx;
   }
-  for (int64_t j = 0; j < C; ++j)
+  for (int64_t j = 0; j < steps.decodeCols; ++j)
     wr[j] = w.row(wRow + std::min(j, tn - 1));
   float res[R][C];
   if (isa == FloatIsa::Avx512)
@@ -424,16 +426,25 @@ void matmulTile(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t t, i
       o[(t + i) * ldo + n + j] = res[i][j] + (bias ? bias[n + j] : 0.0f);
 }
 
+// How a product of n weight rows is cut for `isa`: the path's tiles, the tunables raised to at
+// least one tile, and the thread tasks (column blocks).
+struct GemmCuts {
+  TileSteps steps;
+  int64_t blockCols, blockRows, numBlocks;
+};
+GemmCuts gemmCuts(FloatIsa isa, GemmBlocks blocks, int64_t n) {
+  const TileSteps steps = tileSteps(isa);
+  const int64_t cols = std::max<int64_t>(steps.cols, blocks.cols);
+  return {steps, cols, std::max<int64_t>(steps.rows, blocks.rows), (n + cols - 1) / cols};
+}
+
 } // namespace
 
 void matmulTransposedB(const float *x, int64_t ldx, const int32_t *rowIdx, int64_t rows,
                        const float *w, int64_t n, int64_t k, const float *bias, float *o,
                        GemmBlocks blocks, FloatLayout layout, FloatIsa isa) {
   const WeightRows wr{w, k, layout};
-  const TileSteps steps = tileSteps(isa);
-  int64_t blockCols = std::max<int64_t>(steps.cols, blocks.cols);
-  int64_t blockRows = std::max<int64_t>(steps.rows, blocks.rows);
-  int64_t numBlocks = (n + blockCols - 1) / blockCols;
+  const auto [steps, blockCols, blockRows, numBlocks] = gemmCuts(isa, blocks, n);
   // Threads split output features: each (row, feature) is one dot with the fixed schedule, so the
   // result does not depend on how rows or features are split (nor on the block sizes).
   forEach(numBlocks, worthThreads(rows * n * k), [&](int64_t b) {
@@ -452,10 +463,7 @@ void matmulGlu(const float *x, int64_t rows, const float *w, int64_t n, int64_t 
                const float *bias, Activation act, float *o, GemmBlocks blocks,
                FloatLayout layout, FloatIsa isa) {
   const WeightRows wr{w, k, layout};
-  const TileSteps steps = tileSteps(isa);
-  int64_t blockCols = std::max<int64_t>(steps.cols, blocks.cols);
-  int64_t blockRows = std::max<int64_t>(steps.rows, blocks.rows);
-  int64_t numBlocks = (n + blockCols - 1) / blockCols;
+  const auto [steps, blockCols, blockRows, numBlocks] = gemmCuts(isa, blocks, n);
   // The gate of feature j is row j of W, its up row n + j. Both tiles go to a per-thread buffer
   // laid out like the unfused [gate | up] row, so every dot has the bits of the unfused linear.
   const int64_t ld = 2 * blockCols;
