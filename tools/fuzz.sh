@@ -11,7 +11,7 @@ CXX=${FUZZ_CXX:-clang++-14}
 mkdir -p "$OUT"
 FLAGS=(-std=c++20 -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined
        -Icompiler -Iruntime)
-COMMON=(runtime/support/MappedFile.cpp compiler/import/Safetensors.cpp)
+COMMON=(runtime/support/MappedFile.cpp runtime/support/PageMemory.cpp compiler/import/Safetensors.cpp)
 JOBS=${FUZZ_JOBS:-$(nproc)}
 PIDS=()
 
@@ -45,7 +45,7 @@ spawn build gguf_fuzz test/fuzz/gguf_fuzz.cpp compiler/import/GGUF.cpp compiler/
 
 spawn build tokenizer_fuzz test/fuzz/tokenizer_fuzz.cpp \
   $(ls runtime/tokenizer/*.cpp | grep -v PlanTokenizer) \
-  runtime/support/MappedFile.cpp -lpcre2-8 -lutf8proc -lxxhash
+  runtime/support/MappedFile.cpp runtime/support/PageMemory.cpp -lpcre2-8 -lutf8proc -lxxhash
 spawn build openai_request_fuzz test/fuzz/openai_request_fuzz.cpp runtime/server/OpenAIRequest.cpp \
   runtime/server/OpenAIResponse.cpp
 spawn build chat_template_fuzz test/fuzz/chat_template_fuzz.cpp runtime/chat/*.cpp -lutf8proc

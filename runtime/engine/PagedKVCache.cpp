@@ -17,8 +17,6 @@ constexpr int64_t kMaxDim = int64_t{1} << 24;
 constexpr int64_t kMaxSlots = int64_t{1} << 30;
 } // namespace
 
-void PagedKVCache::FreeDeleter::operator()(std::byte *p) const { std::free(p); }
-
 int64_t PagedKVCache::bytesPerBlock(int64_t numLayers, int64_t numKvHeads, int64_t headDim,
                                     int64_t blockSize, KVCacheDtype dtype) {
   return 2 * numLayers * blockSize * numKvHeads * kvconvert::headBytes(dtype, headDim);
@@ -49,16 +47,19 @@ PagedKVCache::PagedKVCache(int64_t numLayers, int64_t numKvHeads, int64_t headDi
               numSlots(), rowBytes());
   if (bytes == 0)
     return; // a plan without attention needs no cache
-  k_.reset(static_cast<std::byte *>(std::calloc(bytes, 1)));
-  v_.reset(static_cast<std::byte *>(std::calloc(bytes, 1)));
-  if (!k_ || !v_)
+  try {
+    k_ = llm::PageMemory::allocate(bytes, "KV cache keys");
+    v_ = llm::PageMemory::allocate(bytes, "KV cache values");
+  } catch (const llm::Error &e) {
     llm::fail("KV cache: cannot allocate 2 x {} bytes ({} layers x {} blocks of {} positions x {} "
-              "bytes of {} values)",
-              bytes, numLayers, numBlocks, blockSize, rowBytes(), kvCacheDtypeName(dtype));
+              "bytes of {} values): {}",
+              bytes, numLayers, numBlocks, blockSize, rowBytes(), kvCacheDtypeName(dtype),
+              e.what());
+  }
   // One write per page commits it (volatile: a compiler may drop a store of zero to calloc'd
   // memory).
   if (prefault)
-    for (std::byte *buffer : {k_.get(), v_.get()})
+    for (std::byte *buffer : {k_.data(), v_.data()})
       for (size_t at = 0; at < bytes; at += 4096)
         static_cast<volatile char *>(static_cast<void *>(buffer))[at] = 0;
 }
@@ -66,7 +67,7 @@ PagedKVCache::PagedKVCache(int64_t numLayers, int64_t numKvHeads, int64_t headDi
 void PagedKVCache::copyBlock(int32_t src, int32_t dst) {
   if (src < 0 || src >= numBlocks_ || dst < 0 || dst >= numBlocks_)
     llm::fail("KV cache: block copy {} -> {} names a block outside [0, {})", src, dst, numBlocks_);
-  if (src == dst || !k_)
+  if (src == dst || !k_.data())
     return;
   // A block is one run of memory per layer: its kv heads' head rows.
   const size_t blockBytes = static_cast<size_t>(blockSize_) * size_t(rowBytes());

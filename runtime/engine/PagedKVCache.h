@@ -14,14 +14,17 @@
 // of f32 rows, fp8 rows a quarter plus 4 bytes per head, so a memory budget holds 2x / ~3.8x the
 // blocks.
 //
-// NOTE: the memory is calloc'd: pages the OS hands out lazily cost nothing until a block is
-// written, so a budget sized for the worst case does not commit memory up front. A server wants
-// the opposite (prefault): every page touched at start, so the memory is committed before the
-// first request (a shortage shows at start-up, not as an OOM kill under load) and no step pays
+// NOTE: the memory is anonymous and zero, in 2 MiB transparent huge pages where the system allows
+// them (attention streams it every step: decode attention ran 1.10x faster than on 4 KiB pages).
+// The OS hands pages out lazily: they cost nothing until a block in them is written (a 2 MiB page
+// at a time), so a budget sized for the worst case does not commit memory up front. A server
+// wants the opposite (prefault): every page touched at start, so the memory is committed before
+// the first request (a shortage shows at start-up, not as an OOM kill under load) and no step pays
 // page faults.
 #pragma once
 
 #include "plan/KVCacheDtype.h"
+#include "support/PageMemory.h"
 
 #include <cassert>
 #include <cstddef>
@@ -60,15 +63,15 @@ public:
   // A head row of any dtype (its format: kvconvert, backends/cpu/KVConvert.h). headRow(0) is 0,
   // so keyHead(layer, s, h) = keyHead(layer, 0, h) + headRow(s) * headBytes() (attention walks a
   // kv head's rows that way).
-  std::byte *keyHead(int layer, int64_t slot, int head) { return k_.get() + index(layer, slot, head); }
+  std::byte *keyHead(int layer, int64_t slot, int head) { return k_.data() + index(layer, slot, head); }
   std::byte *valueHead(int layer, int64_t slot, int head) {
-    return v_.get() + index(layer, slot, head);
+    return v_.data() + index(layer, slot, head);
   }
   const std::byte *keyHead(int layer, int64_t slot, int head) const {
-    return k_.get() + index(layer, slot, head);
+    return k_.data() + index(layer, slot, head);
   }
   const std::byte *valueHead(int layer, int64_t slot, int head) const {
-    return v_.get() + index(layer, slot, head);
+    return v_.data() + index(layer, slot, head);
   }
   // The head rows of an f32 cache as floats.
   float *key(int layer, int64_t slot, int head) { return floats(keyHead(layer, slot, head)); }
@@ -85,9 +88,6 @@ public:
   void copyBlock(int32_t src, int32_t dst);
 
 private:
-  struct FreeDeleter {
-    void operator()(std::byte *p) const;
-  };
   size_t layerIndex(int layer) const {
     return static_cast<size_t>(layer) * size_t(numSlots()) * size_t(rowBytes());
   }
@@ -107,7 +107,7 @@ private:
   int numLayers_, numKvHeads_, headDim_, rowWidth_, numBlocks_, blockSize_;
   KVCacheDtype dtype_ = KVCacheDtype::F32;
   int64_t headBytes_ = 0;
-  std::unique_ptr<std::byte, FreeDeleter> k_, v_;
+  llm::PageMemory k_, v_; // in huge pages where the system allows (support/PageMemory.h)
 };
 
 // The memory a KV cache may take when the user gives no byte budget: `fraction` of the memory the

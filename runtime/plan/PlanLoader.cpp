@@ -344,7 +344,7 @@ std::unique_ptr<LoadedPlan> LoadedPlan::load(const std::string &planPath, LoadOp
   lp->path_ = planPath;
   lp->planFile_ = llm::MappedFile::open(planPath);
   lp->verifyPlanBuffer();
-  lp->mapWeightFiles();
+  lp->mapWeightFiles(options.weightMemory);
   lp->checkWeights(options);
   lp->checkPrograms();
   return lp;
@@ -375,10 +375,18 @@ void LoadedPlan::verifyPlanBuffer() {
          kPlanSchemaMinor);
 }
 
-void LoadedPlan::mapWeightFiles() {
+void LoadedPlan::mapWeightFiles(WeightMemory memory) {
   std::filesystem::path dir = std::filesystem::path(path_).parent_path();
   if (!plan_->weight_files())
     return;
+  if (memory == WeightMemory::Auto) {
+    // An unknown target is refused by checkPrograms; map its files meanwhile.
+    const reg::TargetInfo *target = reg::findTarget(str(plan_->target()));
+    memory = target && target->family == reg::TargetFamily::Cpu ? WeightMemory::HugePages
+                                                                  : WeightMemory::Mapped;
+  }
+  const auto backing = memory == WeightMemory::HugePages ? llm::MappedFile::Backing::HugePages
+                                                         : llm::MappedFile::Backing::Mapped;
   for (uint32_t i = 0; i < plan_->weight_files()->size(); ++i) {
     const fb::WeightFile *wf = plan_->weight_files()->Get(i);
     std::filesystem::path rel(wf->path()->str());
@@ -388,7 +396,7 @@ void LoadedPlan::mapWeightFiles() {
     std::string full = (dir / rel).string();
     llm::MappedFile file;
     try {
-      file = llm::MappedFile::open(full);
+      file = llm::MappedFile::open(full, backing);
     } catch (const llm::Error &e) {
       fail("plan '{}': weight file {} is missing or unreadable: {}", path_, i, e.what());
     }
@@ -572,6 +580,24 @@ std::string LoadedPlan::describe() const {
     appendLine(s, "generation defaults: none");
   }
   return s;
+}
+
+std::string LoadedPlan::describeWeightMemory() const {
+  uint64_t bytes = 0;
+  bool copied = false, huge = true;
+  for (const llm::MappedFile &f : weightFiles_) {
+    bytes += f.size();
+    copied = copied || f.backing() == llm::MappedFile::Backing::HugePages;
+    huge = huge && f.hugePages();
+  }
+  const size_t n = weightFiles_.size();
+  const std::string files = fmt::format("{} file{}", n, n == 1 ? "" : "s");
+  const double mib = bytes / (1024.0 * 1024.0);
+  if (!copied)
+    return fmt::format("{:.1f} MiB mapped from {}", mib, files);
+  return fmt::format("{:.1f} MiB read from {} into {}", mib, files,
+                     huge ? "huge pages"
+                          : "memory (transparent huge pages are off: 4 KiB pages)");
 }
 
 } // namespace llmrt

@@ -4,6 +4,7 @@
 #include "plan/PlanLoader.h"
 #include "support/Error.h"
 #include "tools/KVCacheDtypeOption.h"
+#include "tools/WeightMemoryOption.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -204,11 +205,12 @@ CLI::App *addBenchCommand(CLI::App &app, BenchOptions &o) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--sequential", o.sequential, "run the requests one at a time");
   addKVCacheDtypeOption(cmd, o.kvCacheDtype);
+  addMmapOption(cmd, o.load);
   return cmd;
 }
 
 int runBench(const BenchOptions &o) {
-  auto plan = LoadedPlan::load(o.plan);
+  auto plan = LoadedPlan::load(o.plan, o.load);
   EngineConfig config;
   config.maxNumBatchedTokens = o.maxNumBatchedTokens;
   config.maxNumSeqs = o.maxNumSeqs;
@@ -225,6 +227,7 @@ int runBench(const BenchOptions &o) {
   }
   std::vector<BenchRequest> work = syntheticWorkload(o.numRequests, o.seed, vocab, maxModelLen);
   Report r = run(*plan, config, work, o.sequential);
+  fmt::print("weights:                  {}\n", plan->describeWeightMemory());
   print(r, work.size(), o.sequential);
   return 0;
 }

@@ -23,6 +23,7 @@
 
 #include <cstdint>
 #include "plan/KVCacheDtype.h"
+#include "plan/PlanLoader.h"
 
 #include <optional>
 #include <string>
@@ -45,6 +46,7 @@ struct BenchOptions {
   int threads = 0;
   bool sequential = false;
   std::optional<KVCacheDtype> kvCacheDtype; // unset = the plan's
+  LoadOptions load;                          // --mmap
 };
 
 struct BenchRequest {

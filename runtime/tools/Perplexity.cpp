@@ -5,6 +5,7 @@
 #include "support/Error.h"
 #include "tokenizer/PlanTokenizer.h"
 #include "tools/KVCacheDtypeOption.h"
+#include "tools/WeightMemoryOption.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -94,11 +95,12 @@ CLI::App *addPerplexityCommand(CLI::App &app, PerplexityOptions &o) {
       ->check(CLI::NonNegativeNumber);
   cmd->add_flag("--json", o.json, "print the result as one JSON object");
   addKVCacheDtypeOption(cmd, o.kvCacheDtype);
+  addMmapOption(cmd, o.load);
   return cmd;
 }
 
 int runPerplexity(const PerplexityOptions &o) {
-  auto plan = LoadedPlan::load(o.plan);
+  auto plan = LoadedPlan::load(o.plan, o.load);
   std::unique_ptr<Tokenizer> tokenizer = tokenizerFromPlan(*plan);
   if (!tokenizer)
     llm::fail("perplexity: the plan carries no tokenizer (tokenizer.json), so the text cannot be "

@@ -12,6 +12,7 @@
 #pragma once
 
 #include "plan/KVCacheDtype.h"
+#include "plan/PlanLoader.h"
 
 #include <cstdint>
 #include <optional>
@@ -38,6 +39,7 @@ struct PerplexityOptions {
   int threads = 0;
   bool json = false; // the result as one JSON object on stdout
   std::optional<KVCacheDtype> kvCacheDtype; // unset = the plan's
+  LoadOptions load;                          // --mmap
 };
 
 struct PerplexityResult {

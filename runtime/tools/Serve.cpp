@@ -6,6 +6,7 @@
 #include "server/OpenAIServer.h"
 #include "support/Error.h"
 #include "tools/KVCacheDtypeOption.h"
+#include "tools/WeightMemoryOption.h"
 
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
@@ -63,6 +64,7 @@ CLI::App *addServeCommand(CLI::App &app, ServeOptions &o) {
   cmd->add_flag("!--no-kv-cache-prefault", o.engine.kvCachePrefault,
                 "do not commit the KV cache's memory at start (pages are then taken as used)");
   addKVCacheDtypeOption(cmd, o.engine.kvCacheDtype);
+  addMmapOption(cmd, o.load);
   return cmd;
 }
 
@@ -76,7 +78,7 @@ int runServe(const ServeOptions &o) {
   sigaddset(&signals, SIGINT);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
 
-  std::unique_ptr<LoadedPlan> plan = LoadedPlan::load(o.plan);
+  std::unique_ptr<LoadedPlan> plan = LoadedPlan::load(o.plan, o.load);
   server::OpenAIServerOptions serverOptions;
   serverOptions.servedModelName = o.servedModelName;
   serverOptions.engine = o.engine;
@@ -107,6 +109,7 @@ int runServe(const ServeOptions &o) {
              "{})\n",
              api.model().name, o.plan, api.model().vocabSize, api.model().maxModelLen,
              api.model().chatTemplate ? "yes" : "no");
+  fmt::print("llmrt serve: weights: {}\n", plan->describeWeightMemory());
   fmt::print("llmrt serve: KV cache {} blocks of {} positions, {} ({:.1f} MiB, {})\n",
              s.totalKvBlocks, s.blockSize, kvCacheDtypeName(s.kvCacheDtype),
              double(s.kvCacheBytes) / (1 << 20),

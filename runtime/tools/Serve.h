@@ -8,6 +8,7 @@
 #pragma once
 
 #include "engine/Engine.h"
+#include "plan/PlanLoader.h"
 
 #include <cstdint>
 #include <string>
@@ -31,6 +32,7 @@ struct ServeOptions {
   size_t maxPendingRequests = 4096;
   double shutdownGraceSeconds = 30;
   EngineConfig engine = serveEngineDefaults();
+  LoadOptions load; // --mmap
 
   static EngineConfig serveEngineDefaults() {
     EngineConfig c;

@@ -26,6 +26,7 @@
 #include "tools/BenchServe.h"
 #include "tools/Perplexity.h"
 #include "tools/KVCacheDtypeOption.h"
+#include "tools/WeightMemoryOption.h"
 #include "tools/Serve.h"
 
 #include <CLI/CLI.hpp>
@@ -59,6 +60,7 @@ struct GenerateOptions {
   bool showIds = false;
   bool ignoreEos = false; // benchmarks: always generate --max-tokens tokens
   std::optional<llmrt::KVCacheDtype> kvCacheDtype; // unset = the plan's
+  llmrt::LoadOptions load;                         // --mmap
   bool hasMaxTokens = false, hasTemperature = false, hasTopK = false, hasTopP = false;
 };
 
@@ -161,7 +163,7 @@ private:
 int generate(const GenerateOptions &o) {
   if (o.hasPromptText == o.hasPromptIds)
     llm::fail("generate: give exactly one of --prompt TEXT and --prompt-ids 1,2,3");
-  auto plan = llmrt::LoadedPlan::load(o.plan);
+  auto plan = llmrt::LoadedPlan::load(o.plan, o.load);
   const llmrt::fb::Plan &p = plan->plan();
   std::unique_ptr<llmrt::Tokenizer> tokenizer = llmrt::tokenizerFromPlan(*plan);
   if (o.hasPromptText && !tokenizer)
@@ -226,7 +228,8 @@ int generate(const GenerateOptions &o) {
 }
 
 int info(const std::string &planPath) {
-  auto plan = llmrt::LoadedPlan::load(planPath);
+  // Nothing runs: the weight files are only checked, so they stay mapped (no copy).
+  auto plan = llmrt::LoadedPlan::load(planPath, {.weightMemory = llmrt::WeightMemory::Mapped});
   fmt::print("{}", plan->describe());
   fmt::print("this CPU runs: {} (LLMRT_CPU_ISA caps them)\n", llmrt::cpu::describeIsas());
   return 0;
@@ -273,6 +276,7 @@ int main(int argc, char **argv) {
                   "KV cache positions (0 = the plan's maximum, capped at 4096)")
       ->check(CLI::NonNegativeNumber);
   llmrt::tools::addKVCacheDtypeOption(gen, g.kvCacheDtype);
+  llmrt::tools::addMmapOption(gen, g.load);
 
   try {
     app.parse(argc, argv);

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <fstream>
 #include <functional>
 
@@ -59,6 +60,25 @@ TEST_F(PlanLoaderTest, ValidPlanLoads) {
   EXPECT_EQ(plan->weightF32(2)[0], tp.weights[2].data[0]);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(embed) % kWeightAlignment, 0u);
   EXPECT_THROW(plan->weightF32(3), llm::Error);
+}
+
+// A CPU plan's weights are read into huge pages by default (Auto); --mmap (Mapped) maps the files.
+// Either way the weights hold the same bytes, aligned as the kernels expect.
+TEST_F(PlanLoaderTest, WeightMemoryChoices) {
+  TPlan tp = tinyPlan();
+  WrittenPlan w = write(tp);
+  const size_t bytes = tp.weights[0].data.size() * sizeof(float);
+  auto copied = LoadedPlan::load(w.plan.string());
+  auto mapped = LoadedPlan::load(w.plan.string(), {.weightMemory = WeightMemory::Mapped});
+  auto forced = LoadedPlan::load(w.plan.string(), {.weightMemory = WeightMemory::HugePages});
+  EXPECT_NE(copied->weightF32(0), mapped->weightF32(0));
+  EXPECT_EQ(std::memcmp(copied->weightF32(0), mapped->weightF32(0), bytes), 0);
+  EXPECT_EQ(std::memcmp(forced->weightF32(0), mapped->weightF32(0), bytes), 0);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(copied->weightF32(0)) % kWeightAlignment, 0u);
+  EXPECT_NE(copied->describeWeightMemory().find("MiB read from 1 file into "), std::string::npos)
+      << copied->describeWeightMemory();
+  EXPECT_NE(mapped->describeWeightMemory().find("MiB mapped from 1 file"), std::string::npos)
+      << mapped->describeWeightMemory();
 }
 
 TEST_F(PlanLoaderTest, DescribeListsWhatThePlanHolds) {
