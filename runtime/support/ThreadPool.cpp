@@ -125,7 +125,7 @@ void ThreadPool::runChunks() {
   }
 }
 
-void ThreadPool::run(int64_t n, bool parallel, ChunkFn fn, void *ctx) {
+void ThreadPool::run(int64_t n, bool parallel, int64_t maxChunk, ChunkFn fn, void *ctx) {
   if (n <= 0)
     return;
   if (!parallel || threads_ == 1 || n < 2 || tInLoop) {
@@ -144,6 +144,8 @@ void ThreadPool::run(int64_t n, bool parallel, ChunkFn fn, void *ctx) {
   n_ = n;
   int64_t chunks = std::min<int64_t>(n, threads_ * kChunksPerThread);
   chunk_ = (n + chunks - 1) / chunks;
+  if (maxChunk > 0)
+    chunk_ = std::min(chunk_, maxChunk);
   numChunks_ = (n + chunk_ - 1) / chunk_;
   next_.store(0, std::memory_order_relaxed);
   error_ = nullptr;

@@ -47,16 +47,19 @@ public:
   // thread, and returns when all have run. Serial (one call body(0, n)) when `parallel` is false,
   // the team has one thread, n < 2, or the call comes from inside a loop or while another thread
   // runs a loop on this pool. An exception thrown by body is rethrown here (the first one; the
-  // remaining chunks still run).
-  template <class Body> void parallelFor(int64_t n, Body &&body, bool parallel = true) {
+  // remaining chunks still run). A range holds at most `maxChunk` indices when it is positive
+  // (a loop of few, unequal items: one item per claim balances the threads best).
+  template <class Body>
+  void parallelFor(int64_t n, Body &&body, bool parallel = true, int64_t maxChunk = 0) {
     using B = std::remove_reference_t<Body>;
-    run(n, parallel, [](void *ctx, int64_t b, int64_t e) { (*static_cast<B *>(ctx))(b, e); },
+    run(n, parallel, maxChunk,
+        [](void *ctx, int64_t b, int64_t e) { (*static_cast<B *>(ctx))(b, e); },
         const_cast<void *>(static_cast<const void *>(&body)));
   }
 
 private:
   using ChunkFn = void (*)(void *ctx, int64_t begin, int64_t end);
-  void run(int64_t n, bool parallel, ChunkFn fn, void *ctx);
+  void run(int64_t n, bool parallel, int64_t maxChunk, ChunkFn fn, void *ctx);
   void runChunks();
   void workerLoop(uint32_t seen); // seen: the state when the pool started the worker
   void startWorkers(int threads);

@@ -224,14 +224,14 @@ bool worthThreads(int64_t work) { return work >= kMinParallelWork; }
 
 // body(i) for i in [0, n), on the thread pool when `parallel` (ThreadPool.h: chunks of
 // consecutive indices, claimed dynamically).
-template <class Body> void forEach(int64_t n, bool parallel, Body &&body) {
+template <class Body> void forEach(int64_t n, bool parallel, Body &&body, int64_t maxChunk = 0) {
   ThreadPool::global().parallelFor(
       n,
       [&](int64_t begin, int64_t end) {
         for (int64_t i = begin; i < end; ++i)
           body(i);
       },
-      parallel);
+      parallel, maxChunk);
 }
 
 // Scratch that only grows: one per thread, reused across calls and steps.
@@ -1226,6 +1226,9 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
     auto [lo, hi] = visible(t);
     return (int64_t(hi) - lo + kAttnPartition) / kAttnPartition;
   };
+  // Items are claimed one at a time (an item is a whole partition, so a claim's atomic is
+  // nothing): a decode step at 576 positions has 9 items of 256, 256 and 64 positions, which the
+  // pool's default of 4 chunks per thread cut in pairs, leaving one thread 1.2x the other's work.
   // A run of up to kTileRows query heads shares each K / V row load. (Runs of one head, which
   // would give a short one-token step more items than kv heads, were 5% slower in decode: they
   // read each row three times.)
@@ -1299,7 +1302,7 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
       attendStaged(stage, kv, kvh, nh, slotBuf.data(), n, q, scale, scores, acc, o, np > 1);
     else
       attendKvHead(kv, layer, kvh, nh, slotBuf.data(), n, q, scale, scores, acc, o, np > 1);
-  });
+  }, /*maxChunk=*/1);
   if (merged == 0)
     return;
   forEach(a.tokens * heads, worthThreads(merged * heads * headDim * 4), [&](int64_t item) {

@@ -47,6 +47,32 @@ TEST(ThreadPoolTest, EveryIndexRunsOnceForAnyTeamAndSize) {
   }
 }
 
+// maxChunk caps every range (the default cut of 9 items for 2 threads is ranges of 2), and the
+// ranges still cover every index once.
+TEST(ThreadPoolTest, MaxChunkCapsTheRanges) {
+  ThreadPool pool(2);
+  for (int64_t cap : {int64_t{0}, int64_t{1}, int64_t{3}}) {
+    std::vector<std::atomic<int>> hits(9);
+    std::mutex m;
+    std::vector<int64_t> sizes;
+    pool.parallelFor(
+        9,
+        [&](int64_t begin, int64_t end) {
+          std::lock_guard lock(m);
+          sizes.push_back(end - begin);
+          for (int64_t i = begin; i < end; ++i)
+            hits[i].fetch_add(1);
+        },
+        true, cap);
+    for (auto &h : hits)
+      EXPECT_EQ(h.load(), 1) << "cap " << cap;
+    const int64_t most = cap == 0 ? 2 : std::min<int64_t>(2, cap); // 8 chunks asked: ranges of 2
+    for (int64_t size : sizes)
+      EXPECT_LE(size, most) << "cap " << cap;
+    EXPECT_EQ(sizes.size(), size_t((9 + most - 1) / most)) << "cap " << cap;
+  }
+}
+
 TEST(ThreadPoolTest, SerialWhenAskedRunsOneRangeOnTheCaller) {
   ThreadPool pool(4);
   std::vector<std::pair<int64_t, int64_t>> ranges;
