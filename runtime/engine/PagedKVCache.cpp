@@ -5,8 +5,6 @@
 
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
-#include <sstream>
 #include <string>
 
 namespace llmrt {
@@ -82,15 +80,8 @@ void PagedKVCache::copyBlock(int32_t src, int32_t dst) {
 int64_t availableMemoryBudget(double fraction) {
   if (!(fraction > 0 && fraction <= 1))
     llm::fail("KV cache memory fraction is {}, expected a number in (0, 1]", fraction);
-  std::ifstream in("/proc/meminfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string name, unit;
-    int64_t kib = 0;
-    if (fields >> name >> kib >> unit && name == "MemAvailable:" && unit == "kB")
-      return static_cast<int64_t>(static_cast<double>(kib) * 1024 * fraction);
-  }
+  if (std::optional<uint64_t> bytes = llm::availableMemoryBytes())
+    return static_cast<int64_t>(static_cast<double>(*bytes) * fraction);
   llm::fail("KV cache: cannot read MemAvailable from /proc/meminfo; give the KV cache a memory "
             "budget in bytes");
 }

@@ -339,6 +339,16 @@ uint64_t dtypeSize(fb::DType dtype) {
   fail("unknown dtype {}", static_cast<int>(dtype));
 }
 
+WeightMemory chooseWeightMemory(WeightMemory requested, bool cpuTarget, uint64_t weightBytes,
+                                std::optional<uint64_t> availableBytes) {
+  if (requested != WeightMemory::Auto)
+    return requested;
+  // Weights over half the available memory stay mapped: a copy could only run out of memory
+  // where the page cache still pages them in.
+  const bool fits = availableBytes && weightBytes <= *availableBytes / 2;
+  return cpuTarget && fits ? WeightMemory::HugePages : WeightMemory::Mapped;
+}
+
 std::unique_ptr<LoadedPlan> LoadedPlan::load(const std::string &planPath, LoadOptions options) {
   std::unique_ptr<LoadedPlan> lp(new LoadedPlan());
   lp->path_ = planPath;
@@ -382,8 +392,11 @@ void LoadedPlan::mapWeightFiles(WeightMemory memory) {
   if (memory == WeightMemory::Auto) {
     // An unknown target is refused by checkPrograms; map its files meanwhile.
     const reg::TargetInfo *target = reg::findTarget(str(plan_->target()));
-    memory = target && target->family == reg::TargetFamily::Cpu ? WeightMemory::HugePages
-                                                                  : WeightMemory::Mapped;
+    uint64_t bytes = 0;
+    for (const fb::WeightFile *wf : *plan_->weight_files())
+      bytes += wf->size();
+    memory = chooseWeightMemory(memory, target && target->family == reg::TargetFamily::Cpu, bytes,
+                                llm::availableMemoryBytes());
   }
   const auto backing = memory == WeightMemory::HugePages ? llm::MappedFile::Backing::HugePages
                                                          : llm::MappedFile::Backing::Mapped;

@@ -19,11 +19,17 @@ namespace llmrt {
 
 // Where a plan's weight bytes live while it runs (support/MappedFile.h).
 enum class WeightMemory {
-  Auto,      // HugePages for a CPU plan (its kernels stream the weights), Mapped otherwise (a CUDA
-             // plan copies its weights to the device once)
+  Auto,      // HugePages for a CPU plan (its kernels stream the weights) whose weights take at
+             // most half the available memory, Mapped otherwise (a CUDA plan copies its weights
+             // to the device once)
   Mapped,    // the weight files mapped in place: shared page cache, no copy (`--mmap`)
   HugePages, // read into 2 MiB pages: one copy per process, 1.05-1.12x faster CPU decode
 };
+
+// What Auto means for a plan: HugePages for a CPU target whose weights take at most half the
+// available memory (nullopt: unknown, so Mapped), else Mapped. Other choices stay as they are.
+WeightMemory chooseWeightMemory(WeightMemory requested, bool cpuTarget, uint64_t weightBytes,
+                                std::optional<uint64_t> availableBytes);
 
 struct LoadOptions {
   // XXH3 over every tensor; on by default. Turning it off trades the corruption check for start-up

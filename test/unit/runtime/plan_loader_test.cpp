@@ -81,6 +81,20 @@ TEST_F(PlanLoaderTest, WeightMemoryChoices) {
       << mapped->describeWeightMemory();
 }
 
+TEST(WeightMemoryTest, AutoCopiesCpuWeightsThatFitInHalfTheAvailableMemory) {
+  constexpr uint64_t kGiB = uint64_t{1} << 30;
+  EXPECT_EQ(chooseWeightMemory(WeightMemory::Auto, true, kGiB, 4 * kGiB), WeightMemory::HugePages);
+  EXPECT_EQ(chooseWeightMemory(WeightMemory::Auto, true, 2 * kGiB, 4 * kGiB),
+            WeightMemory::HugePages);
+  EXPECT_EQ(chooseWeightMemory(WeightMemory::Auto, true, 3 * kGiB, 4 * kGiB), WeightMemory::Mapped);
+  EXPECT_EQ(chooseWeightMemory(WeightMemory::Auto, true, kGiB, std::nullopt), WeightMemory::Mapped);
+  EXPECT_EQ(chooseWeightMemory(WeightMemory::Auto, false, kGiB, 4 * kGiB), WeightMemory::Mapped);
+  // An explicit choice stands, even for weights larger than the memory.
+  EXPECT_EQ(chooseWeightMemory(WeightMemory::HugePages, true, 8 * kGiB, 4 * kGiB),
+            WeightMemory::HugePages);
+  EXPECT_EQ(chooseWeightMemory(WeightMemory::Mapped, true, kGiB, 4 * kGiB), WeightMemory::Mapped);
+}
+
 TEST_F(PlanLoaderTest, DescribeListsWhatThePlanHolds) {
   auto plan = LoadedPlan::load(write(tinyPlan()).plan.string());
   std::string d = plan->describe();
