@@ -127,7 +127,8 @@ TEST(QuantTiles, RefusesRowCountsAndFormatsWithoutTiles) {
 TEST(QuantTiles, EveryIsaPathOnTilesMatchesTheRowBlocksReference) {
   quantcheck::expectTilesOnEveryPath(
       {std::begin(kTileSchemes), std::end(kTileSchemes)},
-      {{1, 8, 32}, {2, 16, 64}, {3, 8, 96}, {4, 24, 160}, {5, 8, 576}, {7, 72, 64}, {9, 16, 1536},
+      {{1, 8, 32}, {1, 40, 160}, {1, 48, 96}, {2, 16, 64}, {3, 8, 96}, {4, 24, 160}, {5, 8, 576},
+       {7, 72, 64}, {9, 16, 1536},
        {64, 8, 64}, {67, 16, 96}, {130, 8, 32}},
       [](Scheme s, const quantcheck::TileCase &c, bool glu) {
         const int64_t k = wholeBlocks(s, c.k);
