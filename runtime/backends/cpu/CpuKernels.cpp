@@ -1210,14 +1210,20 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
   SequenceView view;
   const AttentionBatch &b = sequences(a, view, singleSlots);
   const int64_t bs = kv.blockSize();
-  // Write first: query t may see keys of earlier tokens of this same step.
+  // Write first: query t may see keys of earlier tokens of this same step. The token's rotary
+  // angles serve its key and its query heads alike: the queries are rotated here once (into the
+  // calling thread's scratch, read by the team), not in each of their work items (a decode step
+  // computed its angles, 32 sincos, in all 9 items).
   std::vector<float> cs(2 * half);
   std::vector<float> rotated(rope ? kvWidth : 0);
+  static thread_local std::vector<float> qRotBuf;
+  float *const qRot = rope ? scratch(qRotBuf, size_t(a.tokens) * qWidth) : nullptr;
   for (int64_t t = 0; t < a.tokens; ++t) { // rotate into floats, then encode in the cache's dtype
     const float *k = in.k + t * kvStride;
     if (rope) {
       ropeAngles(a.positions[t], invFreq, factor, cs.data());
       ropeRow(k, rotated.data(), kvHeads, headDim, cs.data(), half);
+      ropeRow(in.q + t * qStride, qRot + t * qWidth, heads, headDim, cs.data(), half);
       k = rotated.data();
     }
     storeKV(kv, layer, b.slotMapping[t], k, in.v + t * kvStride);
@@ -1277,7 +1283,7 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
   const DecodedStage &stage = callerStage; // the calling thread's, read by the team
   callerStage.build(kv, layer, b, a.positions, window);
   forEach(itemStart[a.tokens], worthThreads(work * heads * headDim), [&](int64_t item) {
-    static thread_local std::vector<float> scoreBuf, accBuf, ropeBuf;
+    static thread_local std::vector<float> scoreBuf, accBuf;
     static thread_local std::vector<int64_t> slotBuf;
     const int64_t k = std::upper_bound(firstItem, firstItem + a.tokens + 1, item) - firstItem - 1;
     const int64_t t = a.tokens - 1 - k, np = partitions(t);
@@ -1289,8 +1295,6 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
     const int32_t n = static_cast<int32_t>(std::min<int64_t>(hi - from + 1, kAttnPartition));
     float *scores = scratch(scoreBuf, size_t(kTileRows) * n);
     float *acc = scratch(accBuf, kTileRows * headDim);
-    float *qRot = scratch(ropeBuf, kTileRows * headDim + 2 * half);
-    float *qcs = qRot + kTileRows * headDim;
     if (slotBuf.size() < size_t(n))
       slotBuf.resize(std::max<size_t>(n, slotBuf.size() * 2));
     const bool staged = stage.staged(tokenSeq[t]);
@@ -1301,16 +1305,10 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
                  from + n - 1, slotBuf.data());
     const float *q[kTileRows];
     float *o[kTileRows];
-    if (rope)
-      ropeAngles(hi, invFreq, factor, qcs);
     for (int i = 0; i < nh; ++i) {
-      q[i] = in.q + t * qStride + (h0 + i) * headDim;
+      q[i] = (rope ? qRot + t * qWidth : in.q + t * qStride) + (h0 + i) * headDim;
       o[i] = np > 1 ? parts + firstPart[t] + ((h0 + i) * np + p) * (headDim + 2)
                     : out(a) + t * qWidth + (h0 + i) * headDim;
-      if (rope) {
-        ropeRow(q[i], qRot + i * headDim, 1, headDim, qcs, half);
-        q[i] = qRot + i * headDim;
-      }
     }
     if (staged)
       attendStaged(stage, kv, kvh, nh, slotBuf.data(), n, q, scale, scores, acc, o, np > 1);
