@@ -180,8 +180,18 @@ int generate(const GenerateOptions &o) {
   if (maxTokens < 1)
     llm::fail("--max-tokens is {}, expected at least 1", maxTokens);
   llmrt::Sampler sampler(samplingParams(o, p));
+  // The KV cache holds what this generation can use (the prompt and --max-tokens new tokens,
+  // within the plan's maximum) unless --max-seq-len says otherwise: a cache sized for the plan's
+  // maximum commits a 2 MiB huge page per layer and K / V at the first step, whatever the
+  // prompt's length (PagedKVCache.h).
+  int maxSeqLen = o.maxSeqLen;
+  if (maxSeqLen == 0) {
+    const int64_t planMax = p.kv_cache() ? p.kv_cache()->max_seq_len() : 0;
+    const int64_t need = static_cast<int64_t>(prompt.size()) + maxTokens;
+    maxSeqLen = static_cast<int>(planMax > 0 ? std::min(need, planMax) : need);
+  }
   llmrt::Executor executor(
-      *plan, {.threads = o.threads, .maxSeqLen = o.maxSeqLen, .kvCacheDtype = o.kvCacheDtype});
+      *plan, {.threads = o.threads, .maxSeqLen = maxSeqLen, .kvCacheDtype = o.kvCacheDtype});
   if (static_cast<int>(prompt.size()) >= executor.maxSeqLen())
     llm::fail("generate: the prompt has {} tokens, but the KV cache holds {} positions; raise "
               "--max-seq-len",
@@ -273,7 +283,8 @@ int main(int argc, char **argv) {
   gen->add_option("--threads", g.threads, "CPU threads (0 = all cores)")
       ->check(CLI::NonNegativeNumber);
   gen->add_option("--max-seq-len", g.maxSeqLen,
-                  "KV cache positions (0 = the plan's maximum, capped at 4096)")
+                  "KV cache positions (0 = the prompt's and --max-tokens', within the plan's "
+                  "maximum)")
       ->check(CLI::NonNegativeNumber);
   llmrt::tools::addKVCacheDtypeOption(gen, g.kvCacheDtype);
   llmrt::tools::addMmapOption(gen, g.load);
