@@ -1,6 +1,7 @@
 #include "engine/PagedKVCache.h"
 
 #include "backends/cpu/KVConvert.h"
+#include "support/AvailableMemory.h"
 #include "support/Error.h"
 
 #include <cstdlib>

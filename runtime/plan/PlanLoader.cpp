@@ -3,6 +3,7 @@
 #include "plan/FloatTiles.h"
 #include "plan/PlanVersion.h"
 #include "registry/KernelRegistry.h"
+#include "support/AvailableMemory.h"
 #include "support/Error.h"
 #include "support/ThreadPool.h"
 

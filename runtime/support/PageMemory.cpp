@@ -5,9 +5,6 @@
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
-#include <fstream>
-#include <sstream>
-#include <string>
 #include <sys/mman.h>
 #include <utility>
 
@@ -68,19 +65,6 @@ void PageMemory::release() {
 void PageMemory::protectReadOnly() {
   if (data_ && ::mprotect(data_, mapped_, PROT_READ) != 0)
     fail("cannot make {} bytes read-only: {}", size_, std::strerror(errno));
-}
-
-std::optional<uint64_t> availableMemoryBytes() {
-  std::ifstream in("/proc/meminfo");
-  std::string line;
-  while (std::getline(in, line)) {
-    std::istringstream fields(line);
-    std::string name, unit;
-    uint64_t kib = 0;
-    if (fields >> name >> kib >> unit && name == "MemAvailable:" && unit == "kB")
-      return kib * 1024;
-  }
-  return std::nullopt;
 }
 
 } // namespace llm

@@ -14,8 +14,6 @@
 #pragma once
 
 #include <cstddef>
-#include <cstdint>
-#include <optional>
 
 namespace llm {
 
@@ -49,9 +47,5 @@ private:
   size_t mapped_ = 0; // size_ rounded up to whole huge pages: the mapping's length
   bool hugePages_ = false;
 };
-
-// Bytes the OS reports available for new allocations without swapping (MemAvailable in
-// /proc/meminfo); nullopt when it cannot be read.
-std::optional<uint64_t> availableMemoryBytes();
 
 } // namespace llm
