@@ -4,7 +4,6 @@
 #include "support/AvailableMemory.h"
 #include "support/Error.h"
 
-#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -55,8 +54,8 @@ PagedKVCache::PagedKVCache(int64_t numLayers, int64_t numKvHeads, int64_t headDi
               bytes, numLayers, numBlocks, blockSize, rowBytes(), kvCacheDtypeName(dtype),
               e.what());
   }
-  // One write per page commits it (volatile: a compiler may drop a store of zero to calloc'd
-  // memory).
+  // One write per 4 KiB page commits it, whether or not the system gave huge pages (volatile: a
+  // compiler may drop a store of zero to memory it knows is zero).
   if (prefault)
     for (std::byte *buffer : {k_.data(), v_.data()})
       for (size_t at = 0; at < bytes; at += 4096)

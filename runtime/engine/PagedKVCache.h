@@ -63,7 +63,9 @@ public:
   // A head row of any dtype (its format: kvconvert, backends/cpu/KVConvert.h). headRow(0) is 0,
   // so keyHead(layer, s, h) = keyHead(layer, 0, h) + headRow(s) * headBytes() (attention walks a
   // kv head's rows that way).
-  std::byte *keyHead(int layer, int64_t slot, int head) { return k_.data() + index(layer, slot, head); }
+  std::byte *keyHead(int layer, int64_t slot, int head) {
+    return k_.data() + index(layer, slot, head);
+  }
   std::byte *valueHead(int layer, int64_t slot, int head) {
     return v_.data() + index(layer, slot, head);
   }

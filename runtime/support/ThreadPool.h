@@ -17,7 +17,7 @@
 //  - pieces used to be 4 chunks per thread, claimed in turn from one shared counter: each claim
 //    was a jump to another part of the weights, where the hardware prefetchers start over, and a
 //    contended cache line. Contiguous shares made a cold 576 x 576 Q4_0 GEMV 1.4x faster and Q4_0
-//    decode 1.13x (README "Threads").
+//    decode 1.085x (README "Threads").
 //  - idle workers spin briefly (new loops arrive microseconds apart within a step), then sleep on
 //    a futex (std::atomic::wait), so an idle server costs no CPU.
 // NOTE: results never depend on the thread count or on which thread runs a piece: kernels split

@@ -7,8 +7,8 @@
 // accumulators, so the loop is bound by DRAM, not by adds. The buffer is in 2 MiB transparent huge
 // pages (support/PageMemory.h, as the runtime keeps weights and KV cache): 4 KiB pages read
 // 5-10% slower here, and the limit should be the best a stream can do. It is written first
-// (first-touch places each slice's pages with its thread). Reported: the best of R runs in GB/s (10^9 bytes/s),
-// the number a decode step reading its weights once could at most reach.
+// (first-touch places each slice's pages with its thread). Reported: the best of R runs in GB/s
+// (10^9 bytes/s), the number a decode step reading its weights once could at most reach.
 // NOTE: a benchmark, not a test; the sum is printed so the reads cannot be optimized away.
 #include "support/Error.h"
 #include "support/PageMemory.h"

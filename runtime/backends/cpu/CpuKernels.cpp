@@ -222,8 +222,8 @@ template <Act A> float activate(float g) {
 constexpr int64_t kMinParallelWork = int64_t{1} << 15;
 bool worthThreads(int64_t work) { return work >= kMinParallelWork; }
 
-// body(i) for i in [0, n), on the thread pool when `parallel` (ThreadPool.h: chunks of
-// consecutive indices, claimed dynamically).
+// body(i) for i in [0, n), on the thread pool when `parallel` (ThreadPool.h: each thread a
+// contiguous share, claimed in pieces of at most maxChunk indices when it is positive).
 template <class Body> void forEach(int64_t n, bool parallel, Body &&body, int64_t maxChunk = 0) {
   ThreadPool::global().parallelFor(
       n,
@@ -821,7 +821,6 @@ inline __m256 expClamped(__m256 x) {
   return expReduced(x);
 }
 
-
 // sc[j] = e^(sc[j] - m) with m = max_j sc[j], for j < n; returns l = sum_j sc[j] (eight lanes in
 // order, then hsum's tree), and m in *maxOut.
 float softmaxNumerators(float *sc, int32_t n, float *maxOut) {
@@ -1246,9 +1245,9 @@ template <bool Packed> void attentionRun(const KernelArgs &a) {
     auto [lo, hi] = visible(t);
     return (int64_t(hi) - lo + kAttnPartition) / kAttnPartition;
   };
-  // Items are claimed one at a time (an item is a whole partition, so a claim's atomic is
-  // nothing): a decode step at 576 positions has 9 items of 256, 256 and 64 positions, which the
-  // pool's default of 4 chunks per thread cut in pairs, leaving one thread 1.2x the other's work.
+  // Items are claimed one at a time (an item is a whole partition, so a claim is nothing next to
+  // it): items are unequal (a decode step at 576 positions has 9, of 256, 256 and 64 positions),
+  // and pieces of several left one thread 1.2x the other's work.
   // A run of up to kTileRows query heads shares each K / V row load. (Runs of one head, which
   // would give a short one-token step more items than kv heads, were 5% slower in decode: they
   // read each row three times.)
