@@ -75,16 +75,22 @@ private:
   void startWorkers(int threads);
   void stopWorkers();
 
-  int threads_ = 1;
+  // Fields on three cache lines by who writes them, so that opening a loop moves one line to
+  // the spinning workers and closing it one line back (sharing a line, the caller's lock and the
+  // workers' join count made each loop wait for several more cross-core transfers).
+  // The caller's own: one loop at a time (a second caller runs its loop serially), its error.
+  alignas(64) std::mutex dispatch_;
+  std::exception_ptr error_;
+  std::mutex errorMutex_;
   std::vector<std::thread> workers_;
-  std::mutex dispatch_; // one loop at a time; a second caller runs its loop serially
 
-  // The open loop. `state` is 2 * epoch + 1 while a loop is open (workers may join), even when
-  // closed; the fields below are written only while no worker can be running a piece.
-  std::atomic<uint32_t> state_{0};
-  std::atomic<int> active_{0};   // workers that joined the current epoch and have not left
+  // The open loop, published by the store of `state`: 2 * epoch + 1 while a loop is open
+  // (workers may join), even when closed; the other fields are written only while no worker can
+  // be running a piece.
+  alignas(64) std::atomic<uint32_t> state_{0};
   std::atomic<int> sleepers_{0}; // workers blocked in state_.wait
   std::atomic<bool> stop_{false};
+  int threads_ = 1;
   ChunkFn fn_ = nullptr;
   void *ctx_ = nullptr;
   int64_t n_ = 0;
@@ -95,8 +101,9 @@ private:
     std::atomic<uint64_t> range{0};
   };
   std::unique_ptr<Share[]> shares_;
-  std::exception_ptr error_;
-  std::mutex errorMutex_;
+
+  // Written by the workers as they join and leave a loop, read by the caller that closes it.
+  alignas(64) std::atomic<int> active_{0};
 };
 
 } // namespace llmrt

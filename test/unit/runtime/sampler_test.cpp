@@ -5,7 +5,9 @@
 
 #include <cmath>
 #include <map>
+#include <random>
 #include <set>
+#include <string>
 #include <vector>
 
 namespace llmrt {
@@ -32,6 +34,50 @@ TEST(SamplerTest, GreedyTiesPickLowestIndex) {
   Sampler s(sampling(0));
   std::vector<float> logits = {1.0f, 4.0f, 0.0f, 4.0f, 4.0f};
   EXPECT_EQ(s.sample(logits), 1);
+}
+
+// Greedy over rows of every length around the vector steps (8 and 16 lanes), with few distinct
+// values so that maxima repeat in the vector body and in the tail: the first of equal maxima, as
+// a scalar scan finds it. A row of -inf picks 0, -0 and +0 are equal, and a NaN anywhere is
+// refused, naming the first one.
+TEST(SamplerTest, GreedyMatchesAScalarScanAtEveryLength) {
+  Sampler s(sampling(0));
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> level(-3, 3);
+  for (int n = 1; n <= 70; ++n)
+    for (int rep = 0; rep < 20; ++rep) {
+      std::vector<float> row(n);
+      for (float &v : row)
+        v = 0.5f * static_cast<float>(level(rng));
+      int32_t want = 0;
+      for (int i = 1; i < n; ++i)
+        if (row[i] > row[want])
+          want = i;
+      ASSERT_EQ(s.sample(row), want) << "length " << n;
+    }
+  std::vector<float> vocab(49152, -1.0f);
+  vocab[49151] = 2.0f;
+  EXPECT_EQ(s.sample(vocab), 49151);
+  vocab[20000] = 2.0f;
+  EXPECT_EQ(s.sample(vocab), 20000);
+  EXPECT_EQ(s.sample(std::vector<float>(37, -INFINITY)), 0);
+  std::vector<float> zeros(20, -1.0f);
+  zeros[3] = -0.0f;
+  zeros[17] = 0.0f;
+  EXPECT_EQ(s.sample(zeros), 3);
+  for (int at : {0, 5, 15, 16, 33, 36}) {
+    std::vector<float> row(37, 1.0f);
+    row[at] = std::nanf("");
+    row[36] = std::nanf("");
+    try {
+      s.sample(row);
+      ADD_FAILURE() << "a NaN at " << at << " was sampled";
+    } catch (const llm::Error &e) {
+      EXPECT_NE(std::string(e.what()).find("logit " + std::to_string(at) + " is NaN"),
+                std::string::npos)
+          << e.what();
+    }
+  }
 }
 
 TEST(SamplerTest, TopKOneEqualsGreedy) {
