@@ -139,6 +139,60 @@ TEST(QuantTiles, EveryIsaPathOnTilesMatchesTheRowBlocksReference) {
 }
 
 
+// Calls of 1 to 8 activation rows on a shape big enough for the team (the other tests' shapes
+// mostly run on the calling thread alone): on 1 to 3 threads, with new inputs one call after
+// another, with and without the glu epilogue and gathered rows, in both layouts, every row has the
+// bits of that input's row alone on one thread.
+TEST(QuantTiles, RowsOnTheTeamGiveTheBitsOfOneRowOnOneThread) {
+  const int64_t n = 256, k = 576;
+  const int saved = ThreadPool::global().threads();
+  for (Scheme s : {Scheme::Q4_0, Scheme::Q8_0})
+    for (Layout layout : {Layout::Rows8, Layout::RowBlocks})
+      for (bool glu : {false, true}) {
+        const quantcheck::QuantProblem p = makeProblem(s, 8, glu ? 2 * n : n, k, 91);
+        const std::vector<uint8_t> w =
+            layout == Layout::Rows8 ? tiled(s, p.w, glu ? 2 * n : n, k) : p.w;
+        const std::optional<Activation> act =
+            glu ? std::optional<Activation>(Activation::Silu) : std::nullopt;
+        auto matmul = [&](const float *x, const int32_t *idx, int64_t rows, float *out) {
+          quantMatmul(s, x, k, idx, rows, w.data(), n, k, p.bias.data(), out, act, bestIsa(),
+                      layout);
+        };
+        std::vector<std::vector<float>> want(8, std::vector<float>(n));
+        ThreadPool::global().setThreads(1);
+        for (int64_t r = 0; r < 8; ++r)
+          matmul(p.x.data() + r * k, nullptr, 1, want[r].data());
+        for (int threads : {1, 2, 3}) {
+          ThreadPool::global().setThreads(threads);
+          for (int rep = 0; rep < 3; ++rep)
+            for (int64_t rows : {1, 2, 4, 5, 8})
+              for (bool gathered : {false, true}) {
+                SCOPED_TRACE(::testing::Message()
+                             << llm::quant::schemeName(s) << " " << llm::quant::layoutName(layout)
+                             << (glu ? " glu" : "") << ", threads " << threads << ", rows "
+                             << rows << (gathered ? " gathered" : ""));
+                // Rows in a new order each time: (first + i) mod 8.
+                const int64_t first = (rep * 3 + rows) % 8;
+                std::vector<int32_t> idx(rows);
+                for (int64_t i = 0; i < rows; ++i)
+                  idx[i] = static_cast<int32_t>((first + i) % 8);
+                std::vector<float> x(rows * k), got(rows * n);
+                for (int64_t i = 0; i < rows; ++i)
+                  std::memcpy(x.data() + i * k, p.x.data() + idx[i] * k, k * sizeof(float));
+                if (gathered)
+                  matmul(p.x.data(), idx.data(), rows, got.data());
+                else
+                  matmul(x.data(), nullptr, rows, got.data());
+                for (int64_t i = 0; i < rows; ++i)
+                  ASSERT_EQ(0, std::memcmp(got.data() + i * n, want[idx[i]].data(),
+                                           n * sizeof(float)))
+                      << "row " << i;
+              }
+        }
+      }
+  ThreadPool::global().setThreads(saved);
+}
+
 // The largest integer sums a w4g* run can have (nibbles 15 or 0, activations +-127, zero 0 or 15)
 // stay exact in the kernels' int16 lanes: tiles give the row_blocks reference's bits.
 TEST(QuantTiles, W4ExtremeSumsMatchTheReference) {
