@@ -12,10 +12,12 @@ model):
                  Ours: `llmrt generate --prompt-ids ... --max-tokens 129 --ignore-eos` (129
                  sampled tokens = 128 decode steps), its own timers. llama.cpp: llama_decode of a
                  512-token batch, then 128 llama_decode calls of one token, argmax in numpy.
-  bandwidth      decode tokens/s / (membw GB/s / bytes read per token), membw sampled before the
-                 first pair of single-stream runs and after each pair, the median taken (the
-                 machine is a shared host whose bandwidth moves, 33-60 GB/s within an hour),
-                 where the bytes read per token are every weight tensor in the file the engine
+  bandwidth      decode tokens/s / (membw GB/s / bytes read per token) per run, the median
+                 over the runs: membw is sampled before every single-stream run and after the
+                 last, and a run's limit uses the mean of the samples just before and after it
+                 (the machine is a shared host whose bandwidth moves between 31 and 68 GB/s
+                 within minutes, so a share against a median over the whole row said more about
+                 the hour than about the engine), where the bytes read per token are every weight tensor in the file the engine
                  runs (the tied embedding counted once: it is read whole as the output matrix)
                  plus the KV cache the
                  step attends to: layers x 2 x kv heads x head dim x the engine's KV element
@@ -157,6 +159,16 @@ def measure_membw(args) -> float:
     return float(json.loads(r.stdout)["read_gb_per_s"])
 
 
+def run_shares(tps_runs: list, samples: list, first: int, bytes_per_token: float) -> list:
+    """Each run's decode tokens/s over its bandwidth limit: run j against the mean of membw samples
+    first + 2j and first + 2j + 1 (median_runs' order: first 0 for ours, 1 for llama.cpp)."""
+    shares = []
+    for j, tps in enumerate(tps_runs):
+        gbps = (samples[first + 2 * j] + samples[first + 2 * j + 1]) / 2 * 1e9
+        shares.append(tps / (gbps / bytes_per_token))
+    return shares
+
+
 def weight_bytes_gguf(path: str) -> int:
     import gguf
 
@@ -198,14 +210,17 @@ def weight_bytes_plan(plan: str) -> int:
 
 
 def median_runs(fn_ours, fn_theirs, runs: int, between=None) -> dict:
-    """Alternated runs after a warm-up of each; `between()` runs before the first pair and after
-    every pair (membw samples)."""
+    """Alternated runs after a warm-up of each; `between()` runs before every run and after the
+    last (membw samples: ours' run j lies between samples 2j and 2j + 1, llama.cpp's between
+    2j + 1 and 2j + 2)."""
     fn_ours(), fn_theirs()  # warm-up (page cache, thread pools)
     ours, theirs = [], []
     if between:
         between()
     for _ in range(runs):
         ours.append(fn_ours())
+        if between:
+            between()
         theirs.append(fn_theirs())
         if between:
             between()
@@ -344,7 +359,8 @@ def main():
 
     bw = json.loads(subprocess.run([args.membw, "--json"], capture_output=True, text=True,
                                    check=True).stdout)
-    bw["note"] = "at the start; each precision's bandwidth limit uses membw sampled between its runs"
+    bw["note"] = ("at the start; each run's bandwidth limit uses membw sampled just before and "
+                  "after it")
     log(f"membw: {bw['read_gb_per_s']:.2f} GB/s")
     versions = json.loads((pathlib.Path(sys.executable).parent.parent / "versions.json").read_text())
     results = {"date": time.strftime("%Y-%m-%d"), "machine": machine(), "threads": args.threads,
@@ -363,8 +379,8 @@ def main():
         ids = llama.tokenize(text)
         if "single" not in skip:
             prompt = ids[: args.prompt_tokens]
-            # This machine's bandwidth moves (a shared host): membw before the first pair of runs
-            # and after each pair; the limit uses the median sample.
+            # This machine's bandwidth moves (a shared host): membw before every run and after
+            # the last; each run's limit uses the samples around it.
             samples = []
             s = median_runs(lambda: ours_single_stream(args, plan, prompt, args.decode_tokens),
                             lambda: llama.single_stream(prompt, args.decode_tokens), args.runs,
@@ -377,11 +393,14 @@ def main():
             r["kv_bytes_per_token"] = kv
             r["kv_cache_dtype"] = {"ours": args.kv_cache_dtype, "llamacpp": "f16"}
             weights = {"ours": r["plan_weight_bytes"], "llamacpp": r["gguf_weight_bytes"]}
-            gbps = s["membw_gb_per_s"]["median"] * 1e9
-            s["bandwidth_fraction"] = {
-                e: s["decode_tps"][e] / (gbps / (weights[e] + kv[e])) for e in weights}
+            first = {"ours": 0, "llamacpp": 1}
+            runs = {e: run_shares(s["decode_tps"][f"{e}_runs"], samples, first[e],
+                                  weights[e] + kv[e]) for e in weights}
+            s["bandwidth_fraction_runs"] = runs
+            s["bandwidth_fraction"] = {e: statistics.median(runs[e]) for e in weights}
             s["bandwidth_fraction_weights_only"] = {
-                e: s["decode_tps"][e] / (gbps / weights[e]) for e in weights}
+                e: statistics.median(run_shares(s["decode_tps"][f"{e}_runs"], samples, first[e],
+                                                weights[e])) for e in weights}
             r["single_stream"] = s
             log(f"  prompt {s['prefill_tps']['ours']:.1f} vs {s['prefill_tps']['llamacpp']:.1f}"
                 f" tok/s; decode {s['decode_tps']['ours']:.1f} vs {s['decode_tps']['llamacpp']:.1f}"
@@ -427,7 +446,8 @@ def markdown(res: dict) -> str:
     lines = [f"Measured {res['date']} on {res['machine']}; {res['threads']} threads for both; "
              f"llama-cpp-python {v['llama_cpp_python']}; our commit {res['git_commit']}; "
              f"memory read bandwidth {res['membw']['read_gb_per_s']:.1f} GB/s at the start (membw; "
-             f"each row's limit uses the median of membw samples between its runs); medians of "
+             f"each run's limit uses membw sampled just before and after it, and a row's share "
+             f"is the median over its runs); medians of "
              f"{res['runs']} alternated runs.", ""]
     lines += ["| precision | weights + KV read/token (ours / llama.cpp) | prompt 512 tok/s (ours / llama.cpp / ratio) "
               "| decode tok/s (ours / llama.cpp / ratio) | decode / bandwidth limit (ours / llama.cpp) "
