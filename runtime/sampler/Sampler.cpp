@@ -159,13 +159,16 @@ int32_t Sampler::sample(std::span<const float> rawLogits, std::span<const int32_
              rawLogits.begin());
   // NOTE: penalties keep a NaN-free row free of NaN (finite divisors and subtrahends).
   std::span<const float> logits = penalize(rawLogits, prompt, output);
+  // The row's first maximum: the raw row's unless penalties changed it.
+  const int32_t best = logits.data() == rawLogits.data() ? static_cast<int32_t>(rawBest)
+                                                         : greedy(logits);
   if (params_.temperature == 0)
-    return logits.data() == rawLogits.data() ? static_cast<int32_t>(rawBest) : greedy(logits);
+    return best;
 
   size_t keep = rankCandidates(logits);
   // Softmax weights of the kept candidates, relative to the largest (double: the sums stay exact
   // enough over 100k+ tokens).
-  float maxLogit = logits[greedy(logits)];
+  float maxLogit = logits[best];
   if (std::isinf(maxLogit) && maxLogit < 0)
     fail("sampling: every logit is -inf");
   double invT = 1.0 / params_.temperature;
